@@ -1,0 +1,142 @@
+"""Budget metering: what the run has spent, checked *before* every spend.
+
+The meter's totals come from the ledger, so after a crash or a resume the spend is exactly
+what was recorded; nothing is re-counted and nothing is forgotten.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from labelgraph.errors import BudgetExhausted
+from labelgraph.memory.ledger import Ledger
+from labelgraph.types import Budget
+
+# USD per million (input, output) tokens. Local models and "none" cost nothing; unknown
+# remote models are priced conservatively high so a budget in dollars still binds.
+PRICES: dict[str, tuple[float, float]] = {
+    "local": (0.0, 0.0),
+    "none": (0.0, 0.0),
+    "openai:gpt-4o-mini": (0.15, 0.60),
+    "openai:gpt-4o": (2.50, 10.0),
+    "openai:gpt-4.1-mini": (0.40, 1.60),
+    "openai:gpt-4.1-nano": (0.10, 0.40),
+    "anthropic:claude-3-5-haiku-latest": (0.80, 4.0),
+    "anthropic:claude-haiku-4-5": (1.0, 5.0),
+    "anthropic:claude-sonnet-4-5": (3.0, 15.0),
+}
+UNKNOWN_PRICE = (5.0, 25.0)
+
+
+def price_for(model: str, overrides: dict[str, tuple[float, float]] | None = None) -> tuple[
+        float, float]:
+    """(input, output) USD per million tokens for a model spec; local models are free."""
+    table = {**PRICES, **(overrides or {})}
+    if model in table:
+        return table[model]
+    if model.startswith("local") or model.startswith("ollama:") or model.startswith("scripted"):
+        return (0.0, 0.0)
+    return UNKNOWN_PRICE
+
+
+@dataclass
+class Spend:
+    labels: int = 0
+    tokens: int = 0
+    usd: float = 0.0
+
+
+class BudgetMeter:
+    """Tracks spend against a :class:`Budget`; ``reserve`` refuses what would exceed it."""
+
+    def __init__(self, budget: Budget, ledger: Ledger) -> None:
+        self.budget = budget
+        self.ledger = ledger
+        self._lock = threading.Lock()
+        self.pending = Spend()
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the totals from the ledger (after a resume, or another writer)."""
+        totals = self.ledger.totals()
+        with self._lock:
+            self.spent = Spend(int(totals["labels"]), int(totals["tokens"]), totals["usd"])
+
+    def remaining_labels(self) -> int | None:
+        if self.budget.labels is None:
+            return None
+        return max(0, self.budget.labels - self.spent.labels)
+
+    def exhausted(self) -> str | None:
+        """The name of the first exhausted budget unit, or None."""
+        b, s = self.budget, self.spent
+        if b.labels is not None and s.labels >= b.labels:
+            return "labels"
+        if b.tokens is not None and s.tokens >= b.tokens:
+            return "tokens"
+        # A zero-dollar budget still allows free (local) work; it only forbids paid calls.
+        if b.usd is not None and b.usd > 0 and s.usd >= b.usd - 1e-12:
+            return "usd"
+        return None
+
+    def _fits(self, labels: int, tokens: int, usd: float) -> bool:
+        b, s, p = self.budget, self.spent, self.pending
+        return not (
+            (b.labels is not None and s.labels + p.labels + labels > b.labels)
+            or (b.tokens is not None and s.tokens + p.tokens + tokens > b.tokens)
+            or (b.usd is not None and s.usd + p.usd + usd > b.usd + 1e-12)
+        )
+
+    def can_afford(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0) -> bool:
+        with self._lock:
+            return self._fits(labels, tokens, usd)
+
+    def reserve(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0,
+                what: str = "") -> Spend:
+        """Hold an upper-bound estimate of a spend, or raise :class:`BudgetExhausted`.
+
+        Concurrent calls each reserve before they run, so together they can never pass the
+        budget; :meth:`settle` swaps the reservation for the actual spend afterwards.
+        """
+        with self._lock:
+            if not self._fits(labels, tokens, usd):
+                raise BudgetExhausted(
+                    f"{what or 'spend'} of {labels} labels / {tokens} tokens / ${usd:.4f} "
+                    f"would exceed the budget (spent {self.spent.labels} labels, "
+                    f"{self.spent.tokens} tokens, ${self.spent.usd:.4f} of {self.budget})")
+            self.pending.labels += labels
+            self.pending.tokens += tokens
+            self.pending.usd += usd
+            return Spend(labels, tokens, usd)
+
+    def settle(self, held: Spend, *, labels: int = 0, tokens: int = 0,
+               usd: float = 0.0) -> None:
+        """Release a reservation and count the actual spend (already in the ledger)."""
+        with self._lock:
+            self.pending.labels -= held.labels
+            self.pending.tokens -= held.tokens
+            self.pending.usd -= held.usd
+            self.spent.labels += labels
+            self.spent.tokens += tokens
+            self.spent.usd += usd
+
+    def check(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0, what: str = "") -> None:
+        """Raise :class:`BudgetExhausted` unless the spend fits in what is left."""
+        if not self.can_afford(labels=labels, tokens=tokens, usd=usd):
+            raise BudgetExhausted(
+                f"{what or 'spend'} of {labels} labels / {tokens} tokens / ${usd:.4f} would "
+                f"exceed the budget (spent {self.spent.labels} labels, {self.spent.tokens} "
+                f"tokens, ${self.spent.usd:.4f} of {self.budget})"
+            )
+
+    def charge(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0) -> None:
+        """Count a spend that the ledger has just recorded."""
+        with self._lock:
+            self.spent.labels += labels
+            self.spent.tokens += tokens
+            self.spent.usd += usd
+
+    def snapshot(self) -> dict[str, float]:
+        return {"labels": self.spent.labels, "tokens": self.spent.tokens,
+                "usd": round(self.spent.usd, 6)}

@@ -1,0 +1,27 @@
+"""Errors labelgraph raises on purpose; each names what went wrong and where."""
+
+from __future__ import annotations
+
+
+class LabelGraphError(Exception):
+    """Base class of every error labelgraph raises on purpose."""
+
+
+class InputError(LabelGraphError, ValueError):
+    """Bad user input: a pool, a label schema, a file or an option."""
+
+
+class BudgetExhausted(LabelGraphError):
+    """A spend was refused because it would exceed the budget."""
+
+
+class ModelNotInstalledError(LabelGraphError, ImportError):
+    """An optional model or provider package is missing; the message says how to install it."""
+
+
+class FetchError(LabelGraphError, RuntimeError):
+    """An offline asset (demo data, tokenizer) could not be fetched from the package registry."""
+
+
+class RunStateError(LabelGraphError, RuntimeError):
+    """A run directory is missing, incompatible, or in a state that forbids the request."""

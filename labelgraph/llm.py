@@ -1,0 +1,204 @@
+"""One factory for every model spec, and a metered caller that never pays for a call twice.
+
+Every LLM call goes through :class:`MeteredLLM`: the budget is checked before the call with
+a conservative estimate, the call's tokens and price are recorded in the ledger right after
+it, and the call is keyed by a hash of its inputs, so re-running a node after a crash
+replays recorded outputs instead of buying them again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from pydantic import BaseModel, ValidationError
+
+from labelgraph.budget import BudgetMeter, Spend, price_for
+from labelgraph.errors import InputError, ModelNotInstalledError
+from labelgraph.memory.ledger import CallRow, Ledger
+from labelgraph.types import content_id
+
+M = TypeVar("M", bound=BaseModel)
+
+_PROVIDER_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
+
+
+def resolve_llm(spec: str | BaseChatModel | None) -> BaseChatModel | None:
+    """Turn a spec into a chat model: ``"local[:model]"``, ``"none"``, ``"provider:model"``."""
+    if spec is None or isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError(f"llm must be a spec string or a BaseChatModel, got {spec!r}")
+    spec = spec.strip()
+    if spec == "none":
+        return None
+    if spec == "local" or spec.startswith("local:"):
+        from labelgraph.local import load_local
+
+        return load_local(spec)
+    provider, sep, model = spec.partition(":")
+    if not sep or not model:
+        raise InputError(
+            f"unknown llm spec {spec!r}: use 'local', 'local:<model>', 'none', or "
+            "'<provider>:<model>' such as 'openai:gpt-4o-mini'"
+        )
+    try:
+        from langchain.chat_models import init_chat_model
+    except ImportError as exc:
+        extra = _PROVIDER_EXTRAS.get(provider, "openai")
+        raise ModelNotInstalledError(
+            f"llm {spec!r} needs LangChain's provider packages: pip install "
+            f"'labelgraph[{extra}]'"
+        ) from exc
+    try:
+        return init_chat_model(model, model_provider=provider)
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            f"llm {spec!r}: {exc}. Install the provider extra: pip install "
+            f"'labelgraph[{_PROVIDER_EXTRAS.get(provider, provider)}]'"
+        ) from exc
+
+
+def model_name(llm: BaseChatModel | None, spec: str | None = None) -> str:
+    """The name used for pricing and for call keys."""
+    if llm is None:
+        return "none"
+    if spec and isinstance(spec, str):
+        return spec
+    if hasattr(llm, "score_labels"):
+        return "local"
+    name = getattr(llm, "model_name", None) or getattr(llm, "model", None) or llm._llm_type
+    return str(name)
+
+
+def is_local(llm: Any) -> bool:
+    """Local models score label words and continue lists instead of chatting."""
+    return hasattr(llm, "score_labels") and hasattr(llm, "complete")
+
+
+def capable_of_decisions(llm: Any) -> bool:
+    return llm is not None and bool(getattr(llm, "capable_of_decisions", not is_local(llm)))
+
+
+def _estimate_tokens(text: str) -> int:
+    """An upper bound on a remote model's input tokens: no tokenizer emits more than one
+    token per character for ordinary text, plus room for the chat template."""
+    return len(text) + 16
+
+
+def _messages_text(messages: Sequence[BaseMessage]) -> str:
+    return "\n".join(str(m.content) for m in messages)
+
+
+class MeteredLLM:
+    """A chat model behind the budget meter and the ledger's call cache."""
+
+    def __init__(self, llm: BaseChatModel, *, ledger: Ledger, meter: BudgetMeter,
+                 name: str | None = None, prices: dict[str, tuple[float, float]] | None = None,
+                 max_retries: int = 2, max_output_tokens: int = 512) -> None:
+        self.llm = llm
+        self.ledger = ledger
+        self.meter = meter
+        self.name = name or model_name(llm)
+        self.price = price_for(self.name, prices)
+        self.max_retries = max_retries
+        self.max_output_tokens = max_output_tokens
+        self.local = is_local(llm)
+
+    def _usd(self, tokens_in: int, tokens_out: int) -> float:
+        return (tokens_in * self.price[0] + tokens_out * self.price[1]) / 1e6
+
+    def _reserve(self, est_in: int, est_out: int, what: str) -> Spend:
+        return self.meter.reserve(tokens=est_in + est_out, usd=self._usd(est_in, est_out),
+                                  what=what)
+
+    def _key(self, agent: str, kind: str, payload: Any) -> str:
+        return content_id(json.dumps([self.name, agent, kind, payload], sort_keys=True,
+                                     default=str), "call")
+
+    def _record(self, held: Spend, call_id: str, agent: str, output: str, tin: int, tout: int,
+                round_: int) -> None:
+        usd = self._usd(tin, tout)
+        self.ledger.record_call(CallRow(call_id, agent, self.name, output, tin, tout, usd, round_))
+        self.meter.settle(held, tokens=tin + tout, usd=usd)
+
+    def _run(self, call_id: str, agent: str, round_: int, est_in: int, est_out: int,
+             call: Callable[[], tuple[str, int, int]]) -> str:
+        """Replay a recorded call, or reserve budget, make the call and record it at once."""
+        cached = self.ledger.call(call_id)
+        if cached is not None:
+            return cached.output
+        held = self._reserve(est_in, est_out, f"{agent} call")
+        try:
+            output, tin, tout = call()
+        except BaseException:
+            self.meter.settle(held)
+            raise
+        self._record(held, call_id, agent, output, tin, tout, round_)
+        return output
+
+    def _count(self, prompt: str) -> int:
+        count = getattr(self.llm, "count_tokens", None)
+        return count(prompt) + 2 if count else _estimate_tokens(prompt)
+
+    def _local_call(self, fn: Callable[[], Any]) -> tuple[str, int, int]:
+        before = self.llm.prompt_tokens, self.llm.completion_tokens  # type: ignore[attr-defined]
+        result = fn()
+        tin = self.llm.prompt_tokens - before[0]  # type: ignore[attr-defined]
+        tout = self.llm.completion_tokens - before[1]  # type: ignore[attr-defined]
+        return json.dumps(result), tin, tout
+
+    def structured(self, agent: str, schema: type[M], messages: list[BaseMessage],
+                   round_: int) -> tuple[M | None, str]:
+        """Ask for an instance of ``schema``; bounded retries, then ``(None, reason)``."""
+        text = _messages_text(messages)
+        reason = ""
+
+        def call() -> tuple[str, int, int]:
+            runnable = self.llm.with_structured_output(schema, include_raw=True)
+            try:
+                out = runnable.invoke(messages)
+            except (ValidationError, ValueError, KeyError) as exc:
+                out = {"raw": None, "parsed": None, "parsing_error": exc}
+            usage = getattr(out.get("raw"), "usage_metadata", None) or {}
+            tin = int(usage.get("input_tokens") or _estimate_tokens(text))
+            tout = int(usage.get("output_tokens") or 1)
+            parsed = out.get("parsed")
+            if parsed is not None:
+                return parsed.model_dump_json(), tin, tout
+            return json.dumps({"error": str(out.get("parsing_error"))[:500]}), tin, tout
+
+        for attempt in range(self.max_retries + 1):
+            call_id = self._key(agent, schema.__name__, [text, attempt])
+            data = json.loads(self._run(call_id, agent, round_, _estimate_tokens(text),
+                                        self.max_output_tokens, call))
+            if isinstance(data, dict) and set(data) == {"error"}:
+                reason = f"malformed output: {data['error']}"
+                continue
+            try:
+                return schema.model_validate(data), ""
+            except ValidationError as exc:
+                reason = f"malformed output: {exc.errors()[0]['msg']}"
+        return None, reason or "no valid output"
+
+    def score_labels(self, agent: str, prompt: str, labels: Sequence[str],
+                     round_: int) -> dict[str, float]:
+        """Label probabilities from a local model (cached and metered like any call)."""
+        call_id = self._key(agent, "score", [prompt, list(labels)])
+        out = self._run(call_id, agent, round_, self._count(prompt), 4 * len(labels),
+                        lambda: self._local_call(
+                            lambda: self.llm.score_labels(prompt, labels)))  # type: ignore
+        return json.loads(out)
+
+    def complete(self, agent: str, prompt: str, round_: int, *, seed: int,
+                 max_tokens: int = 64, temperature: float = 0.8) -> str:
+        """A raw continuation from a local model (cached and metered like any call)."""
+        call_id = self._key(agent, "complete", [prompt, seed, max_tokens, temperature])
+        out = self._run(call_id, agent, round_, self._count(prompt), max_tokens,
+                        lambda: self._local_call(lambda: self.llm.complete(  # type: ignore
+                            prompt, max_tokens=max_tokens, temperature=temperature,
+                            seed=seed)))
+        return json.loads(out)

@@ -1,0 +1,133 @@
+"""The labeled-example memory: a Chroma collection every agent searches by similarity.
+
+Chroma is an index, not the truth: everything here can be rebuilt from the ledger. Writes
+are upserts in chunks (Chroma ignores ``add`` of an existing id and caps batch sizes), and
+metadata holds only scalars (Chroma rejects ``None`` and nested values).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CHUNK = 4000
+
+
+@dataclass(frozen=True)
+class Example:
+    """A labeled example as stored in memory."""
+
+    id: str
+    text: str
+    label: str
+    source: str
+    confidence: float
+    round: int
+    status: str = "accepted"  # accepted | flagged
+    origin: str = "pool"  # pool | synthetic
+    cost: float = 0.0
+
+    def metadata(self) -> dict[str, Any]:
+        return {"label": self.label, "source": self.source, "confidence": float(self.confidence),
+                "round": int(self.round), "status": self.status, "origin": self.origin,
+                "cost": float(self.cost)}
+
+
+def make_client(path: str | Path | None = None, *, host: str | None = None,
+                port: int = 8000) -> Any:
+    """A Chroma client: persistent in ``path``, a server at ``host``, or ephemeral."""
+    import chromadb
+    from chromadb.config import Settings
+
+    settings = Settings(anonymized_telemetry=False, allow_reset=True)
+    if host:
+        return chromadb.HttpClient(host=host, port=port, settings=settings)
+    if path is not None:
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    return chromadb.EphemeralClient(settings=settings)
+
+
+class ExampleMemory:
+    """Labeled examples with provenance, searchable by embedding similarity."""
+
+    def __init__(self, client: Any, embedding: Any, name: str = "examples") -> None:
+        self.embedding = embedding
+        self.collection = client.get_or_create_collection(
+            name=name, embedding_function=embedding, metadata={"hnsw:space": "cosine"})
+
+    def __len__(self) -> int:
+        return int(self.collection.count())
+
+    def upsert(self, examples: Sequence[Example], embeddings: np.ndarray | None = None) -> None:
+        """Insert or replace examples; embeddings are computed when not given."""
+        if not examples:
+            return
+        if embeddings is None:
+            embeddings = self.embedding.embed([e.text for e in examples])
+        for start in range(0, len(examples), CHUNK):
+            part = examples[start:start + CHUNK]
+            self.collection.upsert(
+                ids=[e.id for e in part], documents=[e.text for e in part],
+                embeddings=np.asarray(embeddings[start:start + CHUNK], dtype=np.float32),
+                metadatas=[e.metadata() for e in part])
+
+    def has(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self.collection.get(ids=list(ids), include=[])["ids"])
+
+    def similar(self, embeddings: np.ndarray, k: int, *, status: str | None = "accepted",
+                exclude: Sequence[str] = ()) -> list[list[tuple[Example, float]]]:
+        """The k nearest stored examples for each query row, as (example, cosine similarity)."""
+        n = len(self)
+        if n == 0 or k <= 0 or len(embeddings) == 0:
+            return [[] for _ in range(len(embeddings))]
+        res = self.collection.query(
+            query_embeddings=np.asarray(embeddings, dtype=np.float32),
+            n_results=min(n, k + len(exclude)),
+            where={"status": status} if status else None,
+            include=["documents", "metadatas", "distances"])
+        skip = set(exclude)
+        out: list[list[tuple[Example, float]]] = []
+        for ids, docs, metas, dists in zip(res["ids"], res["documents"], res["metadatas"],
+                                           res["distances"], strict=True):
+            row = [(self._example(i, d, m), 1.0 - float(dist))
+                   for i, d, m, dist in zip(ids, docs, metas, dists, strict=True) if i not in skip]
+            out.append(row[:k])
+        return out
+
+    def all(self, *, status: str | None = "accepted", label: str | None = None,
+            with_embeddings: bool = False) -> tuple[list[Example], np.ndarray | None]:
+        """Every stored example matching the filters, in a stable (id) order."""
+        clauses = [{"status": status}] if status else []
+        if label is not None:
+            clauses.append({"label": label})
+        where: dict[str, Any] | None = (
+            None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses})
+        include = ["documents", "metadatas"] + (["embeddings"] if with_embeddings else [])
+        res = self.collection.get(where=where, include=include)
+        order = np.argsort(np.asarray(res["ids"], dtype=object)) if res["ids"] else []
+        examples = [self._example(res["ids"][i], res["documents"][i], res["metadatas"][i])
+                    for i in order]
+        emb = None
+        if with_embeddings:
+            raw = res["embeddings"]
+            emb = (np.asarray(raw, dtype=np.float32)[order] if len(examples)
+                   else np.zeros((0, self.embedding.dim), dtype=np.float32))
+        return examples, emb
+
+    def label_counts(self, status: str | None = "accepted") -> Counter[str]:
+        examples, _ = self.all(status=status)
+        return Counter(e.label for e in examples)
+
+    @staticmethod
+    def _example(id_: str, doc: str, meta: dict[str, Any]) -> Example:
+        return Example(id=id_, text=doc, label=str(meta["label"]), source=str(meta["source"]),
+                       confidence=float(meta["confidence"]), round=int(meta["round"]),
+                       status=str(meta["status"]), origin=str(meta["origin"]),
+                       cost=float(meta.get("cost", 0.0)))

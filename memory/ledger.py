@@ -1,0 +1,203 @@
+"""The ledger: an append-only SQLite record of every label bought, LLM call paid and decision made.
+
+It is the run's source of truth. Rows are keyed by content hashes and written with
+``INSERT OR IGNORE``, so a node that re-runs after a crash writes the same rows and buys
+nothing twice; the Chroma memory and the budget meter are rebuilt from it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS labels (
+    item_id TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL, label TEXT,
+    confidence REAL, origin TEXT NOT NULL, intended TEXT, round INTEGER NOT NULL,
+    usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0, note TEXT,
+    created REAL NOT NULL, PRIMARY KEY (item_id, source));
+CREATE TABLE IF NOT EXISTS calls (
+    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, model TEXT NOT NULL, output TEXT NOT NULL,
+    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, usd REAL NOT NULL,
+    round INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS verdicts (
+    item_id TEXT NOT NULL, round INTEGER NOT NULL, verdict TEXT NOT NULL, label TEXT,
+    reason TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (item_id, round));
+CREATE TABLE IF NOT EXISTS decisions (
+    round INTEGER PRIMARY KEY, decision TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS metrics (
+    round INTEGER PRIMARY KEY, metrics TEXT NOT NULL, created REAL NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class LabelRow:
+    """One label bought for one item from one source."""
+
+    item_id: str
+    source: str
+    text: str
+    label: str | None
+    confidence: float | None
+    origin: str
+    intended: str | None
+    round: int
+    usd: float = 0.0
+    tokens: int = 0
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class CallRow:
+    """One paid LLM call and its raw output, replayed instead of re-bought."""
+
+    call_id: str
+    agent: str
+    model: str
+    output: str
+    input_tokens: int
+    output_tokens: int
+    usd: float
+    round: int
+
+
+class Ledger:
+    """Append-only SQLite ledger; ``path=":memory:"`` for a throw-away one."""
+
+    def __init__(self, path: str | Path = ":memory:") -> None:
+        self.path = str(path)
+        self._lock = threading.RLock()
+        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if self.path != ":memory:":
+            self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")
+        self._conn.executescript(_SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- writes (idempotent) -------------------------------------------------------
+    def record_labels(self, rows: Iterable[LabelRow]) -> int:
+        """Store labels; a row for an (item, source) already present is kept as it was."""
+        now = time.time()
+        with self._tx() as conn:
+            cur = conn.executemany(
+                "INSERT OR IGNORE INTO labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                [(r.item_id, r.source, r.text, r.label, r.confidence, r.origin, r.intended,
+                  r.round, r.usd, r.tokens, r.note, now) for r in rows],
+            )
+            return cur.rowcount
+
+    def record_call(self, row: CallRow) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?)",
+                (row.call_id, row.agent, row.model, row.output, row.input_tokens,
+                 row.output_tokens, row.usd, row.round, time.time()),
+            )
+
+    def record_verdicts(self, rows: Iterable[tuple[str, int, str, str | None, str]]) -> None:
+        """Rows of (item_id, round, verdict, label, reason)."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.executemany(
+                "INSERT OR IGNORE INTO verdicts VALUES (?,?,?,?,?,?)",
+                [(*row, now) for row in rows],
+            )
+
+    def record_decision(self, round_: int, decision: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO decisions VALUES (?,?,?)",
+                         (round_, json.dumps(decision), time.time()))
+
+    def record_metrics(self, round_: int, metrics: dict[str, Any]) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO metrics VALUES (?,?,?)",
+                         (round_, json.dumps(metrics), time.time()))
+
+    # -- reads ---------------------------------------------------------------------
+    def _rows(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    def labels_for(self, item_ids: Iterable[str]) -> dict[tuple[str, str], LabelRow]:
+        """Labels already bought for these items, keyed by (item_id, source)."""
+        ids = list(item_ids)
+        out: dict[tuple[str, str], LabelRow] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in self._rows(
+                f"SELECT item_id, source, text, label, confidence, origin, intended, round, "
+                f"usd, tokens, note FROM labels WHERE item_id IN ({marks})", tuple(chunk)
+            ):
+                out[(row[0], row[1])] = LabelRow(*row)
+        return out
+
+    def all_labels(self) -> list[LabelRow]:
+        return [LabelRow(*row) for row in self._rows(
+            "SELECT item_id, source, text, label, confidence, origin, intended, round, usd, "
+            "tokens, note FROM labels ORDER BY created, item_id")]
+
+    def labeled_ids(self) -> set[str]:
+        return {row[0] for row in self._rows("SELECT DISTINCT item_id FROM labels")}
+
+    def call(self, call_id: str) -> CallRow | None:
+        rows = self._rows(
+            "SELECT call_id, agent, model, output, input_tokens, output_tokens, usd, round "
+            "FROM calls WHERE call_id = ?", (call_id,))
+        return CallRow(*rows[0]) if rows else None
+
+    def totals(self) -> dict[str, float]:
+        """Spend so far: labels bought, LLM tokens and dollars, LLM calls."""
+        (n_labels,) = self._rows("SELECT COUNT(*) FROM labels")[0]
+        calls, tokens, usd = self._rows(
+            "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0), "
+            "COALESCE(SUM(usd), 0) FROM calls")[0]
+        return {"labels": int(n_labels), "tokens": int(tokens), "usd": float(usd),
+                "calls": int(calls)}
+
+    def verdicts(self) -> dict[str, tuple[str, str | None, str]]:
+        """The latest verdict per item: item_id -> (verdict, label, reason)."""
+        out: dict[str, tuple[str, str | None, str]] = {}
+        for item_id, verdict, label, reason in self._rows(
+            "SELECT item_id, verdict, label, reason FROM verdicts ORDER BY round, created"
+        ):
+            out[item_id] = (verdict, label, reason)
+        return out
+
+    def verdicts_for(self, item_ids: Iterable[str], round_: int) -> dict[str, tuple[str, str]]:
+        """Verdicts already given in this round: item_id -> (verdict, reason)."""
+        ids = list(item_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        return {i: (v, r) for i, v, r in self._rows(
+            f"SELECT item_id, verdict, reason FROM verdicts WHERE round = ? AND item_id IN "
+            f"({marks})", (round_, *ids))}
+
+    def decisions(self) -> list[dict[str, Any]]:
+        return [dict(json.loads(d), round=r) for r, d in
+                self._rows("SELECT round, decision FROM decisions ORDER BY round")]
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return [json.loads(m) for (m,) in
+                self._rows("SELECT metrics FROM metrics ORDER BY round")]

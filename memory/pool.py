@@ -1,0 +1,123 @@
+"""The pool store: a fixed table of texts with content-hash ids and cached embeddings.
+
+Agents refer to pool items by id or row index, never by copying them into graph state.
+Embeddings are computed once per pool (per embedding function) and cached in the run
+directory, so rounds and resumes reuse them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelgraph.errors import RunStateError
+from labelgraph.types import content_id
+
+Progress = Callable[[int, int], None]
+
+
+def embedding_name(embedding: Any) -> str:
+    name = getattr(embedding, "name", None)
+    return str(name() if callable(name) else name or type(embedding).__name__)
+
+
+def embed_in_batches(embedding: Any, texts: Sequence[str], batch: int = 256,
+                     progress: Progress | None = None) -> np.ndarray:
+    """Embed texts in batches, reporting progress as (done, total)."""
+    parts = []
+    for start in range(0, len(texts), batch):
+        parts.append(np.asarray(embedding.embed(list(texts[start:start + batch])),
+                                dtype=np.float32))
+        if progress:
+            progress(min(start + batch, len(texts)), len(texts))
+    if not parts:
+        return np.zeros((0, int(getattr(embedding, "dim", 0))), dtype=np.float32)
+    return np.vstack(parts)
+
+
+class PoolStore:
+    """Texts, ids, optional gold labels and embeddings of one fixed set of items."""
+
+    def __init__(self, ids: list[str], texts: list[str], gold: list[str | None] | None,
+                 embeddings: np.ndarray) -> None:
+        self.ids = ids
+        self.texts = texts
+        self.gold = gold
+        self.embeddings = embeddings
+        self.index = {item_id: row for row, item_id in enumerate(ids)}
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def rows(self, ids: Sequence[str]) -> np.ndarray:
+        return np.fromiter((self.index[i] for i in ids), dtype=np.int64, count=len(ids))
+
+    def gold_of(self, item_id: str) -> str | None:
+        if self.gold is None or item_id not in self.index:
+            return None
+        return self.gold[self.index[item_id]]
+
+    @staticmethod
+    def write(directory: Path, name: str, texts: Sequence[str],
+              gold: Sequence[str | None] | None) -> None:
+        """Save a pool's texts (and gold labels) into a run directory; idempotent."""
+        path = directory / f"{name}.parquet"
+        ids = [content_id(t) for t in texts]
+        frame = pd.DataFrame({"id": ids, "text": list(texts),
+                              "gold": list(gold) if gold is not None else [None] * len(ids)})
+        if path.exists():
+            old = pd.read_parquet(path, columns=["id"])
+            if old["id"].tolist() != ids:
+                raise RunStateError(
+                    f"{path} already holds a different {name}; use a new run directory or "
+                    "resume this run without passing a pool")
+            return
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".parquet.tmp")
+        frame.to_parquet(tmp, index=False)
+        tmp.replace(path)
+
+    @classmethod
+    def open(cls, directory: Path, name: str, embedding: Any,
+             progress: Progress | None = None, cache_dir: Path | None = None) -> PoolStore:
+        """Load a saved pool and its embeddings, computing (and caching) them when missing."""
+        path = directory / f"{name}.parquet"
+        if not path.exists():
+            raise RunStateError(f"no {name} in {directory}: start the run with a pool")
+        frame = pd.read_parquet(path)
+        ids = frame["id"].tolist()
+        texts = frame["text"].tolist()
+        gold = frame["gold"].tolist() if frame["gold"].notna().any() else None
+        key = hashlib.sha256(("\n".join(ids) + embedding_name(embedding)).encode()).hexdigest()
+        emb_path = directory / f"{name}.emb.npy"
+        meta_path = directory / f"{name}.emb.json"
+        shared = cache_dir / f"{key[:32]}.npy" if cache_dir else None
+        emb = None
+        if emb_path.exists() and meta_path.exists() and json.loads(
+                meta_path.read_text()).get("key") == key:
+            emb = np.load(emb_path)
+            if emb.shape[0] == len(ids):
+                return cls(ids, texts, gold, emb)
+        if shared is not None and shared.exists():
+            emb = np.load(shared)
+        if emb is None or emb.shape[0] != len(ids):
+            emb = embed_in_batches(embedding, texts, progress=progress)
+            if shared is not None:
+                shared.parent.mkdir(parents=True, exist_ok=True)
+                _save_npy(shared, emb)
+        _save_npy(emb_path, emb)
+        meta_path.write_text(json.dumps({"key": key, "embedding": embedding_name(embedding),
+                                         "n": len(ids), "dim": int(emb.shape[1])}))
+        return cls(ids, texts, gold, emb)
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    tmp = path.with_name(path.name + ".tmp.npy")
+    np.save(tmp, array)
+    tmp.replace(path)

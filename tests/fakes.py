@@ -1,0 +1,65 @@
+"""Test doubles for what cannot run here: remote chat models.
+
+``ScriptedChatModel`` implements ``bind_tools``, so ``with_structured_output`` works on it
+(langchain-core's own fake chat models lack it). A responder function sees the messages and
+the name of the tool the caller asked for, and returns that tool's arguments — or a string,
+sent back as plain text (to test malformed output).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.utils.function_calling import convert_to_openai_tool
+
+Responder = Callable[[list[BaseMessage], str], dict[str, Any] | str]
+
+
+class ScriptedChatModel(BaseChatModel):
+    """A chat model whose answers come from a Python function; counts its calls."""
+
+    responder: Responder
+    calls: list[str] = []
+    tool_name: str | None = None
+    counter: Any = None
+
+    def model_post_init(self, __context: Any) -> None:
+        self.counter = itertools.count()
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        name = convert_to_openai_tool(tools[0])["function"]["name"]
+        return self.model_copy(update={"tool_name": name})
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        name = self.tool_name or "text"
+        self.calls.append(name)
+        answer = self.responder(messages, name)
+        usage = {"input_tokens": sum(len(str(m.content)) // 4 for m in messages),
+                 "output_tokens": 20, "total_tokens": 0}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        if isinstance(answer, str):
+            msg = AIMessage(content=answer, usage_metadata=usage)
+        else:
+            msg = AIMessage(content="", usage_metadata=usage, tool_calls=[
+                {"name": name, "args": answer, "id": f"call_{next(self.counter)}"}])
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def last_text(messages: list[BaseMessage]) -> str:
+    """The text between the last <text> tags of the last message."""
+    content = str(messages[-1].content)
+    start = content.rfind("<text>")
+    end = content.rfind("</text>")
+    return content[start + 6:end] if start >= 0 and end > start else content
