@@ -1,0 +1,108 @@
+"""Crash and resume in a fresh process; human-in-the-loop pause and resume."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import sentiment_of
+from fakes import ScriptedChatModel, last_text
+
+from labelgraph import Budget, LabelGraph, Task
+from labelgraph.errors import RunStateError
+
+TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
+WORKER = Path(__file__).parent / "crash_worker.py"
+
+
+def run_worker(run_dir: Path, crash_at: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(WORKER), str(run_dir), crash_at],
+                          capture_output=True, text=True, timeout=300)
+
+
+def ledger_rows(run_dir: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(run_dir / "ledger.sqlite") as conn:
+        return conn.execute(sql).fetchall()
+
+
+@pytest.mark.parametrize("crash_at", ["annotator:11", "verifier:3"])
+def test_kill_mid_run_then_resume_in_a_fresh_process(tmp_path, crash_at):
+    run_dir = tmp_path / "run"
+    first = run_worker(run_dir, crash_at)
+    assert first.returncode == 17, first.stderr
+    bought_before = ledger_rows(run_dir, "SELECT item_id FROM labels")
+    assert bought_before, "the crash should come after some labels were bought"
+
+    second = run_worker(run_dir, "none")
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout.strip().splitlines()[-1])
+    assert report["stop_reason"] == "budget exhausted: labels"
+
+    labels = ledger_rows(run_dir, "SELECT item_id, source FROM labels")
+    calls = ledger_rows(run_dir, "SELECT COUNT(*) FROM calls")[0][0]
+    assert len(labels) == len(set(labels)) == 30  # budget met exactly, nothing twice
+    # Labels bought before the crash were never asked for again.
+    assert {i for (i,) in bought_before} <= {i for i, _ in labels}
+    assert report["llm_calls"] == 30 - len(bought_before)
+    assert calls == 30
+    # Every bought label reached memory: nothing lost.
+    lg = LabelGraph.open(run_dir, llm=ScriptedChatModel(responder=lambda m, t: {}),
+                         embedding="hashing")
+    assert len(lg.result().dataset) == 30
+
+
+def _human_graph(tmp_path: Path, annotator: str, llm=None) -> LabelGraph:  # noqa: ANN001
+    return LabelGraph(TASK, llm=llm if llm is not None else "none", annotator=annotator,
+                      policy="rule", budget=Budget(labels=12), run_dir=tmp_path / "run",
+                      embedding="hashing", config={"seed_size": 6, "batch_size": 6,
+                                                   "synthesize": False})
+
+
+def test_human_label_request_pauses_and_resumes(tmp_path, pool):
+    lg = _human_graph(tmp_path, "human")
+    result = lg.run(pool, label_column="label")
+    assert result.stop_reason is None and result.pending is not None
+    questions = result.pending["questions"]
+    assert len(questions) == 6 and questions[0]["labels"] == ["positive", "negative"]
+    with pytest.raises(RunStateError):
+        lg.run()
+    answers = {q["id"]: sentiment_of(q["text"]) for q in questions}
+    answers[questions[0]["id"]] = "maybe"  # outside the schema: the verifier rejects it
+    result = lg.resume(answers)
+    rows = {r.item_id: r for r in lg.context.ledger.all_labels()}
+    for q in questions:
+        assert rows[q["id"]].source == "human" and rows[q["id"]].label == answers[q["id"]]
+    memory_ids = set(result.dataset["id"])
+    assert {q["id"] for q in questions[1:]} <= memory_ids
+    assert questions[0]["id"] not in memory_ids
+    assert "outside the schema" in lg.context.ledger.verdicts()[questions[0]["id"]][2]
+    # The next round asks again; a fresh LabelGraph on the same directory resumes it.
+    assert result.pending is not None
+    lg.close()
+    again = LabelGraph.open(tmp_path / "run", embedding="hashing")
+    second = again.pending()["questions"]
+    result = again.resume({q["id"]: sentiment_of(q["text"]) for q in second})
+    assert result.stop_reason == "budget exhausted: labels"
+    assert result.cost["labels"] == 12
+
+
+def test_hybrid_sends_low_confidence_to_the_human_with_a_suggestion(tmp_path, pool):
+    def respond(messages, tool):  # noqa: ANN001, ANN202
+        text = last_text(messages)
+        return {"label": sentiment_of(text), "confidence": 0.5 if "scene 1," in text else 0.97}
+
+    lg = _human_graph(tmp_path, "hybrid", llm=ScriptedChatModel(responder=respond))
+    result = lg.run(pool, label_column="label")
+    # Memory is empty at first: the whole seed goes to the human.
+    assert len(result.pending["questions"]) == 6
+    result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in result.pending["questions"]})
+    while result.pending is not None:
+        qs = result.pending["questions"]
+        assert all("suggestion" in q and q["confidence"] < 0.8 for q in qs)
+        result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in qs})
+    sources = set(result.dataset["source"])
+    assert sources >= {"human", "llm"}
