@@ -96,6 +96,9 @@ class DiverseMarginStrategy:
         km = KMeans(n_clusters=n, n_init=1, random_state=int(rng.integers(1 << 31)))
         assign = km.fit_predict(embeddings[short])
         picked = [short[assign == c][0] for c in range(n) if np.any(assign == c)]
+        # Duplicate embeddings leave clusters empty: top up in uncertainty order.
+        chosen = set(picked)
+        picked += [r for r in short if r not in chosen][:n - len(picked)]
         return np.asarray(picked, dtype=np.int64)
 
 

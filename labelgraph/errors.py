@@ -7,8 +7,12 @@ class LabelGraphError(Exception):
     """Base class of every error labelgraph raises on purpose."""
 
 
-class InputError(LabelGraphError, ValueError):
-    """Bad user input: a pool, a label schema, a file or an option."""
+class InputError(LabelGraphError):
+    """Bad user input: a pool, a label schema, a file or an option.
+
+    Deliberately not a ValueError: pydantic would wrap one raised in a validator into a
+    ValidationError, and callers catching InputError would miss it.
+    """
 
 
 class BudgetExhausted(LabelGraphError):

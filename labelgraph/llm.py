@@ -83,6 +83,18 @@ def capable_of_decisions(llm: Any) -> bool:
     return llm is not None and bool(getattr(llm, "capable_of_decisions", not is_local(llm)))
 
 
+def _capped(llm: BaseChatModel, cap: int) -> tuple[BaseChatModel, int]:
+    """The model with its output capped, and the cap: a budget reservation must bound the
+    answer. A model with its own ``max_tokens`` keeps it; one without gets ``cap``."""
+    fields = getattr(type(llm), "model_fields", {})
+    if "max_tokens" not in fields:
+        return llm, cap
+    own = getattr(llm, "max_tokens", None)
+    if own:
+        return llm, int(own)
+    return llm.model_copy(update={"max_tokens": cap}), cap
+
+
 def _estimate_tokens(text: str) -> int:
     """An upper bound on a remote model's input tokens: no tokenizer emits more than one
     token per character for ordinary text, plus room for the chat template."""
@@ -105,8 +117,8 @@ class MeteredLLM:
         self.name = name or model_name(llm)
         self.price = price_for(self.name, prices)
         self.max_retries = max_retries
-        self.max_output_tokens = max_output_tokens
         self.local = is_local(llm)
+        self.llm, self.max_output_tokens = _capped(llm, max_output_tokens)
 
     def _usd(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.price[0] + tokens_out * self.price[1]) / 1e6

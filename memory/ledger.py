@@ -1,8 +1,9 @@
 """The ledger: an append-only SQLite record of every label bought, LLM call paid and decision made.
 
 It is the run's source of truth. Rows are keyed by content hashes and written with
-``INSERT OR IGNORE``, so a node that re-runs after a crash writes the same rows and buys
-nothing twice; the Chroma memory and the budget meter are rebuilt from it.
+``ON CONFLICT DO NOTHING`` (a bad row still fails the whole write), so a node that re-runs
+after a crash writes the same rows and buys nothing twice; the Chroma memory and the
+budget meter are rebuilt from it.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ class Ledger:
         now = time.time()
         with self._tx() as conn:
             cur = conn.executemany(
-                "INSERT OR IGNORE INTO labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT(item_id, source) DO NOTHING",
                 [(r.item_id, r.source, r.text, r.label, r.confidence, r.origin, r.intended,
                   r.round, r.usd, r.tokens, r.note, now) for r in rows],
             )
@@ -109,7 +111,7 @@ class Ledger:
     def record_call(self, row: CallRow) -> None:
         with self._tx() as conn:
             conn.execute(
-                "INSERT OR IGNORE INTO calls VALUES (?,?,?,?,?,?,?,?,?)",
+                "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(call_id) DO NOTHING",
                 (row.call_id, row.agent, row.model, row.output, row.input_tokens,
                  row.output_tokens, row.usd, row.round, time.time()),
             )
@@ -119,18 +121,19 @@ class Ledger:
         now = time.time()
         with self._tx() as conn:
             conn.executemany(
-                "INSERT OR IGNORE INTO verdicts VALUES (?,?,?,?,?,?)",
+                "INSERT INTO verdicts VALUES (?,?,?,?,?,?) "
+                "ON CONFLICT(item_id, round) DO NOTHING",
                 [(*row, now) for row in rows],
             )
 
     def record_decision(self, round_: int, decision: dict[str, Any]) -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO decisions VALUES (?,?,?)",
+            conn.execute("INSERT INTO decisions VALUES (?,?,?) ON CONFLICT(round) DO NOTHING",
                          (round_, json.dumps(decision), time.time()))
 
     def record_metrics(self, round_: int, metrics: dict[str, Any]) -> None:
         with self._tx() as conn:
-            conn.execute("INSERT OR IGNORE INTO metrics VALUES (?,?,?)",
+            conn.execute("INSERT INTO metrics VALUES (?,?,?) ON CONFLICT(round) DO NOTHING",
                          (round_, json.dumps(metrics), time.time()))
 
     # -- reads ---------------------------------------------------------------------

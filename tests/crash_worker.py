@@ -17,7 +17,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from conftest import make_pool, sentiment_of  # noqa: E402
 from fakes import ScriptedChatModel, last_text  # noqa: E402
-
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
 
 run_dir, crash_at = sys.argv[1], sys.argv[2]

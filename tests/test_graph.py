@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from conftest import sentiment_of
 from fakes import ScriptedChatModel, last_text
-
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.graph.builder import NODES, build_graph
 

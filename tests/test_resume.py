@@ -9,9 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import sentiment_of
 from fakes import ScriptedChatModel, last_text
-
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.errors import RunStateError
 

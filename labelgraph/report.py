@@ -1,0 +1,100 @@
+"""The end-of-run report: labels by source, LLM label accuracy, the learning curve, cost."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+from labelgraph.api import LabelGraph, RunResult
+
+
+def llm_accuracy(lg: LabelGraph) -> tuple[float | None, int]:
+    """Accuracy of the LLM's labels on pool items that have a gold label, and how many."""
+    pool = lg.context.pool()
+    pairs = [(row.label, pool.gold_of(row.item_id)) for row in lg.context.ledger.all_labels()
+             if row.source == "llm" and row.origin == "pool"]
+    pairs = [(a, b) for a, b in pairs if b is not None]
+    if not pairs:
+        return None, 0
+    return sum(a == b for a, b in pairs) / len(pairs), len(pairs)
+
+
+def plot_curve(curve: pd.DataFrame, path: Path, title: str = "learning curve") -> Path | None:
+    """Student test accuracy against accepted labels, saved as a PNG."""
+    if curve.empty or "accuracy" not in curve or curve["accuracy"].isna().all():
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = curve.dropna(subset=["accuracy"])
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(data["labels"], data["accuracy"], marker="o", label="student accuracy")
+    if "macro_f1" in data:
+        ax.plot(data["labels"], data["macro_f1"], marker=".", linestyle="--", label="macro F1")
+    for _, row in data[data["action"] == "synthesize"].iterrows():
+        ax.axvline(row["labels"], color="grey", alpha=0.3)
+    ax.set_xlabel("labeled examples in memory")
+    ax.set_ylabel("held-out score")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
+    """The report's figures as a plain dict (also written to ``report.json``)."""
+    acc, n = llm_accuracy(lg)
+    curve = result.curve
+    final = curve["accuracy"].dropna().iloc[-1] if "accuracy" in curve and \
+        curve["accuracy"].notna().any() else None
+    return {"stop_reason": result.stop_reason, "labels_by_source":
+            result.cost["labels_by_source"], "dataset_size": len(result.dataset),
+            "llm_label_accuracy": acc, "llm_labels_checked": n, "student_accuracy": final,
+            "rounds": len(curve), "tokens": result.cost["tokens"], "usd": result.cost["usd"],
+            "llm_calls": result.cost["calls"], "seconds": result.cost["seconds"]}
+
+
+def print_report(lg: LabelGraph, result: RunResult, console: Console | None = None) -> dict:
+    """Print the report; returns its figures."""
+    console = console or Console()
+    figures = summary(lg, result)
+    curve = result.curve
+    if not curve.empty:
+        table = Table(title="rounds")
+        for col in ("round", "action", "strategy", "batch", "accepted", "flagged", "rejected",
+                    "labels", "accuracy", "kappa"):
+            table.add_column(col, justify="right")
+        for _, row in curve.iterrows():
+            table.add_row(*[("-" if pd.isna(row.get(c)) else
+                             f"{row[c]:.3f}" if isinstance(row.get(c), float) else
+                             str(row.get(c))) for c in
+                            ("round", "action", "strategy", "batch", "accepted", "flagged",
+                             "rejected", "labels", "accuracy", "kappa")])
+        console.print(table)
+    table = Table(title="report", show_header=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    for source, count in sorted(figures["labels_by_source"].items()):
+        table.add_row(f"labels from {source}", str(count))
+    table.add_row("labeled dataset (accepted + flagged)", str(figures["dataset_size"]))
+    if figures["llm_label_accuracy"] is not None:
+        table.add_row("LLM label accuracy vs gold",
+                      f"{figures['llm_label_accuracy']:.3f} (n={figures['llm_labels_checked']})")
+    if figures["student_accuracy"] is not None:
+        table.add_row("student test accuracy (last round)", f"{figures['student_accuracy']:.3f}")
+    table.add_row("rounds", str(figures["rounds"]))
+    table.add_row("LLM calls / tokens", f"{figures['llm_calls']} / {figures['tokens']}")
+    table.add_row("cost (USD)", f"{figures['usd']:.4f}")
+    table.add_row("time", f"{figures['seconds'] / 60:.1f} min")
+    table.add_row("stopped because", str(figures["stop_reason"]))
+    console.print(table)
+    return figures

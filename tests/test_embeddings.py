@@ -1,0 +1,199 @@
+"""Embedding functions: shape, normalisation, determinism, and use as Chroma embedding functions."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import textwrap
+import uuid
+import warnings
+
+import numpy as np
+import pytest
+
+from labelgraph.errors import InputError
+from labelgraph.memory.embeddings import HashingEmbedding, MiniLMEmbedding, make_embedding
+from labelgraph.memory.examples import make_client
+
+TEXTS = [
+    "a great movie with a wonderful cast",
+    "the tax form is due next week",
+    "an excellent film, beautifully acted",
+    "boring, predictable and far too long",
+    "Café crème — naïve résumé",
+]
+
+
+def _cos(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:8]}"
+
+
+# --- hashing -----------------------------------------------------------------------------
+
+
+def test_hashing_shape_dtype_and_unit_norm() -> None:
+    ef = HashingEmbedding(n_features=256)
+    out = ef.embed(TEXTS)
+    assert out.shape == (len(TEXTS), 256) == (len(TEXTS), ef.dim)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert (out >= 0).all()  # alternate_sign=False
+
+
+def test_hashing_is_deterministic_across_instances() -> None:
+    a = HashingEmbedding().embed(TEXTS)
+    b = HashingEmbedding().embed(list(reversed(TEXTS)))[::-1]
+    np.testing.assert_array_equal(a, b)
+
+
+def test_hashing_overlap_means_similarity() -> None:
+    out = HashingEmbedding().embed(
+        ["the movie was great fun", "the movie was great", "quarterly tax filing deadline"]
+    )
+    assert _cos(out[0], out[1]) > _cos(out[0], out[2]) + 0.3
+
+
+def test_hashing_empty_input_and_bad_size() -> None:
+    assert HashingEmbedding(64).embed([]).shape == (0, 64)
+    with pytest.raises(InputError, match="n_features"):
+        HashingEmbedding(n_features=1)
+
+
+def test_config_round_trip_and_registration() -> None:
+    ef = HashingEmbedding(n_features=128)
+    again = HashingEmbedding.build_from_config(ef.get_config())
+    assert again.dim == 128 and again.name() == "labelgraph-hashing"
+    assert not ef.is_legacy()
+    mini = MiniLMEmbedding(batch_size=8, tokenizer_path="/x/tokenizer.json")
+    rebuilt = MiniLMEmbedding.build_from_config(mini.get_config())
+    assert rebuilt.get_config() == mini.get_config()
+    assert not mini.is_legacy()
+    with pytest.raises(ValueError):
+        ef.validate_config_update({"n_features": 128}, {"n_features": 64})
+
+
+def test_make_embedding() -> None:
+    assert isinstance(make_embedding("hashing"), HashingEmbedding)
+    assert isinstance(make_embedding(" MiniLM "), MiniLMEmbedding)
+    assert isinstance(make_embedding(), MiniLMEmbedding)
+    assert make_embedding("hashing", n_features=32).dim == 32
+    with pytest.raises(InputError, match="minilm.*hashing"):
+        make_embedding("bert")
+
+
+def test_hashing_in_ephemeral_chroma_without_warnings() -> None:
+    ef = HashingEmbedding()
+    client = make_client()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any Chroma deprecation/space warning fails the test
+        col = client.get_or_create_collection(_unique("hash"), embedding_function=ef)
+        col.upsert(ids=[str(i) for i in range(len(TEXTS))], documents=TEXTS)
+        res = col.query(query_texts=["a great movie with a wonderful cast!"], n_results=2)
+    assert res["ids"][0][0] == "0"
+    assert col.configuration_json["hnsw"]["space"] == "cosine"
+    stored = col.get(ids=["1"], include=["embeddings"])["embeddings"][0]
+    np.testing.assert_allclose(stored, ef.embed([TEXTS[1]])[0], atol=1e-6)
+
+
+_REOPEN = textwrap.dedent(
+    """
+    import sys, warnings
+    warnings.simplefilter("error")
+    import chromadb
+    from labelgraph.memory.embeddings import HashingEmbedding
+    client = chromadb.PersistentClient(path=sys.argv[1])
+    col = client.get_or_create_collection("memory", embedding_function=HashingEmbedding())
+    res = col.query(query_texts=["an excellent film, beautifully acted"], n_results=1)
+    print(col.count(), res["ids"][0][0])
+    """
+)
+
+
+def test_hashing_in_persistent_chroma_reopened_in_new_process(tmp_path) -> None:
+    client = make_client(tmp_path)
+    col = client.get_or_create_collection("memory", embedding_function=HashingEmbedding())
+    col.upsert(ids=[f"t{i}" for i in range(len(TEXTS))], documents=TEXTS)
+    del col, client
+
+    proc = subprocess.run(
+        [sys.executable, "-c", _REOPEN, str(tmp_path)], capture_output=True, text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(len(TEXTS)), "t2"]
+
+
+def test_conflicting_embedding_on_reopen_is_refused(tmp_path) -> None:
+    client = make_client(tmp_path)
+    client.get_or_create_collection("memory", embedding_function=HashingEmbedding())
+    with pytest.raises(ValueError, match="labelgraph-minilm"):
+        client.get_or_create_collection("memory", embedding_function=MiniLMEmbedding())
+
+
+# --- MiniLM ------------------------------------------------------------------------------
+
+
+def test_minilm_construction_is_lazy_and_picklable() -> None:
+    ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json")
+    assert ef.dim == 384 and ef._session is None
+    clone = pickle.loads(pickle.dumps(ef))
+    assert clone.get_config() == ef.get_config()
+    with pytest.raises(InputError, match="tokenizer file not found"):
+        ef.embed(["hello"])
+
+
+def test_minilm_rejects_bad_batch_size() -> None:
+    with pytest.raises(InputError, match="batch_size"):
+        MiniLMEmbedding(batch_size=0)
+
+
+@pytest.fixture(scope="module")
+def minilm() -> MiniLMEmbedding:
+    return MiniLMEmbedding(batch_size=4)
+
+
+@pytest.mark.minilm
+def test_minilm_shape_and_norms(minilm: MiniLMEmbedding) -> None:
+    out = minilm.embed(TEXTS)
+    assert out.shape == (len(TEXTS), 384)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(out, axis=1), 1.0, atol=1e-5)
+    assert minilm.embed([]).shape == (0, 384)
+
+
+@pytest.mark.minilm
+def test_minilm_semantics(minilm: MiniLMEmbedding) -> None:
+    great, tax, excellent = minilm.embed(
+        ["a great movie", "the tax form is due", "an excellent film"]
+    )
+    assert _cos(great, excellent) > _cos(great, tax) + 0.3
+
+
+@pytest.mark.minilm
+def test_minilm_batching_does_not_change_results(minilm: MiniLMEmbedding) -> None:
+    texts = TEXTS + ["short", "a much longer sentence " * 20]
+    together = minilm.embed(texts)
+    alone = np.vstack([minilm.embed([t]) for t in texts])
+    # int8 activations are quantized per batch, so allow a little drift.
+    assert (np.sum(together * alone, axis=1) > 0.98).all()
+
+
+@pytest.mark.minilm
+def test_minilm_truncates_long_text(minilm: MiniLMEmbedding) -> None:
+    out = minilm.embed(["word " * 5000])
+    assert out.shape == (1, 384) and np.isfinite(out).all()
+
+
+@pytest.mark.minilm
+def test_minilm_in_chroma(minilm: MiniLMEmbedding) -> None:
+    col = make_client().get_or_create_collection(
+        _unique("minilm"), embedding_function=minilm
+    )
+    col.upsert(ids=["movie", "tax"], documents=["a great movie", "the tax form is due"])
+    res = col.query(query_texts=["an excellent film"], n_results=1)
+    assert res["ids"][0] == ["movie"]
