@@ -111,11 +111,19 @@ class LLMAnnotator:
         self.n_shots = n_shots
 
     def demonstrations(self, ctx: Context, items: list[Item]) -> list[list[Any]]:
+        """The nearest labeled neighbours of each item, the same number from every label:
+        unbalanced demonstrations pull a small model toward the majority label."""
         k = self.n_shots or ctx.config.n_shots
+        per_label = max(1, k // len(ctx.task.labels))
         emb = self._embeddings(ctx, items)
-        hits = ctx.memory.similar(emb, k, exclude=[i["id"] for i in items])
+        exclude = [i["id"] for i in items]
+        rows: list[list[tuple[Any, float]]] = [[] for _ in items]
+        for label in ctx.task.labels:
+            for row, hits in zip(rows, ctx.memory.similar(emb, per_label, exclude=exclude,
+                                                          label=label), strict=True):
+                row.extend(hits)
         # Most similar last, nearest the query.
-        return [[ex for ex, _ in reversed(row)] for row in hits]
+        return [[ex for ex, _ in sorted(row, key=lambda hit: hit[1])] for row in rows]
 
     @staticmethod
     def _embeddings(ctx: Context, items: list[Item]) -> Any:
@@ -138,16 +146,17 @@ class LLMAnnotator:
     def prompt(self, ctx: Context, item: Item, demos: list[Any]) -> str:
         """The plain-text few-shot prompt a local model continues with a label word."""
         task = ctx.task
-        lines = [f"Task: {task.description}. Label each text as one of: "
-                 f"{', '.join(task.labels)}."]
+        tn, ln = task.text_name, task.label_name
+        lines = [f"Task: {task.description}. Classify the {ln.lower()} of each "
+                 f"{tn.lower()} as one of: {', '.join(task.labels)}."]
         if task.instructions:
             lines.append(task.instructions)
         lines.append("")
         for ex in demos:
-            lines += [f"Text: {_one_line(ex.text)}", f"Label: {ex.label}", ""]
+            lines += [f"{tn}: {_one_line(ex.text)}", f"{ln}: {ex.label}", ""]
         for note in self._context_notes(ctx, item):
             lines.append(f"Note: {_one_line(note)}")
-        lines += [f"Text: {_one_line(item['text'])}", "Label:"]
+        lines += [f"{tn}: {_one_line(item['text'])}", f"{ln}:"]
         return "\n".join(lines)
 
     def messages(self, ctx: Context, item: Item, demos: list[Any]) -> list[Any]:

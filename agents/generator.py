@@ -36,10 +36,14 @@ def _clean(text: str) -> str:
 
 
 def list_prompt(ctx: Context, label: str, shots: list[str]) -> str:
-    """A bullet list of real examples of ``label`` that a local model continues."""
-    lines = [f"Examples of {ctx.task.description} texts with the label \"{label}\":"]
-    lines += [f"- {' '.join(s.split())}" for s in shots]
-    return "\n".join(lines) + "\n-"
+    """A list of real examples of ``label`` in the annotator's format, left open for one more
+    text: measured with Gemma 270M, this gives plausible new texts where a bullet list
+    mostly gave ratings like "10/10"."""
+    tn, ln = ctx.task.text_name, ctx.task.label_name
+    lines = [f"Task: {ctx.task.description}. Examples with the {ln.lower()} {label}:", ""]
+    for shot in shots:
+        lines += [f"{tn}: {' '.join(shot.split())}", f"{ln}: {label}", ""]
+    return "\n".join(lines) + f"\n{tn}:"
 
 
 def generate(ctx: Context, label: str, n: int, round_: int) -> tuple[list[str], int]:

@@ -68,15 +68,15 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
     ctx.save_model(model)
     test = ctx.test()
     if test is not None and test.gold is not None:
+        if "test_features" not in ctx.cache:
+            ctx.cache["test_features"] = ctx.features(test.texts, test.embeddings)
         pred = np.asarray(ctx.task.labels)[proba_in_order(
-            model, ctx.features(test.texts, test.embeddings), ctx.task.labels).argmax(1)]
+            model, ctx.cache["test_features"], ctx.task.labels).argmax(1)]
         out["accuracy"] = float(accuracy_score(test.gold, pred))
         out["macro_f1"] = float(f1_score(test.gold, pred, average="macro",
                                          labels=list(ctx.task.labels), zero_division=0))
-    pool = ctx.pool()
     rows = _stop_set_rows(ctx)
-    preds = proba_in_order(model, ctx.features([pool.texts[r] for r in rows],
-                                               pool.embeddings[rows]),
+    preds = proba_in_order(model, ctx.pool_features()[rows],
                            ctx.task.labels).argmax(1).astype(np.int64)
     prev = _previous_predictions(ctx, round_)
     if prev is not None and prev.shape == preds.shape:

@@ -101,6 +101,13 @@ class Context:
     def features(self, texts: list[str], embeddings: np.ndarray) -> Any:
         return self.featurizer().transform(texts, embeddings)
 
+    def pool_features(self) -> Any:
+        """Student features of the whole pool, computed once: the featurizer is fixed."""
+        if "pool_features" not in self.cache:
+            pool = self.pool()
+            self.cache["pool_features"] = self.features(pool.texts, pool.embeddings)
+        return self.cache["pool_features"]
+
     @property
     def model_path(self) -> Path:
         return self.run_dir / "model.joblib"
@@ -126,8 +133,6 @@ class Context:
         if self.cache.get("proba_for") is not model:
             from labelgraph.student import proba_in_order
 
-            pool = self.pool()
-            self.cache["proba"] = proba_in_order(
-                model, self.features(pool.texts, pool.embeddings), self.task.labels)
+            self.cache["proba"] = proba_in_order(model, self.pool_features(), self.task.labels)
             self.cache["proba_for"] = model
         return self.cache["proba"]

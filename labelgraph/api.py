@@ -96,6 +96,7 @@ class LabelGraph:
         self._graph: Any = None
         self._conn: sqlite3.Connection | None = None
         self._started = time.time()
+        self.skipped: dict[str, dict[str, int]] = {}
 
     # -- persistence of the run's settings ---------------------------------------------
     def _settings(self) -> dict[str, Any]:
@@ -190,6 +191,9 @@ class LabelGraph:
         data = pool if isinstance(pool, PoolData) else load_pool(
             pool, text_column=text_column, label_column=label_column, labels=self.task.labels)
         PoolStore.write(self.run_dir, name, data.texts, data.gold)
+        self.skipped[name] = dict(data.skipped)
+        if self.on_event is not None:
+            self.on_event("pool", {"name": name, "size": len(data), "skipped": data.skipped})
         return data
 
     def _input(self, pool: PoolLike | None, test: PoolLike | None, **kw: Any) -> Any:

@@ -45,7 +45,11 @@ class Live:
             self.progress.remove_task(self.tasks.pop(key))
 
     def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "embed":
+        if kind == "pool" and data["skipped"]:
+            skipped = ", ".join(f"{n} {why}" for why, n in data["skipped"].items())
+            console.print(f"[yellow]{data['name']}: kept {data['size']} rows, skipped "
+                          f"{skipped}[/yellow]")
+        elif kind == "embed":
             self._bar("embed", "embedding the pool", data["done"], data["total"])
         elif kind == "annotated":
             self._bar("annotate", f"round {data['round']}: LLM labeling", data["done"],
@@ -128,6 +132,7 @@ def demo(
     The hybrid annotator asks the local LLM first and sends low-confidence items to an
     oracle that stands in for a human (the gold labels), so the demo runs unattended.
     """
+    from labelgraph._fetch import cache_root
     from labelgraph.data import load_rotten_tomatoes, split_gold
 
     if llm == "local" and annotator != "oracle":
@@ -143,9 +148,12 @@ def demo(
     pool, test = split_gold(data, test_size=test_size / len(data), seed=seed)
     pool = pool.sample(n=min(pool_size, len(pool)), random_state=seed)
     console.print(f"pool {len(pool)}, held-out test {len(test)}, label budget {labels}")
-    lg = LabelGraph(Task(labels=["positive", "negative"], description="movie review sentiment"),
-                    llm=llm, annotator=annotator, human="oracle", budget=Budget(labels=labels),
-                    run_dir=run_dir, embedding="hashing" if fast else "minilm",
+    task = Task(labels=["positive", "negative"], description="movie review sentiment",
+                text_name="Review", label_name="Sentiment")
+    lg = LabelGraph(task, llm=llm, annotator=annotator, human="oracle",
+                    budget=Budget(labels=labels), run_dir=run_dir,
+                    embedding="hashing" if fast else "minilm",
+                    embedding_cache=cache_root() / "embeddings",
                     config={"seed": seed, "synthesize": llm != "none"})
     _go(lg, pool=pool, test=test, label_column="label")
 

@@ -28,6 +28,10 @@ class Task(BaseModel):
     labels: tuple[str, ...]
     description: str = "text classification"
     instructions: str = ""
+    # How few-shot prompts name a text and its label. Domain words help small local models:
+    # measured with Gemma 270M on Rotten Tomatoes, "Review:/Sentiment:" beat "Text:/Label:".
+    text_name: str = "Text"
+    label_name: str = "Label"
 
     @field_validator("labels", mode="before")
     @classmethod

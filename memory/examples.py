@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from labelgraph.errors import RunStateError
+
 CHUNK = 4000
 
 
@@ -57,8 +59,15 @@ class ExampleMemory:
 
     def __init__(self, client: Any, embedding: Any, name: str = "examples") -> None:
         self.embedding = embedding
-        self.collection = client.get_or_create_collection(
-            name=name, embedding_function=embedding, metadata={"hnsw:space": "cosine"})
+        try:
+            self.collection = client.get_or_create_collection(
+                name=name, embedding_function=embedding, metadata={"hnsw:space": "cosine"})
+        except ValueError as exc:
+            if "conflict" not in str(exc).lower():
+                raise
+            raise RunStateError(
+                f"this run's memory was built with other embeddings ({exc}); reopen it with "
+                "the embedding it was started with") from exc
 
     def __len__(self) -> int:
         return int(self.collection.count())
@@ -82,15 +91,19 @@ class ExampleMemory:
         return set(self.collection.get(ids=list(ids), include=[])["ids"])
 
     def similar(self, embeddings: np.ndarray, k: int, *, status: str | None = "accepted",
-                exclude: Sequence[str] = ()) -> list[list[tuple[Example, float]]]:
+                exclude: Sequence[str] = (), label: str | None = None,
+                ) -> list[list[tuple[Example, float]]]:
         """The k nearest stored examples for each query row, as (example, cosine similarity)."""
         n = len(self)
         if n == 0 or k <= 0 or len(embeddings) == 0:
             return [[] for _ in range(len(embeddings))]
+        clauses = ([{"status": status}] if status else []) + (
+            [{"label": label}] if label is not None else [])
+        where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
         res = self.collection.query(
             query_embeddings=np.asarray(embeddings, dtype=np.float32),
             n_results=min(n, k + len(exclude)),
-            where={"status": status} if status else None,
+            where=where,
             include=["documents", "metadatas", "distances"])
         skip = set(exclude)
         out: list[list[tuple[Example, float]]] = []
