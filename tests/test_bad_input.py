@@ -54,13 +54,13 @@ def test_missing_text_column_names_the_columns(tmp_path):
 
 def test_unknown_strategy_annotator_and_config_key(tmp_path):
     with pytest.raises(InputError, match="unknown annotator"):
-        LabelGraph(TASK, llm="none", annotator="crowd", run_dir=tmp_path / "a",
-                   embedding="hashing").context  # noqa: B018 - building it raises
+        _ = LabelGraph(TASK, llm="none", annotator="crowd", run_dir=tmp_path / "a",
+                       embedding="hashing").context
     with pytest.raises(InputError, match="unknown config keys"):
         LabelGraph(TASK, llm="none", config={"batchsize": 3}, run_dir=tmp_path / "b")
     with pytest.raises(InputError, match="needs an LLM"):
-        LabelGraph(TASK, llm="none", annotator="llm", run_dir=tmp_path / "c",
-                   embedding="hashing").context  # noqa: B018 - building it raises
+        _ = LabelGraph(TASK, llm="none", annotator="llm", run_dir=tmp_path / "c",
+                       embedding="hashing").context
 
 
 def test_reopening_a_run_with_other_embeddings_is_a_clear_error(tmp_path):
@@ -68,8 +68,8 @@ def test_reopening_a_run_with_other_embeddings_is_a_clear_error(tmp_path):
 
     graph(tmp_path).context.ledger.close()
     with pytest.raises(RunStateError, match="other embeddings"):
-        LabelGraph(TASK, llm="none", annotator="oracle", run_dir=tmp_path / "run",
-                   embedding="minilm").context  # noqa: B018 - building it raises
+        _ = LabelGraph(TASK, llm="none", annotator="oracle", run_dir=tmp_path / "run",
+                       embedding="minilm").context
 
 
 def test_a_different_pool_for_an_existing_run_is_refused(tmp_path):
