@@ -130,13 +130,6 @@ class BudgetMeter:
                 f"tokens, ${self.spent.usd:.4f} of {self.budget})"
             )
 
-    def charge(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0) -> None:
-        """Count a spend that the ledger has just recorded."""
-        with self._lock:
-            self.spent.labels += labels
-            self.spent.tokens += tokens
-            self.spent.usd += usd
-
     def snapshot(self) -> dict[str, float]:
         return {"labels": self.spent.labels, "tokens": self.spent.tokens,
                 "usd": round(self.spent.usd, 6)}

@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from labelgraph.errors import InputError
 
 Action = Literal["query", "synthesize", "stop"]
-Source = Literal["human", "llm", "oracle"]
-Verdict = Literal["accept", "flag", "reject"]
 
 
 def content_id(text: str, namespace: str = "") -> str:

@@ -11,7 +11,7 @@ from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
 from fakes import ScriptedChatModel
-from labelgraph.budget import PRICES, UNKNOWN_PRICE, BudgetMeter, price_for
+from labelgraph.budget import PRICES, UNKNOWN_PRICE, BudgetMeter, Spend, price_for
 from labelgraph.errors import BudgetExhausted, InputError
 from labelgraph.llm import MeteredLLM
 from labelgraph.memory.ledger import CallRow, LabelRow, Ledger
@@ -247,7 +247,7 @@ def test_reserve_and_settle(ledger: Ledger) -> None:
     assert meter.pending.usd == pytest.approx(0.0)
     assert meter.snapshot() == {"labels": 2, "tokens": 150, "usd": 0.1}
     assert meter.remaining_labels() == 8
-    meter.charge(labels=1, tokens=10, usd=0.05)
+    meter.settle(Spend(), labels=1, tokens=10, usd=0.05)
     assert meter.snapshot() == {"labels": 3, "tokens": 160, "usd": 0.15}
     released = meter.reserve(tokens=100)
     meter.settle(released)  # a failed call releases its hold and counts nothing
@@ -322,7 +322,7 @@ def test_exhausted_names_the_unit(ledger: Ledger, budget: Budget, spend: dict[st
                                   unit: str | None) -> None:
     meter = BudgetMeter(budget, ledger)
     assert meter.exhausted() is None
-    meter.charge(**spend)
+    meter.settle(Spend(), **spend)
     assert meter.exhausted() == unit
 
 
