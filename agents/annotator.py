@@ -115,7 +115,7 @@ class LLMAnnotator:
         unbalanced demonstrations pull a small model toward the majority label."""
         k = self.n_shots or ctx.config.n_shots
         per_label = max(1, k // len(ctx.task.labels))
-        emb = self._embeddings(ctx, items)
+        emb = ctx.embed_items(items)  # type: ignore[arg-type]
         exclude = [i["id"] for i in items]
         rows: list[list[tuple[Any, float]]] = [[] for _ in items]
         for label in ctx.task.labels:
@@ -126,18 +126,9 @@ class LLMAnnotator:
         return [[ex for ex, _ in sorted(row, key=lambda hit: hit[1])] for row in rows]
 
     @staticmethod
-    def _embeddings(ctx: Context, items: list[Item]) -> Any:
-        pool = ctx.pool()
-        if all(i["id"] in pool.index for i in items):
-            return pool.embeddings[pool.rows([i["id"] for i in items])]
-        return ctx.embedding.embed([i["text"] for i in items])
-
-    @staticmethod
     def _context_notes(ctx: Context, item: Item) -> list[str]:
         notes = []
-        for t in ctx.tools.for_agent("annotator"):
-            if t.name in {"memory_search", "label_distribution", "pool_stats", "spend"}:
-                continue
+        for t in ctx.tools.custom("annotator"):
             note = call_with(t, {"text": item["text"], "labels": list(ctx.task.labels)})
             if note:
                 notes.append(str(note))

@@ -9,6 +9,7 @@ to help and the learner proposes to stop.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -57,11 +58,9 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
     """Fit, save and evaluate the student; return this round's model metrics."""
     examples, emb = ctx.memory.all(with_embeddings=True)
     labels = [e.label for e in examples]
-    out: dict[str, Any] = {"labels": len(examples),
-                           "by_source": {}, "accuracy": None, "macro_f1": None, "kappa": None}
-    for e in examples:
-        out["by_source"][e.source if e.origin == "pool" else "synthetic"] = \
-            out["by_source"].get(e.source if e.origin == "pool" else "synthetic", 0) + 1
+    by_source = Counter(e.source if e.origin == "pool" else "synthetic" for e in examples)
+    out: dict[str, Any] = {"labels": len(examples), "by_source": dict(by_source),
+                           "accuracy": None, "macro_f1": None, "kappa": None}
     if len(set(labels)) < 2:
         return out
     model = fit_student(ctx.student, ctx.features([e.text for e in examples], emb), labels)

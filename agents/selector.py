@@ -157,17 +157,12 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     decision = state["decision"] or {}
     round_ = int(state.get("round", 0))
     pool = ctx.pool()
-    labeled = np.zeros(len(pool), dtype=bool)
-    done = ctx.ledger.labeled_ids()
-    for item_id in done:
-        row = pool.index.get(item_id)
-        if row is not None:
-            labeled[row] = True
+    labeled = ctx.labeled_mask()
     n = int(decision.get("batch_size") or ctx.config.batch_size)
     name = decision.get("strategy") or ctx.config.strategy
     probs = ctx.pool_proba()
     if name == "cold_start" and state.get("seed"):
-        rows = [pool.index[i] for i in state["seed"] if i not in done][:n]
+        rows = [r for r in pool.rows(state["seed"]) if not labeled[r]][:n]
         chosen = np.asarray(rows, dtype=np.int64)
     else:
         strategy = get_strategy(name)

@@ -48,9 +48,7 @@ class Signals:
 def compute_signals(state: State, ctx: Context) -> Signals:
     metrics = state.get("metrics") or []
     counts = ctx.memory.label_counts()
-    pool = ctx.pool()
-    labeled_ids = ctx.ledger.labeled_ids()
-    unlabeled = sum(1 for i in pool.ids if i not in labeled_ids)
+    unlabeled = int((~ctx.labeled_mask()).sum())
     accs = [m["accuracy"] for m in metrics if m.get("accuracy") is not None]
     slope = None
     if len(accs) >= 3:

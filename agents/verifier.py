@@ -22,7 +22,11 @@ if TYPE_CHECKING:
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import Item, State
 
-BUILTIN = {"memory_search", "label_distribution", "pool_stats", "spend"}
+
+def memory_status(verdict: str, source: str | None) -> str:
+    """Where a verified label lives in memory. A person's label is the authority: a flag on
+    it is noted and the label kept; a flagged LLM label is held out of training."""
+    return "accepted" if verdict == "accept" or source in {"human", "oracle"} else "flagged"
 
 
 def tool_verdict(result: Any) -> tuple[str, str] | None:
@@ -59,12 +63,7 @@ def verify(ctx: Context, batch: list[Item], round_: int) -> list[Item]:
     labels = set(ctx.task.labels)
     items = [dict(i) for i in batch]
     labeled = [i for i in items if i.get("label") is not None]
-    emb = np.asarray(ctx.embedding.embed([i["text"] for i in labeled]), dtype=np.float32) \
-        if labeled else np.zeros((0, 1), dtype=np.float32)
-    pool = ctx.pool()
-    for n, item in enumerate(labeled):
-        if item["id"] in pool.index:
-            emb[n] = pool.embeddings[pool.index[item["id"]]]
+    emb = ctx.embed_items(labeled)
     votes = neighbour_vote(ctx, emb, [i["id"] for i in labeled]) if labeled else []
     model = ctx.model()
     student = [None] * len(labeled)
@@ -79,7 +78,7 @@ def verify(ctx: Context, batch: list[Item], round_: int) -> list[Item]:
     prior = ctx.ledger.verdicts_for([i["id"] for i in items], round_)
     in_memory = ctx.memory.has([i["id"] for i in labeled if i["id"] not in prior])
     seen: set[str] = set()
-    checks = [t for t in ctx.tools.for_agent("verifier") if t.name not in BUILTIN]
+    checks = ctx.tools.custom("verifier")
     n = 0
     for item in items:
         if item.get("label") is None:
@@ -116,9 +115,7 @@ def verify(ctx: Context, batch: list[Item], round_: int) -> list[Item]:
     accepted = [i for i in items if i.get("verdict") in {"accept", "flag"}]
     examples, rows = [], []
     for i in accepted:
-        # A person's label is the authority: a flag on it is noted, the label is kept.
-        trusted = i.get("source") in {"human", "oracle"}
-        status = "accepted" if i["verdict"] == "accept" or trusted else "flagged"
+        status = memory_status(i["verdict"], i.get("source"))
         examples.append(Example(id=i["id"], text=i["text"], label=i["label"],
                                 source=i.get("source") or "llm",
                                 confidence=float(i.get("confidence") or 0.0), round=round_,

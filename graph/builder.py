@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
@@ -14,7 +13,7 @@ from labelgraph.agents.generator import generator_node
 from labelgraph.agents.learner import learner_node
 from labelgraph.agents.selector import get_strategy, selector_node
 from labelgraph.agents.supervisor import supervisor_node
-from labelgraph.agents.verifier import verifier_node
+from labelgraph.agents.verifier import memory_status, verifier_node
 from labelgraph.graph.context import Context
 from labelgraph.graph.state import State
 from labelgraph.memory.examples import Example
@@ -35,13 +34,10 @@ def rebuild_memory(ctx: Context) -> int:
             best[r.item_id] = r
     examples = []
     for item_id, r in best.items():
-        verdict = verdicts[item_id][0]
-        trusted = r.source in {"human", "oracle"}
         examples.append(Example(
             id=item_id, text=r.text, label=r.label, source=r.source,
             confidence=float(r.confidence or 0.0), round=r.round,
-            status="accepted" if verdict == "accept" or trusted else "flagged",
-            origin=r.origin))
+            status=memory_status(verdicts[item_id][0], r.source), origin=r.origin))
     ctx.memory.upsert(examples)
     return len(examples)
 
@@ -55,13 +51,9 @@ def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     expected = sum(1 for v, _, _ in ctx.ledger.verdicts().values() if v in {"accept", "flag"})
     if len(ctx.memory) < expected:
         log.append(f"memory restored from the ledger: {rebuild_memory(ctx)} examples")
-    labeled = np.zeros(len(pool), dtype=bool)
-    for item_id in ctx.ledger.labeled_ids():
-        if item_id in pool.index:
-            labeled[pool.index[item_id]] = True
     seed: list[str] = []
     if ctx.model() is None:
-        rows = get_strategy("cold_start").select(None, pool.embeddings, labeled,
+        rows = get_strategy("cold_start").select(None, pool.embeddings, ctx.labeled_mask(),
                                                   ctx.config.seed_size, ctx.rng(0, 0))
         seed = [pool.ids[r] for r in rows]
     ctx.emit("bootstrap", pool=len(pool), seed=len(seed))

@@ -93,6 +93,26 @@ class Context:
                 cache_dir=self.cache.get("embedding_cache_dir")) if exists else None
         return self.cache["test"]
 
+    def labeled_mask(self) -> np.ndarray:
+        """Which pool rows already have a label bought (from the ledger, the truth)."""
+        pool = self.pool()
+        mask = np.zeros(len(pool), dtype=bool)
+        rows = [pool.index[i] for i in self.ledger.labeled_ids() if i in pool.index]
+        mask[rows] = True
+        return mask
+
+    def embed_items(self, items: list[dict[str, Any]]) -> np.ndarray:
+        """Embeddings of batch items: the pool's cached rows, computed only for the rest."""
+        pool = self.pool()
+        out = np.zeros((len(items), pool.embeddings.shape[1]), dtype=np.float32)
+        fresh = [n for n, i in enumerate(items) if i["id"] not in pool.index]
+        for n, item in enumerate(items):
+            if item["id"] in pool.index:
+                out[n] = pool.embeddings[pool.index[item["id"]]]
+        if fresh:
+            out[fresh] = self.embedding.embed([items[n]["text"] for n in fresh])
+        return out
+
     def featurizer(self) -> Featurizer:
         if "featurizer" not in self.cache:
             self.cache["featurizer"] = Featurizer(tfidf=self.config.tfidf).fit(self.pool().texts)

@@ -152,7 +152,7 @@ class LabelGraph:
                           student=self.student, tools=ToolRegistry(self.tools), llm=metered,
                           on_event=self.on_event)
             for t in builtin_tools(ctx):
-                ctx.tools.register("all", t)
+                ctx.tools.register("all", t, builtin=True)
             ctx.cache["embedding_cache_dir"] = self.embedding_cache
             self._context = ctx
         return self._context

@@ -30,13 +30,11 @@ def builtin_tools(ctx: Context) -> list[BaseTool]:
     @tool
     def pool_stats() -> dict[str, Any]:
         """Pool size, how many items are labeled, and the student's mean uncertainty."""
-        pool = ctx.pool()
-        labeled = ctx.ledger.labeled_ids()
-        n_labeled = sum(1 for i in pool.ids if i in labeled)
+        mask = ctx.labeled_mask()
         proba = ctx.pool_proba()
         uncertainty = None if proba is None else float(1.0 - proba.max(axis=1).mean())
-        return {"pool_size": len(pool), "labeled": n_labeled,
-                "unlabeled": len(pool) - n_labeled, "mean_uncertainty": uncertainty}
+        return {"pool_size": int(mask.size), "labeled": int(mask.sum()),
+                "unlabeled": int((~mask).sum()), "mean_uncertainty": uncertainty}
 
     @tool
     def spend() -> dict[str, Any]:

@@ -36,20 +36,28 @@ class ToolRegistry:
     def __init__(self, tools: Mapping[str, Sequence[BaseTool | Callable[..., Any]]]
                  | None = None) -> None:
         self._tools: dict[str, dict[str, BaseTool]] = {}
+        self._builtin: set[str] = set()
         for agent, items in (tools or {}).items():
             for item in items:
                 self.register(agent, item)
 
-    def register(self, agent: str, obj: BaseTool | Callable[..., Any]) -> BaseTool:
+    def register(self, agent: str, obj: BaseTool | Callable[..., Any], *,
+                 builtin: bool = False) -> BaseTool:
         if agent != ALL and agent not in AGENTS:
             raise InputError(f"unknown agent {agent!r} for a tool; use one of "
                              f"{[ALL, *AGENTS]}")
         t = as_tool(obj)
         self._tools.setdefault(agent, {})[t.name] = t
+        if builtin:
+            self._builtin.add(t.name)
         return t
 
     def for_agent(self, agent: str) -> list[BaseTool]:
         return [*self._tools.get(ALL, {}).values(), *self._tools.get(agent, {}).values()]
+
+    def custom(self, agent: str) -> list[BaseTool]:
+        """The user's own tools for an agent: the checks and notes agents run on every item."""
+        return [t for t in self.for_agent(agent) if t.name not in self._builtin]
 
     def get(self, agent: str, name: str) -> BaseTool:
         for t in self.for_agent(agent):
