@@ -1,57 +1,32 @@
-"""The learner: retrains the student on accepted labels, evaluates it, and votes on stopping.
+"""The learner node: retrains the student on accepted labels, evaluates it, records the round.
 
 The student is fitted on the embeddings memory already holds (plus TF-IDF), evaluated on
 the held-out gold split when one was given, and compared with its predecessor on a fixed
-"stop set" of pool items: when successive students agree almost perfectly for a few
-rounds (stabilizing predictions, Bloodgood & Vijay-Shanker 2009), more labels are unlikely
-to help and the learner proposes to stop.
+"stop set" of pool items; the kappa between them is the input of the stabilizing-predictions
+stopping criterion (``labelgraph.stopping``), which the supervisor's guardrails consult.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
+from labelgraph.events import Learned
+from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
 from labelgraph.student import fit_student, proba_in_order
-from labelgraph.types import Proposal
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import State
 
 
-@dataclass
-class StabilizingPredictions:
-    """Stop when Cohen's kappa between successive students' stop-set predictions has been
-    at least ``threshold`` for ``window`` rounds in a row."""
-
-    threshold: float = 0.99
-    window: int = 3
-
-    def stop(self, kappas: list[float | None]) -> str | None:
-        recent = kappas[-self.window:]
-        if len(recent) < self.window or any(k is None or k < self.threshold for k in recent):
-            return None
-        return (f"predictions have stabilized: kappa ≥ {self.threshold} for {self.window} "
-                "rounds")
-
-
-def _stop_set_rows(ctx: Context) -> np.ndarray:
-    n = len(ctx.pool())
-    size = min(n, ctx.config.stop_set_size)
-    return np.sort(np.random.default_rng([ctx.config.seed, 7]).choice(n, size, replace=False))
-
-
-def _previous_predictions(ctx: Context, round_: int) -> np.ndarray | None:
-    folder = ctx.run_dir / "stopset"
-    rounds = sorted(int(p.stem) for p in folder.glob("*.npy") if int(p.stem) < round_) \
-        if folder.exists() else []
-    return np.load(folder / f"{rounds[-1]}.npy", allow_pickle=False) if rounds else None
+def stop_set_rows(n: int, size: int, seed: int) -> np.ndarray:
+    """A fixed random subset of pool rows the successive students are compared on."""
+    return np.sort(np.random.default_rng([seed, 7]).choice(n, min(n, size), replace=False))
 
 
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
@@ -63,52 +38,42 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
                            "accuracy": None, "macro_f1": None, "kappa": None}
     if len(set(labels)) < 2:
         return out
-    model = fit_student(ctx.student, ctx.features([e.text for e in examples], emb), labels)
-    ctx.save_model(model)
-    test = ctx.test()
+    store = ctx.store
+    model = fit_student(ctx.student, store.features([e.text for e in examples], emb), labels)
+    store.save_model(model)
+    test = store.test()
     if test is not None and test.gold is not None:
-        if "test_features" not in ctx.cache:
-            ctx.cache["test_features"] = ctx.features(test.texts, test.embeddings)
         pred = np.asarray(ctx.task.labels)[proba_in_order(
-            model, ctx.cache["test_features"], ctx.task.labels).argmax(1)]
+            model, store.test_features(), ctx.task.labels).argmax(1)]
         out["accuracy"] = float(accuracy_score(test.gold, pred))
         out["macro_f1"] = float(f1_score(test.gold, pred, average="macro",
                                          labels=list(ctx.task.labels), zero_division=0))
-    rows = _stop_set_rows(ctx)
-    preds = proba_in_order(model, ctx.pool_features()[rows],
+    rows = stop_set_rows(len(store.pool()), ctx.config.stop_set_size, ctx.config.seed)
+    preds = proba_in_order(model, store.pool_features()[rows],
                            ctx.task.labels).argmax(1).astype(np.int64)
-    prev = _previous_predictions(ctx, round_)
+    prev = store.previous_stop_predictions(round_)
     if prev is not None and prev.shape == preds.shape:
         same = np.array_equal(prev, preds)
         out["kappa"] = 1.0 if same else float(cohen_kappa_score(prev, preds))
-    folder = ctx.run_dir / "stopset"
-    folder.mkdir(exist_ok=True)
-    np.save(folder / f"{round_}.npy", preds)
+    store.save_stop_predictions(round_, preds)
     return out
 
 
 def learner_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Retrain and evaluate; record the round's metrics; propose a stop when stable."""
+    """Retrain and evaluate; record the round's metrics in the ledger."""
     ctx = runtime.context
-    round_ = int(state.get("round", 0))
-    batch = state.get("batch") or []
-    decision = state.get("decision") or {}
-    verdicts = [i.get("verdict") for i in batch]
-    metrics = {"round": round_, "action": decision.get("action"),
-               "strategy": decision.get("strategy"), "batch": len(batch),
-               "accepted": verdicts.count("accept"), "flagged": verdicts.count("flag"),
-               "rejected": verdicts.count("reject"), **learn(ctx, round_),
+    round_ = round_of(state)
+    batch = batch_of(state)
+    decision = decision_of(state)
+    verdicts = Counter(i.get("verdict") for i in batch)
+    metrics = {"round": round_, "action": decision.action if decision else None,
+               "strategy": decision.strategy if decision else None, "batch": len(batch),
+               "accepted": verdicts["accept"], "flagged": verdicts["flag"],
+               "rejected": verdicts["reject"], **learn(ctx, round_),
                "spend": ctx.meter.snapshot()}
     ctx.ledger.record_metrics(round_, metrics)
-    kappas = [m.get("kappa") for m in state.get("metrics") or []] + [metrics["kappa"]]
-    proposals: dict[str, Any] = {}
-    reason = StabilizingPredictions(ctx.config.kappa_threshold, ctx.config.kappa_window).stop(
-        kappas)
-    if reason:
-        proposals["learner"] = Proposal(agent="learner", action="stop",
-                                        reason=reason).model_dump()
+    runtime.stream_writer(Learned(round=round_, metrics=metrics))
     added = metrics["accepted"] + metrics["flagged"]
-    ctx.emit("learned", **metrics)
-    return {"metrics": [metrics], "proposals": proposals, "batch": [],
-            "idle_rounds": 0 if added else int(state.get("idle_rounds", 0)) + 1,
+    return {"metrics": [metrics], "batch": [],
+            "idle_rounds": 0 if added else idle_rounds_of(state) + 1,
             "spend": ctx.meter.snapshot()}

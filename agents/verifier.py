@@ -1,9 +1,10 @@
-"""The verifier: checks every new label before it reaches memory.
+"""The verifier node: checks every new label before it reaches memory.
 
 Rejects labels outside the schema, duplicates, abstentions, and synthetic examples whose
 blind label differs from the label they were written for; flags a label that disagrees
-with both its nearest labeled neighbours and the student; runs any custom check tools.
-Accepted labels go into memory; flagged LLM labels are kept apart, out of training.
+with both its nearest labeled neighbours and the student; runs the verifier's tools as
+checks (``labelgraph.tools.hooks``). Accepted labels go into memory; flagged LLM labels are
+kept apart, out of training. The item it hands on is a :class:`~labelgraph.types.VerifiedItem`.
 """
 
 from __future__ import annotations
@@ -14,41 +15,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from labelgraph.memory.examples import Example
-from labelgraph.tools.registry import call_with
-from labelgraph.types import Proposal
+from labelgraph.events import Verified
+from labelgraph.graph.state import batch_of, round_of
+from labelgraph.memory.examples import Example, memory_status
+from labelgraph.student import proba_in_order
+from labelgraph.tools.hooks import run_checks
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
-    from labelgraph.graph.state import Item, State
+    from labelgraph.graph.state import State
+    from labelgraph.types import LabeledItem, VerifiedItem
+
+Vote = tuple[str, float] | None
 
 
-def memory_status(verdict: str, source: str | None) -> str:
-    """Where a verified label lives in memory. A person's label is the authority: a flag on
-    it is noted and the label kept; a flagged LLM label is held out of training."""
-    return "accepted" if verdict == "accept" or source in {"human", "oracle"} else "flagged"
-
-
-def tool_verdict(result: Any) -> tuple[str, str] | None:
-    """Read a custom check's result: None/True/"" pass; False or a string flag; a dict may
-    say {"verdict": "reject"|"flag"|"accept", "reason": ...}."""
-    if result is None or result is True or result == "":
-        return None
-    if result is False:
-        return ("flag", "a custom check failed")
-    if isinstance(result, dict):
-        verdict = str(result.get("verdict", "flag"))
-        if verdict == "accept":
-            return None
-        return (verdict if verdict in {"flag", "reject"} else "flag",
-                str(result.get("reason", "a custom check failed")))
-    return ("flag", str(result))
-
-
-def neighbour_vote(ctx: Context, emb: np.ndarray, exclude: list[str]) -> list[tuple[str, float]
-                                                                              | None]:
+def neighbour_vote(ctx: Context, emb: np.ndarray, exclude: list[str]) -> list[Vote]:
     """Majority label among each row's k nearest accepted neighbours, with its share."""
-    out: list[tuple[str, float] | None] = []
+    out: list[Vote] = []
     for row in ctx.memory.similar(emb, ctx.config.knn, exclude=exclude):
         if len(row) < ctx.config.knn:
             out.append(None)
@@ -58,34 +41,36 @@ def neighbour_vote(ctx: Context, emb: np.ndarray, exclude: list[str]) -> list[tu
     return out
 
 
-def verify(ctx: Context, batch: list[Item], round_: int) -> list[Item]:
-    """Give every item of the batch a verdict and a reason."""
+def student_vote(ctx: Context, items: list[LabeledItem], emb: np.ndarray) -> list[Vote]:
+    """The current student's label and probability for each item (None before a student)."""
+    model = ctx.store.model()
+    if model is None or not items:
+        return [None] * len(items)
+    proba = proba_in_order(model, ctx.store.features([i["text"] for i in items], emb),
+                           ctx.task.labels)
+    return [(ctx.task.labels[int(p.argmax())], float(p.max())) for p in proba]
+
+
+def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[VerifiedItem]:
+    """Give every item of the batch a verdict and a reason; record them; fill memory."""
     labels = set(ctx.task.labels)
-    items = [dict(i) for i in batch]
+    items: list[Any] = [dict(i) for i in batch]
     labeled = [i for i in items if i.get("label") is not None]
     emb = ctx.embed_items(labeled)
     votes = neighbour_vote(ctx, emb, [i["id"] for i in labeled]) if labeled else []
-    model = ctx.model()
-    student = [None] * len(labeled)
-    if model is not None and labeled:
-        from labelgraph.student import proba_in_order
-
-        proba = proba_in_order(model, ctx.features([i["text"] for i in labeled], emb),
-                               ctx.task.labels)
-        student = [(ctx.task.labels[int(p.argmax())], float(p.max())) for p in proba]
+    student = student_vote(ctx, labeled, emb)
     # A re-run of this node (after a crash) replays its own verdicts instead of calling
     # its earlier writes duplicates.
     prior = ctx.ledger.verdicts_for([i["id"] for i in items], round_)
     in_memory = ctx.memory.has([i["id"] for i in labeled if i["id"] not in prior])
     seen: set[str] = set()
-    checks = ctx.tools.custom("verifier")
-    n = 0
+    checks = ctx.tools.for_agent("verifier")
+    row_of: dict[int, int] = {id(item): k for k, item in enumerate(labeled)}  # rows of emb
     for item in items:
         if item.get("label") is None:
             item.update(verdict="reject", reason=item.get("reason") or "no label")
             continue
-        k = n
-        n += 1
+        k = row_of[id(item)]
         label = item["label"]
         verdict, reason = "accept", "ok"
         if item["id"] in prior:
@@ -103,45 +88,32 @@ def verify(ctx: Context, batch: list[Item], round_: int) -> list[Item]:
                     and vote[1] >= 0.6 and guess[1] >= 0.6:
                 verdict, reason = "flag", (f"neighbours say {vote[0]!r} ({vote[1]:.0%}) and the "
                                            f"student says {guess[0]!r} ({guess[1]:.0%})")
-            for check in checks:
-                found = tool_verdict(call_with(check, {
-                    "text": item["text"], "label": label, "source": item.get("source"),
-                    "confidence": item.get("confidence"), "origin": item.get("origin")}))
-                if found and (found[0] == "reject" or verdict == "accept"):
-                    verdict, reason = found[0], f"{check.name}: {found[1]}"
+            found = run_checks(checks, {
+                "text": item["text"], "label": label, "source": item.get("source"),
+                "confidence": item.get("confidence"), "origin": item.get("origin")}, verdict)
+            if found:
+                verdict, reason = found
         seen.add(item["id"])
         item.update(verdict=verdict, reason=reason)
-        item["_row"] = k  # index into emb, dropped before returning
-    accepted = [i for i in items if i.get("verdict") in {"accept", "flag"}]
-    examples, rows = [], []
-    for i in accepted:
-        status = memory_status(i["verdict"], i.get("source"))
-        examples.append(Example(id=i["id"], text=i["text"], label=i["label"],
-                                source=i.get("source") or "llm",
-                                confidence=float(i.get("confidence") or 0.0), round=round_,
-                                status=status, origin=i.get("origin", "pool")))
-        rows.append(i["_row"])
+    kept = [i for i in items if i.get("verdict") in {"accept", "flag"}]
     ctx.ledger.record_verdicts([(i["id"], round_, i["verdict"], i.get("label"), i["reason"])
                                 for i in items])
-    if examples:
-        ctx.memory.upsert(examples, emb[rows])
-    for i in items:
-        i.pop("_row", None)
-    return items  # type: ignore[return-value]
+    if kept:
+        ctx.memory.upsert([Example(id=i["id"], text=i["text"], label=i["label"],
+                                   source=i.get("source") or "llm",
+                                   confidence=float(i.get("confidence") or 0.0), round=round_,
+                                   status=memory_status(i["verdict"], i.get("source")),
+                                   origin=i.get("origin", "pool")) for i in kept],
+                          emb[[row_of[id(i)] for i in kept]])
+    return items
 
 
 def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Verify the batch, write accepted labels to memory, propose a human when unsure."""
+    """Verify the batch and write accepted (and flagged) labels to memory."""
     ctx = runtime.context
-    round_ = int(state.get("round", 0))
-    items = verify(ctx, list(state.get("batch") or []), round_)
-    flagged = sum(1 for i in items if i["verdict"] == "flag")
-    proposals: dict[str, Any] = {}
-    if items and flagged / len(items) > 0.3:
-        proposals["verifier"] = Proposal(
-            agent="verifier", action="ask_human",
-            reason=f"{flagged} of {len(items)} labels disagree with neighbours and student: "
-                   "ask a human").model_dump()
-    ctx.emit("verified", round=round_, accepted=sum(1 for i in items if i["verdict"] == "accept"),
-             flagged=flagged, rejected=sum(1 for i in items if i["verdict"] == "reject"))
-    return {"batch": items, "proposals": proposals}
+    round_ = round_of(state)
+    items = verify(ctx, batch_of(state), round_)
+    count = Counter(i["verdict"] for i in items)
+    runtime.stream_writer(Verified(round=round_, accepted=count["accept"],
+                                   flagged=count["flag"], rejected=count["reject"]))
+    return {"batch": items}

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph._fetch import cache_root
+from labelgraph.assets import cache_root
 from labelgraph.data import load_rotten_tomatoes, split_gold
 
 
@@ -34,7 +34,7 @@ def main(fast: bool = False) -> None:
                             run_dir=Path(tmp) / strategy,
                             embedding="hashing" if fast else "minilm",
                             embedding_cache=cache_root() / "embeddings",
-                            config={"strategy": strategy, "kappa_threshold": 1.01})
+                            config={"strategy": strategy, "stopping": []})
             result = lg.run(pool, test=test, label_column="label")
             acc = result.curve["accuracy"].dropna().tolist()
             print(f"{strategy:>7}: final accuracy {acc[-1]:.3f}, curve area "

@@ -1,9 +1,18 @@
-"""The checkpointed state: small and JSON-like, O(batch) — never the pool, memory or embeddings."""
+"""The checkpointed state: small and JSON-like, O(batch) — never the pool, memory or embeddings.
+
+Values cross the checkpoint as plain dicts; readers go through the typed accessors below
+instead of re-applying defaults with ``state.get(...)`` in every node.
+"""
 
 from __future__ import annotations
 
 import operator
 from typing import Annotated, Any, TypedDict
+
+from labelgraph.types import Decision, LabeledItem, Proposal
+
+__all__ = ["State", "batch_of", "decision_of", "idle_rounds_of", "kappas_of", "metrics_of",
+           "proposals_of", "round_of"]
 
 MAX_LOG = 200
 
@@ -20,28 +29,45 @@ def bounded_log(old: list[str] | None, new: list[str] | None) -> list[str]:
     return ((old or []) + (new or []))[-MAX_LOG:]
 
 
-class Item(TypedDict, total=False):
-    """One item of the current batch and what the agents found out about it."""
-
-    id: str
-    text: str
-    origin: str  # pool | synthetic
-    intended: str | None  # the label a synthetic item was written for (hidden from the annotator)
-    label: str | None
-    source: str | None  # human | llm | oracle
-    confidence: float | None
-    verdict: str | None  # accept | flag | reject
-    reason: str | None
-
-
 class State(TypedDict, total=False):
-    round: int
-    seed: list[str]
-    decision: dict[str, Any] | None
-    batch: list[Item]
-    proposals: Annotated[dict[str, Any], merge_proposals]
-    metrics: Annotated[list[dict[str, Any]], operator.add]
-    spend: dict[str, float]
-    idle_rounds: int
-    stop_reason: str | None
-    log: Annotated[list[str], bounded_log]
+    round: int  #: the current round (0 before the first decision)
+    seed: list[str]  #: the cold-start seed's pool ids, chosen once by bootstrap
+    decision: dict[str, Any] | None  #: the last Decision, as a dict
+    batch: list[LabeledItem]  #: the round's items as the last stage left them
+    proposals: Annotated[dict[str, Any], merge_proposals]  #: agent -> Proposal dict
+    metrics: Annotated[list[dict[str, Any]], operator.add]  #: one row per finished round
+    spend: dict[str, float]  #: labels, tokens and usd spent (a snapshot, for display)
+    idle_rounds: int  #: rounds in a row that added nothing to memory
+    stop_reason: str | None  #: why the run stopped; set once
+    log: Annotated[list[str], bounded_log]  #: human-readable lines for front-ends
+
+
+def round_of(state: State) -> int:
+    return int(state.get("round") or 0)
+
+
+def decision_of(state: State) -> Decision | None:
+    raw = state.get("decision")
+    return None if raw is None else Decision.model_validate(raw)
+
+
+def proposals_of(state: State) -> dict[str, Proposal]:
+    return {agent: Proposal.model_validate(p)
+            for agent, p in (state.get("proposals") or {}).items()}
+
+
+def batch_of(state: State) -> list[LabeledItem]:
+    """A copy of the batch items, safe to update."""
+    return [dict(item) for item in state.get("batch") or []]  # type: ignore[misc]
+
+
+def metrics_of(state: State) -> list[dict[str, Any]]:
+    return list(state.get("metrics") or [])
+
+
+def kappas_of(state: State) -> list[float | None]:
+    return [m.get("kappa") for m in metrics_of(state)]
+
+
+def idle_rounds_of(state: State) -> int:
+    return int(state.get("idle_rounds") or 0)

@@ -1,17 +1,75 @@
-"""labelgraph: LLM-driven active learning as a LangGraph state machine."""
+"""labelgraph: LLM-driven active learning as a LangGraph state machine.
 
-from labelgraph.api import LabelGraph, RunResult
-from labelgraph.errors import (
-    BudgetExhausted,
-    InputError,
-    LabelGraphError,
-    ModelNotInstalledError,
-    RunStateError,
-)
-from labelgraph.graph.context import RunConfig
-from labelgraph.types import Budget, Decision, Task
+The public names below load on first use, so ``import labelgraph`` (and ``labelgraph
+--help``) stay fast: LangGraph, Chroma and scikit-learn are imported only when a run needs
+them. The extension Protocols — what a plug-in implements — are listed here too:
+:class:`Strategy`, :class:`StoppingCriterion`, :class:`Policy`, :class:`Annotator`.
+"""
 
-__all__ = ["Budget", "BudgetExhausted", "Decision", "InputError", "LabelGraph",
-           "LabelGraphError", "ModelNotInstalledError", "RunConfig", "RunResult",
-           "RunStateError", "Task"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
+
+_PUBLIC: dict[str, str] = {
+    # the entry point and its values
+    "LabelGraph": "labelgraph.api",
+    "RunResult": "labelgraph.api",
+    "Task": "labelgraph.types",
+    "Budget": "labelgraph.types",
+    "Decision": "labelgraph.types",
+    "Proposal": "labelgraph.types",
+    "RunConfig": "labelgraph.config",
+    # errors
+    "LabelGraphError": "labelgraph.errors",
+    "InputError": "labelgraph.errors",
+    "BudgetExhausted": "labelgraph.errors",
+    "ModelNotInstalledError": "labelgraph.errors",
+    "RunStateError": "labelgraph.errors",
+    # extension points: the Protocols plug-ins implement, and how to register them
+    "Strategy": "labelgraph.strategies",
+    "StoppingCriterion": "labelgraph.stopping",
+    "Policy": "labelgraph.policies",
+    "Signals": "labelgraph.policies",
+    "Annotator": "labelgraph.annotators",
+    "register": "labelgraph.registry",
+    "tool": "labelgraph.tools.registry",
+}
+
+__all__ = ["Annotator", "Budget", "BudgetExhausted", "Decision", "InputError", "LabelGraph",
+           "LabelGraphError", "ModelNotInstalledError", "Policy", "Proposal", "RunConfig",
+           "RunResult", "RunStateError", "Signals", "StoppingCriterion", "Strategy", "Task",
+           "register", "tool"]
+
+if TYPE_CHECKING:
+    from labelgraph.annotators import Annotator
+    from labelgraph.api import LabelGraph, RunResult
+    from labelgraph.config import RunConfig
+    from labelgraph.errors import (
+        BudgetExhausted,
+        InputError,
+        LabelGraphError,
+        ModelNotInstalledError,
+        RunStateError,
+    )
+    from labelgraph.policies import Policy, Signals
+    from labelgraph.registry import register
+    from labelgraph.stopping import StoppingCriterion
+    from labelgraph.strategies import Strategy
+    from labelgraph.tools.registry import tool
+    from labelgraph.types import Budget, Decision, Proposal, Task
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'labelgraph' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])

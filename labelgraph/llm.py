@@ -16,7 +16,7 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
-from labelgraph.budget import BudgetMeter, Spend, price_for
+from labelgraph.budget import BudgetMeter, Spend, buy_once, price_for
 from labelgraph.errors import InputError, ModelNotInstalledError
 from labelgraph.memory.ledger import CallRow, Ledger
 from labelgraph.types import content_id
@@ -26,25 +26,24 @@ M = TypeVar("M", bound=BaseModel)
 _PROVIDER_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
 
-def resolve_llm(spec: str | BaseChatModel | None) -> BaseChatModel | None:
-    """Turn a spec into a chat model: ``"local[:model]"``, ``"none"``, ``"provider:model"``."""
-    if spec is None or isinstance(spec, BaseChatModel):
-        return spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"llm must be a spec string or a BaseChatModel, got {spec!r}")
-    spec = spec.strip()
-    if spec == "none":
-        return None
-    if spec == "local" or spec.startswith("local:"):
-        from labelgraph.local import load_local
+def no_llm(provider: str = "none", model: str = "") -> None:
+    """``"none"``: no LLM at all (oracle or human labels, the rule policy)."""
+    return None
 
-        return load_local(spec)
-    provider, sep, model = spec.partition(":")
-    if not sep or not model:
-        raise InputError(
-            f"unknown llm spec {spec!r}: use 'local', 'local:<model>', 'none', or "
-            "'<provider>:<model>' such as 'openai:gpt-4o-mini'"
-        )
+
+def local_llm(provider: str = "local", model: str = "") -> BaseChatModel:
+    """``"local"`` / ``"local:<model or file.gguf>"``: the embedded llama.cpp model."""
+    from labelgraph.local import load_local
+
+    return load_local(f"local:{model}" if model else "local")
+
+
+def provider_llm(provider: str, model: str) -> BaseChatModel:
+    """``"<provider>:<model>"`` through LangChain's ``init_chat_model`` (provider extras)."""
+    spec = f"{provider}:{model}"
+    if not model:
+        raise InputError(f"llm {provider!r} needs a model name: '{provider}:<model>', such as "
+                         "'openai:gpt-4o-mini'")
     try:
         from langchain.chat_models import init_chat_model
     except ImportError as exc:
@@ -60,6 +59,19 @@ def resolve_llm(spec: str | BaseChatModel | None) -> BaseChatModel | None:
             f"llm {spec!r}: {exc}. Install the provider extra: pip install "
             f"'labelgraph[{_PROVIDER_EXTRAS.get(provider, provider)}]'"
         ) from exc
+
+
+def resolve_llm(spec: str | BaseChatModel | None) -> BaseChatModel | None:
+    """Turn a spec into a chat model: ``"<provider>[:<model>]"`` with the provider looked up
+    in the registry (``local``, ``none``, ``openai``, ... or a plug-in), or a chat model."""
+    from labelgraph.registry import registry
+
+    if spec is None or isinstance(spec, BaseChatModel):
+        return spec
+    if not isinstance(spec, str) or not spec.strip():
+        raise InputError(f"llm must be a spec string or a BaseChatModel, got {spec!r}")
+    provider, _, model = spec.strip().partition(":")
+    return registry.get("llms", provider)(provider=provider, model=model)
 
 
 def model_name(llm: BaseChatModel | None, spec: str | None = None) -> str:
@@ -123,34 +135,27 @@ class MeteredLLM:
     def _usd(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.price[0] + tokens_out * self.price[1]) / 1e6
 
-    def _reserve(self, est_in: int, est_out: int, what: str) -> Spend:
-        return self.meter.reserve(tokens=est_in + est_out, usd=self._usd(est_in, est_out),
-                                  what=what)
-
     def _key(self, agent: str, kind: str, payload: Any) -> str:
         return content_id(json.dumps([self.name, agent, kind, payload], sort_keys=True,
                                      default=str), "call")
 
-    def _record(self, held: Spend, call_id: str, agent: str, output: str, tin: int, tout: int,
-                round_: int) -> None:
-        usd = self._usd(tin, tout)
-        self.ledger.record_call(CallRow(call_id, agent, self.name, output, tin, tout, usd, round_))
-        self.meter.settle(held, tokens=tin + tout, usd=usd)
-
     def _run(self, call_id: str, agent: str, round_: int, est_in: int, est_out: int,
              call: Callable[[], tuple[str, int, int]]) -> str:
         """Replay a recorded call, or reserve budget, make the call and record it at once."""
-        cached = self.ledger.call(call_id)
-        if cached is not None:
-            return cached.output
-        held = self._reserve(est_in, est_out, f"{agent} call")
-        try:
-            output, tin, tout = call()
-        except BaseException:
-            self.meter.settle(held)
-            raise
-        self._record(held, call_id, agent, output, tin, tout, round_)
-        return output
+        def replay() -> tuple[str, int, int] | None:
+            cached = self.ledger.call(call_id)
+            return None if cached is None else (cached.output, 0, 0)
+
+        def record(result: tuple[str, int, int]) -> Spend:
+            output, tin, tout = result
+            usd = self._usd(tin, tout)
+            self.ledger.record_call(CallRow(call_id, agent, self.name, output, tin, tout, usd,
+                                            round_))
+            return Spend(tokens=tin + tout, usd=usd)
+
+        hold = Spend(tokens=est_in + est_out, usd=self._usd(est_in, est_out))
+        return buy_once(self.meter, replay=replay, hold=hold, act=call, record=record,
+                        what=f"{agent} call")[0]
 
     def _count(self, prompt: str) -> int:
         count = getattr(self.llm, "count_tokens", None)

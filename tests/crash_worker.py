@@ -43,7 +43,7 @@ lg = LabelGraph(Task(labels=["positive", "negative"], description="movie review 
                 budget=Budget(labels=30), run_dir=run_dir, embedding="hashing",
                 tools={"verifier": [audit]},
                 config={"seed_size": 8, "batch_size": 6, "synthesize": False,
-                        "kappa_threshold": 1.01})
+                        "stopping": []})
 pool = make_pool()
 result = lg.run(pool if not (Path(run_dir) / "pool.parquet").exists() else None,
                 label_column="label")

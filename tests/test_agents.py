@@ -7,12 +7,15 @@ import pytest
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.agents.generator import drop_near_duplicates
-from labelgraph.agents.supervisor import RulePolicy, Signals, guard
 from labelgraph.agents.verifier import verify
+from labelgraph.config import RunConfig
 from labelgraph.errors import ModelNotInstalledError
-from labelgraph.graph.context import RunConfig
 from labelgraph.llm import resolve_llm
 from labelgraph.memory.examples import Example
+from labelgraph.policies import RulePolicy, Signals, guard
+from labelgraph.registry import registry
+from labelgraph.stopping import GUARDRAIL_CRITERIA
+from labelgraph.types import Proposal
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 
@@ -36,7 +39,7 @@ def ctx(tmp_path):  # noqa: ANN201
 
 
 def test_verifier_flags_a_label_that_neighbours_and_student_dispute(ctx):
-    pool = ctx.pool()
+    pool = ctx.store.pool()
     wrong = {"id": pool.ids[40], "text": pool.texts[40], "origin": "pool", "intended": None,
              "label": "negative" if pool.gold[40] == "positive" else "positive",
              "source": "llm", "confidence": 0.9}
@@ -52,7 +55,7 @@ def test_verifier_flags_a_label_that_neighbours_and_student_dispute(ctx):
 
 
 def test_generator_drops_near_duplicates_of_pool_memory_and_each_other(ctx):
-    pool = ctx.pool()
+    pool = ctx.store.pool()
     fresh = "an entirely new kind of review about submarines and opera"
     texts = [pool.texts[50], ctx.memory.all()[0][0].text, fresh, fresh + "!"]
     kept, emb, dropped = drop_near_duplicates(ctx, texts)
@@ -61,11 +64,21 @@ def test_generator_drops_near_duplicates_of_pool_memory_and_each_other(ctx):
 
 def _signals(**kw) -> Signals:  # noqa: ANN003
     base = dict(round=5, labeled=40, label_counts={"positive": 20, "negative": 20},
-                labels_left=60, exhausted=None, unlabeled=100, has_model=True, accuracy=0.8,
-                curve_slope=0.01, rejection_rate=0.0, synth_acceptance=None,
-                rounds_since_synth=1, idle_rounds=0, can_synthesize=True,
-                max_rounds_reached=False, proposals={})
+                spent={"labels": 40, "tokens": 0, "usd": 0.0},
+                budget=Budget(labels=100, usd=1.0), unlabeled=100, has_model=True,
+                accuracy=0.8, curve_slope=0.01, rejection_rate=0.0, synth_acceptance=None,
+                rounds_since_synth=1, idle_rounds=0, can_synthesize=True, proposals={})
     return Signals(**{**base, **kw})
+
+
+CRITERIA = tuple((name, registry.create("stopping", name))
+                 for name in (*GUARDRAIL_CRITERIA, "stabilizing_predictions"))
+STRATEGIES = registry.names("strategies")
+LABELS = ("positive", "negative")
+
+
+def _guard(decision, signals, config=RunConfig()):  # noqa: ANN001, ANN202, B008
+    return guard(decision, signals, config, LABELS, CRITERIA, STRATEGIES)
 
 
 def test_rule_policy_decisions():
@@ -74,23 +87,50 @@ def test_rule_policy_decisions():
     rare = policy.decide(_signals(label_counts={"positive": 36, "negative": 4}), config)
     assert rare.action == "synthesize" and rare.target_labels == ["negative"]
     assert policy.decide(_signals(), config).action == "query"
-    stop = {"learner": {"agent": "learner", "action": "stop", "reason": "stable"}}
-    assert policy.decide(_signals(proposals=stop), config).action == "stop"
-    gen = {"generator": {"agent": "generator", "action": "query", "reason": "rejected"}}
+    gen = {"generator": Proposal(agent="generator", action="query", reason="rejected")}
     decision = policy.decide(_signals(rounds_since_synth=9, proposals=gen), config)
     assert decision.action == "query" and decision.followed == ["generator"]
+    sel = {"selector": Proposal(agent="selector", action="synthesize", reason="all certain")}
+    decision = policy.decide(_signals(proposals=sel), config)
+    assert decision.action == "synthesize" and decision.followed == ["selector"]
 
 
 def test_guardrails_win():
-    config, labels = RunConfig(), ("positive", "negative")
+    config = RunConfig()
     synth = RulePolicy().decide(_signals(rounds_since_synth=9), config)
     assert synth.action == "synthesize"
-    assert guard(synth, _signals(exhausted="usd"), config, labels).action == "stop"
-    assert guard(synth, _signals(can_synthesize=False), config, labels).action == "query"
+    spent = {"labels": 40, "tokens": 0, "usd": 1.0}
+    stop = _guard(synth, _signals(spent=spent))
+    assert stop.action == "stop" and stop.criteria == ["usd_budget"]
+    assert _guard(synth, _signals(can_synthesize=False)).action == "query"
     big = synth.model_copy(update={"action": "query", "batch_size": 500, "strategy": "nope"})
-    fixed = guard(big, _signals(labels_left=7), config, labels)
+    fixed = _guard(big, _signals(spent={"labels": 93, "tokens": 0, "usd": 0.0}))
     assert fixed.batch_size == 7 and fixed.strategy == config.strategy
-    assert guard(big, _signals(idle_rounds=3), config, labels).action == "stop"
+    assert _guard(big, _signals(idle_rounds=3)).action == "stop"
+
+
+def test_a_stop_names_every_criterion_that_voted():
+    signals = _signals(spent={"labels": 100, "tokens": 0, "usd": 1.0}, idle_rounds=3,
+                       kappas=[0.995, 1.0, 0.999])
+    stop = _guard(RulePolicy().decide(signals, RunConfig()), signals)
+    assert stop.action == "stop"
+    assert stop.criteria == ["label_budget", "usd_budget", "patience", "stabilizing_predictions"]
+    assert "budget exhausted: labels" in stop.reason and "stabilized" in stop.reason
+
+
+def test_stabilizing_predictions_waits_for_the_window_and_min_rounds():
+    criterion, config = registry.create("stopping", "stabilizing_predictions"), RunConfig()
+    assert criterion.stop(_signals(kappas=[0.5, 0.995, 1.0]), config) is None
+    assert criterion.stop(_signals(kappas=[None, 1.0, 1.0, 1.0]), config)
+    assert criterion.stop(_signals(round=2, kappas=[1.0, 1.0, 1.0]), config) is None
+
+
+def test_one_batch_size_default():
+    """The supervisor's decision and the run config agree on the batch size."""
+    config = RunConfig()
+    decision = RulePolicy().decide(_signals(), config)
+    assert decision.batch_size is None  # "the run's own batch size"
+    assert _guard(decision, _signals()).batch_size == config.batch_size == 20
 
 
 def test_provider_spec_without_its_package_says_how_to_install(monkeypatch):

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from labelgraph._fetch import cache_root, fetch_wheel, read_from_wheel
+from labelgraph.assets import cache_root, fetch_wheel, read_from_wheel
 from labelgraph.data import PoolData, load_pool, load_rotten_tomatoes, split_gold
 from labelgraph.errors import FetchError, InputError
 

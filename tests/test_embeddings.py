@@ -82,7 +82,8 @@ def test_make_embedding() -> None:
     assert isinstance(make_embedding(" MiniLM "), MiniLMEmbedding)
     assert isinstance(make_embedding(), MiniLMEmbedding)
     assert make_embedding("hashing", n_features=32).dim == 32
-    with pytest.raises(InputError, match="minilm.*hashing"):
+    with pytest.raises(InputError,
+                       match=r"unknown embedding .bert.; choose one of \[.hashing., .minilm.\]"):
         make_embedding("bert")
 
 

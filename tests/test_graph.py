@@ -7,6 +7,7 @@ from typing import Any
 from conftest import sentiment_of
 from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
+from labelgraph.events import Decided, Labeled, Learned
 from labelgraph.graph.builder import NODES, build_graph
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -48,10 +49,19 @@ def test_every_agent_runs_and_the_supervisor_queries_synthesizes_and_stops(tmp_p
     lg = LabelGraph(TASK, llm=model, annotator="llm", policy="llm", budget=Budget(labels=50),
                     run_dir=tmp_path / "run", embedding="hashing")
     seen: set[str] = set()
-    for update in lg.stream(pool.iloc[:40], test=pool.iloc[40:], label_column="label"):
-        seen.update(update)
+    events: list[Any] = []
+    for mode, chunk in lg.stream(pool.iloc[:40], test=pool.iloc[40:], label_column="label"):
+        if mode == "updates":
+            seen.update(chunk)
+        else:
+            events.append(chunk)
     result = lg.result()
     assert seen == set(NODES)
+    decided = [e for e in events if isinstance(e, Decided)]
+    assert [e.action for e in decided] == ["query", "query", "synthesize", "stop"]
+    assert sum(e.n for e in events if isinstance(e, Labeled)) == 16
+    assert [e.metrics["labels"] for e in events if isinstance(e, Learned)] == \
+        result.curve["labels"].tolist()
     assert [d["action"] for d in result.decisions] == ["query", "query", "synthesize", "stop"]
     assert result.stop_reason == "enough"
     verdicts = lg.context.ledger.verdicts()
@@ -72,7 +82,7 @@ def test_every_agent_runs_and_the_supervisor_queries_synthesizes_and_stops(tmp_p
 def test_rule_policy_runs_to_a_stop_within_the_label_budget(tmp_path, pool):
     lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=23),
                     run_dir=tmp_path / "run", embedding="hashing",
-                    config={"seed_size": 6, "batch_size": 5, "kappa_threshold": 1.01})
+                    config={"seed_size": 6, "batch_size": 5, "stopping": []})
     result = lg.run(pool, label_column="label")
     assert result.cost["labels"] == 23
     assert result.stop_reason == "budget exhausted: labels"

@@ -261,16 +261,15 @@ def test_reserve_refuses_over_budget(ledger: Ledger) -> None:
         meter.reserve(labels=2, what="annotate batch")
     assert meter.pending.labels == 4  # the refused reservation holds nothing
     meter.reserve(labels=1)
-    with pytest.raises(BudgetExhausted):
-        meter.check(labels=1)
-    meter.check(labels=0)
+    assert not meter.can_afford(labels=1)
+    assert meter.can_afford(labels=0)
 
 
 def test_budget_unit_none_is_unlimited(ledger: Ledger) -> None:
     meter = BudgetMeter(Budget(labels=None, rounds=2), ledger)
     assert meter.remaining_labels() is None
     meter.reserve(labels=10**6, tokens=10**9, usd=10**6)
-    assert meter.exhausted() is None
+    assert meter.can_afford(labels=10**6, tokens=10**9, usd=10**6)
 
 
 def test_concurrent_reservations_for_the_last_label(ledger: Ledger) -> None:
@@ -321,19 +320,36 @@ def test_meter_reads_totals_from_the_ledger(ledger: Ledger) -> None:
 def test_exhausted_names_the_unit(ledger: Ledger, budget: Budget, spend: dict[str, Any],
                                   unit: str | None) -> None:
     meter = BudgetMeter(budget, ledger)
-    assert meter.exhausted() is None
+    assert _exhausted(meter) is None
     meter.settle(Spend(), **spend)
-    assert meter.exhausted() == unit
+    assert _exhausted(meter) == unit
 
 
 def test_zero_dollar_budget_allows_free_work(ledger: Ledger) -> None:
     meter = BudgetMeter(Budget(labels=10, usd=0.0), ledger)
-    assert meter.exhausted() is None
+    assert _exhausted(meter) is None
     held = meter.reserve(labels=1, tokens=5000, usd=0.0, what="local model")
     meter.settle(held, labels=1, tokens=4000)
-    assert meter.exhausted() is None
+    assert _exhausted(meter) is None
     with pytest.raises(BudgetExhausted):
         meter.reserve(usd=0.001, what="paid call")
+
+
+def _exhausted(meter: BudgetMeter) -> str | None:
+    """The unit the budget stopping criteria say is used up, as the supervisor sees it."""
+    from labelgraph.config import RunConfig
+    from labelgraph.policies import Signals
+    from labelgraph.stopping import LabelBudget, MoneyBudget, TokenBudget
+
+    signals = Signals(round=1, labeled=0, label_counts={}, spent=meter.snapshot(),
+                      budget=meter.budget, unlabeled=1, has_model=False, accuracy=None,
+                      curve_slope=None, rejection_rate=None, synth_acceptance=None,
+                      rounds_since_synth=0, idle_rounds=0, can_synthesize=False)
+    for criterion in (LabelBudget(), TokenBudget(), MoneyBudget()):
+        reason = criterion.stop(signals, RunConfig())
+        if reason:
+            return reason.rsplit(": ", 1)[1]
+    return None
 
 
 # === metered LLM ==========================================================================
@@ -393,7 +409,7 @@ def test_replay_is_free_even_when_the_budget_is_spent(ledger: Ledger) -> None:
     tokens = ledger.totals()["tokens"]
     model = ScriptedChatModel(responder=_good)
     llm = _metered(ledger, model, Budget(labels=10, tokens=tokens))
-    assert llm.meter.exhausted() == "tokens"
+    assert _exhausted(llm.meter) == "tokens"
     out, _ = llm.structured("annotator", Verdict, _msgs("x"), 0)
     assert out is not None and model.calls == []
     with pytest.raises(BudgetExhausted):

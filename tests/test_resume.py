@@ -47,11 +47,11 @@ def test_kill_mid_run_then_resume_in_a_fresh_process(tmp_path, crash_at):
     assert len(labels) == len(set(labels)) == 30  # budget met exactly, nothing twice
     # Labels bought before the crash were never asked for again.
     assert {i for (i,) in bought_before} <= {i for i, _ in labels}
-    assert report["llm_calls"] == 30 - len(bought_before)
+    # Calls answered (and recorded) just before the kill are replayed, not bought again.
+    assert report["llm_calls"] <= 30 - len(bought_before)
     assert calls == 30
     # Every bought label reached memory: nothing lost.
-    lg = LabelGraph.open(run_dir, llm=ScriptedChatModel(responder=lambda m, t: {}),
-                         embedding="hashing")
+    lg = LabelGraph.open(run_dir, read_only=True)
     assert len(lg.result().dataset) == 30
 
 

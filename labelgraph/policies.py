@@ -1,0 +1,164 @@
+"""Policies: the round's signals, the rule and LLM policies, and the guardrails.
+
+"The policy proposes, the guardrails dispose": a policy turns :class:`Signals` into a
+:class:`~labelgraph.types.Decision`; :func:`guard` then stops the run when any stopping
+criterion votes, and repairs anything invalid (an unknown strategy, a batch over budget,
+synthesis without a generator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from labelgraph.errors import BudgetExhausted
+from labelgraph.prompts import supervisor_messages
+from labelgraph.stopping import StoppingCriterion, votes
+from labelgraph.types import Budget, Decision, Proposal
+
+if TYPE_CHECKING:
+    from labelgraph.config import RunConfig
+    from labelgraph.llm import MeteredLLM
+
+__all__ = ["LLMPolicy", "Policy", "RulePolicy", "Signals", "guard"]
+
+COLD_START = "cold_start"
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the supervisor knows at the start of a round."""
+
+    round: int  #: the round about to be decided (1-based)
+    labeled: int  #: accepted examples in memory
+    label_counts: dict[str, int]  #: accepted examples per label, every label present
+    spent: dict[str, float]  #: labels, tokens and usd spent so far
+    budget: Budget  #: the run's limits
+    unlabeled: int  #: pool items with no label bought yet
+    has_model: bool  #: a student has been fitted (needs two labels seen)
+    accuracy: float | None  #: the last round's held-out accuracy
+    curve_slope: float | None  #: accuracy gained per round over the last two rounds
+    rejection_rate: float | None  #: share of the last batch the verifier rejected
+    synth_acceptance: float | None  #: share of the last synthetic batch accepted
+    rounds_since_synth: int  #: rounds since the last synthesis round
+    idle_rounds: int  #: rounds in a row that added no label to memory
+    can_synthesize: bool  #: synthesis is on and an LLM can write
+    kappas: list[float | None] = field(default_factory=list)  #: per-round stop-set kappa
+    proposals: dict[str, Proposal] = field(default_factory=dict)  #: by agent name
+
+    @property
+    def labels_left(self) -> int | None:
+        if self.budget.labels is None:
+            return None
+        return max(0, self.budget.labels - int(self.spent["labels"]))
+
+    @property
+    def rarest(self) -> str:
+        return min(self.label_counts, key=lambda label: self.label_counts[label])
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "budget": self.budget.model_dump(),
+                "labels_left": self.labels_left,
+                "proposals": {k: v.model_dump() for k, v in self.proposals.items()}}
+
+
+@runtime_checkable
+class Policy(Protocol):
+    """Chooses the next round's action from the signals."""
+
+    def decide(self, signals: Signals, config: RunConfig) -> Decision:
+        """The decision for this round; the guardrails may still override it."""
+        ...
+
+
+def _proposes(signals: Signals, agent: str, action: str) -> bool:
+    p = signals.proposals.get(agent)
+    return p is not None and p.action == action
+
+
+class RulePolicy:
+    """The default: cold start, then uncertainty sampling, with synthesis for a rare label,
+    on the selector's proposal, or every ``synthesize_every`` rounds."""
+
+    def decide(self, signals: Signals, config: RunConfig) -> Decision:
+        if not signals.has_model:
+            return Decision(action="query", batch_size=config.seed_size, strategy=COLD_START,
+                            reason="no student yet: label a diverse seed from embedding clusters")
+        counts = signals.label_counts
+        gen_ok = signals.can_synthesize and not _proposes(signals, "generator", "query")
+        if gen_ok and signals.labeled:
+            rare = signals.rarest
+            synth = {"action": "synthesize", "batch_size": config.synth_batch,
+                     "target_labels": [rare]}
+            if counts[rare] < 0.5 * signals.labeled / len(counts):
+                return Decision(**synth, reason=f"label {rare!r} is rare ({counts[rare]} of "
+                                                f"{signals.labeled}): synthesize examples of it")
+            if _proposes(signals, "selector", "synthesize"):
+                return Decision(**synth, reason=signals.proposals["selector"].reason,
+                                followed=["selector"])
+            if config.synthesize_every and signals.rounds_since_synth >= config.synthesize_every:
+                return Decision(**synth, reason=f"{signals.rounds_since_synth} rounds since the "
+                                                f"last synthesis: add generated examples for "
+                                                f"{rare!r}")
+        followed = ["generator"] if _proposes(signals, "generator", "query") else []
+        return Decision(action="query", strategy=config.strategy,
+                        reason=f"query the pool by {config.strategy} sampling", followed=followed)
+
+
+class LLMPolicy:
+    """Asks a capable chat model for a structured Decision; the rule policy is its fallback
+    when the output is malformed or the call does not fit the budget — and it says so."""
+
+    def __init__(self, llm: MeteredLLM, fallback: Policy | None = None,
+                 strategies: Sequence[str] = ()) -> None:
+        self.llm = llm
+        self.fallback = fallback or RulePolicy()
+        self.strategies = list(strategies)
+
+    def decide(self, signals: Signals, config: RunConfig) -> Decision:
+        messages = supervisor_messages(signals.as_dict(), self.strategies, config.batch_size)
+        try:
+            decision, why = self.llm.structured("supervisor", Decision, messages, signals.round)
+        except BudgetExhausted as exc:
+            decision, why = None, f"the call does not fit the budget ({exc})"
+        if decision is None:
+            fallback = self.fallback.decide(signals, config)
+            return fallback.model_copy(update={
+                "reason": f"{fallback.reason} (rule policy: the LLM policy abstained: {why})"})
+        return decision
+
+
+def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Sequence[str],
+          criteria: Sequence[tuple[str, StoppingCriterion]],
+          strategies: Collection[str]) -> Decision:
+    """Stop when any stopping criterion votes; otherwise make the decision valid and
+    affordable: a known strategy, a batch within the labels left, synthesis only when it
+    can run, the cold start until a student exists."""
+    voted = votes(criteria, signals, config)
+    if voted:
+        return Decision(action="stop", batch_size=0, reason="; ".join(r for _, r in voted),
+                        followed=decision.followed, criteria=[n for n, _ in voted])
+    action = decision.action
+    if action == "synthesize" and (not signals.can_synthesize or not signals.has_model):
+        action = "query"
+    if action == "query" and signals.unlabeled == 0:
+        action = "synthesize"  # the pool-exhausted criterion would have stopped otherwise
+    if action == "stop":
+        return Decision(action="stop", batch_size=0,
+                        reason=decision.reason or "the policy chose to stop",
+                        followed=decision.followed, criteria=["policy"])
+    size = decision.batch_size or (config.batch_size if action == "query"
+                                   else config.synth_batch)
+    if signals.labels_left is not None:
+        size = min(size, signals.labels_left)
+    strategy = decision.strategy if decision.strategy in strategies else config.strategy
+    if action == "query" and not signals.has_model:
+        strategy = COLD_START
+    elif strategy == COLD_START and signals.has_model:
+        strategy = config.strategy
+    targets = [t for t in decision.target_labels if t in labels] or [signals.rarest]
+    return decision.model_copy(update={
+        "action": action, "batch_size": max(1, size),
+        "strategy": strategy if action == "query" else None,
+        "target_labels": targets if action == "synthesize" else []})

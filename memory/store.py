@@ -1,0 +1,173 @@
+"""The run directory: where each file lives, and the artefacts built lazily from them.
+
+Nodes ask the store for the pool, its student features, the fitted student and its pool
+probabilities; each is built once per process (or per student) and kept in a named slot,
+never in a string-keyed cache. Every file is written atomically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labelgraph.assets import atomic_write, save_npy
+from labelgraph.memory.examples import Example, ExampleMemory, memory_status
+from labelgraph.memory.ledger import Ledger
+from labelgraph.memory.pool import PoolStore, Progress
+from labelgraph.student import Featurizer, proba_in_order
+
+__all__ = ["RunPaths", "RunStore", "rebuild_memory"]
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    """Every file and folder of one run directory."""
+
+    root: Path
+
+    @property
+    def settings(self) -> Path:
+        return self.root / "run.json"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.root / "checkpoints.sqlite"
+
+    @property
+    def ledger(self) -> Path:
+        return self.root / "ledger.sqlite"
+
+    @property
+    def chroma(self) -> Path:
+        return self.root / "chroma"
+
+    @property
+    def model(self) -> Path:
+        return self.root / "model.joblib"
+
+    @property
+    def stopset(self) -> Path:
+        return self.root / "stopset"
+
+    def split(self, name: str) -> Path:
+        """The parquet file of a split: ``pool`` or ``test``."""
+        return self.root / f"{name}.parquet"
+
+
+@dataclass
+class RunStore:
+    """Lazy artefacts of one run: the pool and test split, features, the latest student."""
+
+    paths: RunPaths
+    embedding: Any
+    labels: tuple[str, ...]
+    tfidf: bool = True
+    embedding_cache: Path | None = None
+    _pool: PoolStore | None = field(default=None, init=False, repr=False)
+    _test: PoolStore | None = field(default=None, init=False, repr=False)
+    _test_loaded: bool = field(default=False, init=False, repr=False)
+    _featurizer: Featurizer | None = field(default=None, init=False, repr=False)
+    _pool_features: Any = field(default=None, init=False, repr=False)
+    _test_features: Any = field(default=None, init=False, repr=False)
+    _model: Any = field(default=None, init=False, repr=False)
+    _model_loaded: bool = field(default=False, init=False, repr=False)
+    _proba: np.ndarray | None = field(default=None, init=False, repr=False)
+
+    # -- data -------------------------------------------------------------------------
+    def pool(self, progress: Progress | None = None) -> PoolStore:
+        """The pool with its embeddings (computed once, then read from the cache)."""
+        if self._pool is None:
+            self._pool = PoolStore.open(self.paths.root, "pool", self.embedding,
+                                        progress=progress, cache_dir=self.embedding_cache)
+        return self._pool
+
+    def test(self) -> PoolStore | None:
+        """The held-out gold split, if the run has one."""
+        if not self._test_loaded:
+            if self.paths.split("test").exists():
+                self._test = PoolStore.open(self.paths.root, "test", self.embedding,
+                                            cache_dir=self.embedding_cache)
+            self._test_loaded = True
+        return self._test
+
+    # -- features ---------------------------------------------------------------------
+    def featurizer(self) -> Featurizer:
+        """Student features; the TF-IDF vocabulary is fitted once, on the whole pool."""
+        if self._featurizer is None:
+            self._featurizer = Featurizer(tfidf=self.tfidf).fit(self.pool().texts)
+        return self._featurizer
+
+    def features(self, texts: list[str], embeddings: np.ndarray) -> Any:
+        return self.featurizer().transform(texts, embeddings)
+
+    def pool_features(self) -> Any:
+        if self._pool_features is None:
+            pool = self.pool()
+            self._pool_features = self.features(pool.texts, pool.embeddings)
+        return self._pool_features
+
+    def test_features(self) -> Any:
+        test = self.test()
+        if test is not None and self._test_features is None:
+            self._test_features = self.features(test.texts, test.embeddings)
+        return self._test_features
+
+    # -- the student ------------------------------------------------------------------
+    def model(self) -> Any | None:
+        """The latest fitted student, or None before the first fit."""
+        if not self._model_loaded:
+            import joblib
+
+            self._model = joblib.load(self.paths.model) if self.paths.model.exists() else None
+            self._model_loaded = True
+        return self._model
+
+    def save_model(self, model: Any) -> None:
+        import joblib
+
+        atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))
+        self._model, self._model_loaded, self._proba = model, True, None
+
+    def pool_proba(self) -> np.ndarray | None:
+        """The latest student's probabilities over the whole pool (computed once per student)."""
+        model = self.model()
+        if model is None:
+            return None
+        if self._proba is None:
+            self._proba = proba_in_order(model, self.pool_features(), self.labels)
+        return self._proba
+
+    # -- the stop set -----------------------------------------------------------------
+    def save_stop_predictions(self, round_: int, predictions: np.ndarray) -> None:
+        save_npy(self.paths.stopset / f"{round_}.npy", predictions)
+
+    def previous_stop_predictions(self, round_: int) -> np.ndarray | None:
+        """The stop-set predictions of the latest round before ``round_``."""
+        folder = self.paths.stopset
+        rounds = sorted(int(p.stem) for p in folder.glob("*.npy") if p.stem.isdigit()
+                        and int(p.stem) < round_) if folder.exists() else []
+        return np.load(folder / f"{rounds[-1]}.npy", allow_pickle=False) if rounds else None
+
+
+def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
+    """Re-index every verified label from the ledger into Chroma; returns how many.
+
+    The ledger is the truth and Chroma an index: where an item has labels from several
+    sources, the most authoritative one (human, then oracle, then LLM) is kept.
+    """
+    verdicts = ledger.verdicts()
+    rank = {"human": 3, "oracle": 2, "llm": 1}
+    best: dict[str, Any] = {}
+    for r in ledger.all_labels():
+        if verdicts.get(r.item_id, ("",))[0] not in {"accept", "flag"} or not r.label:
+            continue
+        if r.item_id not in best or rank[r.source] > rank[best[r.item_id].source]:
+            best[r.item_id] = r
+    memory.upsert([Example(id=item_id, text=r.text, label=r.label, source=r.source,
+                           confidence=float(r.confidence or 0.0), round=r.round,
+                           status=memory_status(verdicts[item_id][0], r.source), origin=r.origin)
+                   for item_id, r in best.items()])
+    return len(best)
