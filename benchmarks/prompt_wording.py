@@ -1,9 +1,11 @@
 """Which few-shot wording labels best with the embedded local model?
 
-Compares "Text:/Label:" against "Review:/Sentiment:" prompts, with 8 demonstrations chosen
-either as the nearest neighbours (4 per label) or at random (4 per label), on 100 Rotten
-Tomatoes snippets with 200 labeled candidates for demonstrations. Needs the `local` extra.
-Run: ``python benchmarks/prompt_wording.py`` (a few minutes on 2 cores).
+Compares the shipped few-shot prompt (``labelgraph.prompts.few_shot_prompt``) with the
+task's text and label named "Text:/Label:" against "Review:/Sentiment:", with 8
+demonstrations chosen either as the nearest neighbours (4 per label) or at random (4 per
+label), on 100 Rotten Tomatoes snippets with 200 labeled candidates for demonstrations.
+Needs the `local` extra. Run: ``python benchmarks/prompt_wording.py`` (a few minutes on 2
+cores).
 """
 
 from __future__ import annotations
@@ -13,20 +15,15 @@ import numpy as np
 from labelgraph.data import load_rotten_tomatoes
 from labelgraph.local import load_local
 from labelgraph.memory.embeddings import make_embedding
+from labelgraph.prompts import few_shot_prompt
+from labelgraph.types import Task
 
 LABELS = ["positive", "negative"]
 WORDINGS = {
-    "Text/Label": ("Task: movie review sentiment. Label each text as one of: positive, "
-                   "negative.", "Text", "Label"),
-    "Review/Sentiment": ("Classify the sentiment of each movie review as positive or negative.",
-                         "Review", "Sentiment"),
+    "Text/Label": Task(labels=LABELS, description="movie review sentiment"),
+    "Review/Sentiment": Task(labels=LABELS, description="movie review sentiment",
+                             text_name="Review", label_name="Sentiment"),
 }
-
-
-def prompt(wording: str, shots: list[tuple[str, str]], query: str) -> str:
-    head, tn, ln = WORDINGS[wording]
-    body = "".join(f"{tn}: {t}\n{ln}: {label}\n\n" for t, label in shots)
-    return f"{head}\n\n{body}{tn}: {query}\n{ln}:"
 
 
 def shots_for(i: int, sims: np.ndarray, demo_labels: np.ndarray, texts: list[str],
@@ -56,7 +53,8 @@ def main() -> None:
             correct = 0
             for i, (query, gold) in enumerate(zip(test.text, test.label, strict=True)):
                 shots = shots_for(i, demo_emb @ test_emb[i], demo_labels, demo_texts, nearest)
-                probs = model.score_labels(prompt(wording, shots, query), LABELS)
+                probs = model.score_labels(few_shot_prompt(WORDINGS[wording], shots, query),
+                                           LABELS)
                 correct += max(probs, key=probs.get) == gold
             kind = "nearest" if nearest else "random"
             print(f"{wording:>17} {kind:>8} shots: accuracy {correct / len(test):.2f}",

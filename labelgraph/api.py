@@ -243,9 +243,7 @@ class LabelGraph:
         if name == "auto":
             name = "llm" if metered is not None and capable_of_decisions(metered.llm) \
                 else "rule"
-        if name == "llm":
-            if metered is None:
-                raise InputError("policy='llm' needs an llm")
+        if name == "llm" and metered is not None:
             return registry.create("policies", "llm", llm=metered,
                                    strategies=registry.names("strategies"))
         return registry.create("policies", name)
@@ -258,7 +256,10 @@ class LabelGraph:
     def context(self) -> Context:
         """The run's dependencies, built once (and run.json written on first build)."""
         if self._context is None:
-            registry.get("strategies", self.config.strategy)  # an unknown name fails now
+            # Unknown names fail here, before anything is written or bought.
+            registry.get("strategies", self.config.strategy)
+            if isinstance(self.policy, str) and self.policy != "auto":
+                registry.get("policies", self.policy)
             tools = ToolRegistry(self.tools)
             criteria = self._criteria()
             embedding = registry.create("embeddings", self.embedding) \
@@ -269,6 +270,8 @@ class LabelGraph:
             if chat is None and kind in {"llm", "hybrid"}:
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
                                  "annotator='oracle' or 'human'")
+            if chat is None and self.policy == "llm":
+                raise InputError("policy='llm' needs an llm")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             run_id = self._run_id()
             if not self.paths.settings.exists():

@@ -266,8 +266,7 @@ def graph() -> None:
 
 @app.command()
 def plugins() -> None:
-    """List every strategy, stopping criterion, annotator, policy, embedding, LLM provider
-    and tool labelgraph can use, and where each came from."""
+    """List every strategy, criterion, annotator, policy, embedding, LLM, tool and its origin."""
     from rich.table import Table
 
     from labelgraph.registry import KINDS, registry

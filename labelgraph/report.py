@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from labelgraph.api import LabelGraph, RunResult
+from labelgraph.assets import atomic_write
 
 
 def llm_accuracy(lg: LabelGraph) -> tuple[float | None, int]:
@@ -45,7 +46,7 @@ def plot_curve(curve: pd.DataFrame, path: Path, title: str = "learning curve") -
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_write(path, lambda tmp: fig.savefig(tmp, dpi=110, format="png"))
     plt.close(fig)
     return path
 
