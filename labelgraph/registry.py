@@ -111,6 +111,8 @@ def _import(path: str) -> Any:
 
 
 def _describe(obj: Any) -> str:
+    """``"module:qualname"`` of an object (a LangChain tool: of the function it wraps)."""
+    obj = getattr(obj, "func", None) or obj
     module = getattr(obj, "__module__", None) or type(obj).__module__
     name = getattr(obj, "__qualname__", None) or getattr(obj, "name", None) or \
         type(obj).__qualname__
@@ -154,6 +156,10 @@ class Registry:
         if not isinstance(name, str) or not name.strip():
             raise InputError(f"a {KINDS[kind][0]} needs a non-empty name, got {name!r}")
         old = self._entries[kind].get(name)
+        if old is not None and old.origin.startswith("entry point") and \
+                not isinstance(obj, str) and old.target == _describe(obj):
+            old._obj = obj  # an entry point's own module registering it: keep its origin
+            return old
         if old is not None and not replace and old._obj is not obj:
             raise InputError(f"{KINDS[kind][0]} {name!r} is already registered ({old.origin}, "
                              f"{old.target}); pick another name or pass replace=True")
