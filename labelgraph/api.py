@@ -7,6 +7,7 @@ import json
 import sqlite3
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,7 +30,7 @@ from labelgraph.llm import MeteredLLM, capable_of_decisions, model_name, resolve
 from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
-from labelgraph.memory.store import RunPaths, RunStore
+from labelgraph.memory.store import RunLock, RunPaths, RunStore
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
@@ -141,6 +142,7 @@ class LabelGraph:
         self._context: Context | None = None
         self._graph: Any = None
         self._conn: sqlite3.Connection | None = None
+        self._lock: RunLock | None = None
         self._started = time.time()
 
     # -- persistence of the run's settings ---------------------------------------------
@@ -266,6 +268,11 @@ class LabelGraph:
                 if isinstance(self.embedding, str) else self.embedding
             annotator = self._make_annotator()
             chat = resolve_llm(self.llm)
+            if not self.read_only:  # one driver per run; watchers take no lock
+                self._lock = RunLock(self.paths.lock)
+                self.run_dir.mkdir(parents=True, exist_ok=True)
+                self._lock.acquire()
+                weakref.finalize(self, self._lock.release)
             kind = _named("annotators", annotator).get("name")
             if chat is None and kind in {"llm", "hybrid"}:
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
@@ -403,3 +410,6 @@ class LabelGraph:
         if self._context is not None:
             self._context.ledger.close()
             self._context = None
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None

@@ -7,6 +7,11 @@ never in a string-keyed cache. Every file is written atomically.
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
+import socket
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,12 +19,13 @@ from typing import Any
 import numpy as np
 
 from labelgraph.assets import atomic_write, save_npy
+from labelgraph.errors import RunStateError
 from labelgraph.memory.examples import Example, ExampleMemory, memory_status
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore, Progress
 from labelgraph.student import Featurizer, proba_in_order
 
-__all__ = ["RunPaths", "RunStore", "rebuild_memory"]
+__all__ = ["RunLock", "RunPaths", "RunStore", "rebuild_memory"]
 
 
 @dataclass(frozen=True)
@@ -52,9 +58,56 @@ class RunPaths:
     def stopset(self) -> Path:
         return self.root / "stopset"
 
+    @property
+    def lock(self) -> Path:
+        return self.root / "driver.lock"
+
     def split(self, name: str) -> Path:
         """The parquet file of a split: ``pool`` or ``test``."""
         return self.root / f"{name}.parquet"
+
+
+class RunLock:
+    """One driver per run: an exclusive ``flock`` on the run's lock file.
+
+    The operating system drops the lock when its process dies, however it dies, so a lock
+    left by a crash (even ``kill -9``) is simply taken over. The file names the holder, for
+    the refusal message. Watchers (export, read-only opens) never take it.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        if self._fd is not None:
+            return self
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 4096, 0).decode("utf-8", "replace")
+            os.close(fd)
+            try:
+                who = json.loads(holder)
+                desc = f"process {who['pid']} on {who['host']} since {who['since']}"
+            except (ValueError, KeyError, TypeError):
+                desc = "another process"
+            raise RunStateError(
+                f"{self.path.parent} is being driven by {desc}; only one process may drive a "
+                "run (open it with read_only=True to watch)") from None
+        holder = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                             "since": time.strftime("%Y-%m-%d %H:%M:%S")}).encode()
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, holder, 0)
+        self._fd = fd
+        return self
+
+    def release(self) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)
+            self._fd = None
 
 
 @dataclass

@@ -1,0 +1,56 @@
+"""One driver per run: a second driver is refused with the holder named; a lock left by a
+process killed with SIGKILL is taken over; watchers (read-only opens) need no lock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import make_pool
+from labelgraph import Budget, LabelGraph, RunStateError, Task
+
+TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
+HOLD = textwrap.dedent("""
+    import sys, time
+    from labelgraph import Budget, LabelGraph, Task
+    lg = LabelGraph(Task(labels=["positive", "negative"]), llm="none", annotator="oracle",
+                    budget=Budget(labels=12), run_dir=sys.argv[1], embedding="hashing")
+    lg.context  # takes the driver lock
+    print("driving", flush=True)
+    time.sleep(600)
+""")
+
+
+def _driver(run_dir: Path) -> LabelGraph:
+    return LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
+                      run_dir=run_dir, embedding="hashing",
+                      config={"seed_size": 6, "batch_size": 6, "stopping": []})
+
+
+def test_a_second_driver_is_refused_and_a_killed_drivers_lock_is_taken_over(tmp_path):
+    run_dir = tmp_path / "run"
+    first = _driver(run_dir)
+    first.run(make_pool(), label_column="label")
+    first.close()
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(run_dir)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "driving"
+        with pytest.raises(RunStateError, match=f"driven by process {holder.pid} on "):
+            _ = _driver(run_dir).context
+        watcher = LabelGraph.open(run_dir, read_only=True)
+        assert len(watcher.result().dataset) == 12  # watching needs no lock
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait(timeout=30)
+    finally:
+        holder.kill()
+        holder.wait(timeout=30)
+    again = LabelGraph.open(run_dir)  # the dead driver's lock is taken over
+    assert again.resume().stop_reason == "budget exhausted: labels"
+    again.close()
