@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langgraph.runtime import Runtime
 
-from labelgraph.errors import BudgetExhausted
+from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Generated
 from labelgraph.graph.state import decision_of, metrics_of, round_of
 from labelgraph.prompts import GeneratedExamples, generator_messages, list_prompt
@@ -49,7 +49,7 @@ def generate(ctx: Context, label: str, n: int, round_: int) -> tuple[list[str], 
             try:
                 text = llm.complete("generator", list_prompt(ctx.task, label, shots), round_,
                                     seed=int(rng.integers(1 << 30)), max_tokens=60)
-            except BudgetExhausted:
+            except (BudgetExhausted, ProviderError):
                 break
             attempts += 1
             text = _clean(text)
@@ -60,7 +60,7 @@ def generate(ctx: Context, label: str, n: int, round_: int) -> tuple[list[str], 
     try:
         result, _ = llm.structured("generator", GeneratedExamples,
                                    generator_messages(ctx.task, label, shots, n), round_)
-    except BudgetExhausted:
+    except (BudgetExhausted, ProviderError):
         return [], 0
     texts = [] if result is None else [_clean(t) for t in result.examples]
     return [t for t in dict.fromkeys(texts) if len(t) >= MIN_CHARS][:n], 1

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from langgraph.types import interrupt
 
 from labelgraph.budget import Spend, buy_once
-from labelgraph.errors import BudgetExhausted
+from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import LabelRequest, progress_writer
 from labelgraph.memory.ledger import LabelRow
 from labelgraph.prompts import LabelAnswer, few_shot_prompt, label_messages
@@ -73,6 +73,8 @@ def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
                         what=f"{source} label")
     except BudgetExhausted as exc:
         return Answer(None, source, None, f"budget: {exc}")
+    except ProviderError as exc:
+        return Answer(None, source, None, f"provider: {exc}")
 
 
 class OracleAnnotator:

@@ -288,7 +288,9 @@ class LabelGraph:
             meter = BudgetMeter(self.budget, ledger)
             metered = None if chat is None else MeteredLLM(
                 chat, ledger=ledger, meter=meter, prices=self.prices,
-                name=model_name(chat, self.llm if isinstance(self.llm, str) else None))
+                name=model_name(chat, self.llm if isinstance(self.llm, str) else None),
+                provider_retries=self.config.provider_retries,
+                backoff=self.config.retry_backoff)
             client = make_client(None if self.chroma_host else self.paths.chroma,
                                  host=self.chroma_host, port=self.chroma_port)
             memory = ExampleMemory(client, embedding, name=collection_name(run_id))

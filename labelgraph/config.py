@@ -57,6 +57,11 @@ class RunConfig(BaseModel):
     stop_set_size: int = Field(1000, ge=10, description="pool items the kappa is measured on")
     patience: int = Field(3, ge=1, description="stop after this many rounds with no new label")
     max_concurrency: int = Field(4, ge=1, le=64, description="parallel remote LLM calls")
+    provider_retries: int = Field(4, ge=0, le=20,
+                                  description="retries of a call that hit a timeout, a rate "
+                                              "limit or a lost connection")
+    retry_backoff: float = Field(1.0, ge=0.0, le=60.0,
+                                 description="seconds before the first retry; doubles each time")
     tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
     seed: int = Field(0, description="random seed of every choice the run makes")
 

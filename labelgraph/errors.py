@@ -29,3 +29,8 @@ class FetchError(LabelGraphError, RuntimeError):
 
 class RunStateError(LabelGraphError, RuntimeError):
     """A run directory is missing, incompatible, or in a state that forbids the request."""
+
+
+class ProviderError(LabelGraphError, RuntimeError):
+    """A model provider kept failing (timeouts, rate limits, lost connections) after retries;
+    the item abstains or the policy falls back, and the run goes on."""

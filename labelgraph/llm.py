@@ -9,6 +9,7 @@ replays recorded outputs instead of buying them again.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -17,7 +18,7 @@ from langchain_core.messages import BaseMessage
 from pydantic import BaseModel, ValidationError
 
 from labelgraph.budget import BudgetMeter, Spend, buy_once, price_for
-from labelgraph.errors import InputError, ModelNotInstalledError
+from labelgraph.errors import InputError, ModelNotInstalledError, ProviderError
 from labelgraph.memory.ledger import CallRow, Ledger
 from labelgraph.types import content_id
 
@@ -117,18 +118,59 @@ def _messages_text(messages: Sequence[BaseMessage]) -> str:
     return "\n".join(str(m.content) for m in messages)
 
 
+_TRANSIENT_NAMES = ("RateLimit", "Timeout", "Connection", "ServiceUnavailable", "Overloaded",
+                    "InternalServer", "TooManyRequests")
+_TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A provider error worth retrying: timeouts, rate limits, lost connections, 5xx."""
+    if isinstance(exc, TimeoutError | ConnectionError):
+        return True
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    return status in _TRANSIENT_STATUS or any(n in type(exc).__name__
+                                              for n in _TRANSIENT_NAMES)
+
+
+def _scrub(value: Any) -> Any:
+    """Strings a model returned, made storable: lone surrogates become U+FFFD."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8") if any(
+            "\ud800" <= c <= "\udfff" for c in value) else value
+    if isinstance(value, list):
+        return [_scrub(v) for v in value]
+    if isinstance(value, dict):
+        return {_scrub(k): _scrub(v) for k, v in value.items()}
+    return value
+
+
+def _clamp_usage(reported: Any, bound: int, fallback: int) -> tuple[int, bool]:
+    """A reported token count, trusted only within [0, bound] (the reservation): returns the
+    count to charge and whether the report was suspicious."""
+    try:
+        value = int(reported)
+    except (TypeError, ValueError, OverflowError):
+        return fallback, reported is not None
+    if 0 <= value <= bound:
+        return value, False
+    return (0 if value < 0 else bound), True
+
+
 class MeteredLLM:
     """A chat model behind the budget meter and the ledger's call cache."""
 
     def __init__(self, llm: BaseChatModel, *, ledger: Ledger, meter: BudgetMeter,
                  name: str | None = None, prices: dict[str, tuple[float, float]] | None = None,
-                 max_retries: int = 2, max_output_tokens: int = 512) -> None:
+                 max_retries: int = 2, max_output_tokens: int = 512,
+                 provider_retries: int = 4, backoff: float = 1.0) -> None:
         self.llm = llm
         self.ledger = ledger
         self.meter = meter
         self.name = name or model_name(llm)
         self.price = price_for(self.name, prices)
         self.max_retries = max_retries
+        self.provider_retries = provider_retries
+        self.backoff = backoff
         self.local = is_local(llm)
         self.llm, self.max_output_tokens = _capped(llm, max_output_tokens)
 
@@ -168,30 +210,60 @@ class MeteredLLM:
         tout = self.llm.completion_tokens - before[1]  # type: ignore[attr-defined]
         return json.dumps(result), tin, tout
 
+    def _invoke(self, runnable: Any, messages: list[BaseMessage]) -> Any:
+        """Invoke, retrying transient provider errors with exponential backoff; after the
+        last try, a :class:`ProviderError` (callers abstain or fall back)."""
+        for attempt in range(self.provider_retries + 1):
+            try:
+                return runnable.invoke(messages)
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                if attempt == self.provider_retries:
+                    raise ProviderError(f"{self.name}: {type(exc).__name__}: {exc} (after "
+                                        f"{attempt + 1} tries)") from exc
+                time.sleep(self.backoff * 2 ** attempt)
+        raise AssertionError("unreachable")
+
     def structured(self, agent: str, schema: type[M], messages: list[BaseMessage],
                    round_: int) -> tuple[M | None, str]:
-        """Ask for an instance of ``schema``; bounded retries, then ``(None, reason)``."""
+        """Ask for an instance of ``schema``; bounded retries, then ``(None, reason)``.
+
+        Whatever the model sends back — malformed output, unstorable characters, absurd
+        usage figures — is an abstention or a clamped, recorded figure, never a crash.
+        """
         text = _messages_text(messages)
+        est_in, est_out = _estimate_tokens(text), self.max_output_tokens
         reason = ""
 
-        def call() -> tuple[str, int, int]:
+        def call(call_id: str) -> tuple[str, int, int]:
             runnable = self.llm.with_structured_output(schema, include_raw=True)
             try:
-                out = runnable.invoke(messages)
+                out = self._invoke(runnable, messages)
             except (ValidationError, ValueError, KeyError) as exc:
                 out = {"raw": None, "parsed": None, "parsing_error": exc}
+            if not isinstance(out, dict):
+                out = {"raw": None, "parsed": None, "parsing_error": f"got {type(out)}"}
             usage = getattr(out.get("raw"), "usage_metadata", None) or {}
-            tin = int(usage.get("input_tokens") or _estimate_tokens(text))
-            tout = int(usage.get("output_tokens") or 1)
+            tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
+            tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
+            if odd_in or odd_out:
+                self.ledger.record_anomaly(call_id, "usage", json.dumps(_scrub(
+                    {k: str(usage.get(k)) for k in ("input_tokens", "output_tokens")}))
+                    + f" clamped to {tin}/{tout}", round_)
             parsed = out.get("parsed")
-            if parsed is not None:
-                return parsed.model_dump_json(), tin, tout
-            return json.dumps({"error": str(out.get("parsing_error"))[:500]}), tin, tout
+            try:
+                if parsed is not None:
+                    return json.dumps(_scrub(parsed.model_dump(mode="json"))), tin, tout
+            except Exception as exc:  # an answer that cannot be serialized is malformed
+                out["parsing_error"] = exc
+            return json.dumps({"error": str(_scrub(str(out.get("parsing_error"))))[:500]}), \
+                tin, tout
 
         for attempt in range(self.max_retries + 1):
             call_id = self._key(agent, schema.__name__, [text, attempt])
-            data = json.loads(self._run(call_id, agent, round_, _estimate_tokens(text),
-                                        self.max_output_tokens, call))
+            data = json.loads(self._run(call_id, agent, round_, est_in, est_out,
+                                        lambda call_id=call_id: call(call_id)))
             if isinstance(data, dict) and set(data) == {"error"}:
                 reason = f"malformed output: {data['error']}"
                 continue

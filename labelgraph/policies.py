@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from labelgraph.errors import BudgetExhausted
+from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.prompts import supervisor_messages
 from labelgraph.stopping import StoppingCriterion, votes
 from labelgraph.types import Budget, Decision, Proposal
@@ -122,6 +122,8 @@ class LLMPolicy:
             decision, why = self.llm.structured("supervisor", Decision, messages, signals.round)
         except BudgetExhausted as exc:
             decision, why = None, f"the call does not fit the budget ({exc})"
+        except ProviderError as exc:
+            decision, why = None, f"the provider failed ({exc})"
         if decision is None:
             fallback = self.fallback.decide(signals, config)
             return fallback.model_copy(update={

@@ -35,6 +35,9 @@ CREATE TABLE IF NOT EXISTS decisions (
     round INTEGER PRIMARY KEY, decision TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     round INTEGER PRIMARY KEY, metrics TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS anomalies (
+    call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
+    created REAL NOT NULL, PRIMARY KEY (call_id, kind));
 """
 
 
@@ -125,6 +128,17 @@ class Ledger:
                 "ON CONFLICT(item_id, round) DO NOTHING",
                 [(*row, now) for row in rows],
             )
+
+    def record_anomaly(self, call_id: str, kind: str, detail: str, round_: int) -> None:
+        """Note something suspicious about a call (e.g. reported usage that was clamped)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO anomalies VALUES (?,?,?,?,?) "
+                         "ON CONFLICT(call_id, kind) DO NOTHING",
+                         (call_id, kind, detail, round_, time.time()))
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        return [{"call_id": c, "kind": k, "detail": d, "round": r} for c, k, d, r in
+                self._rows("SELECT call_id, kind, detail, round FROM anomalies ORDER BY created")]
 
     def record_decision(self, round_: int, decision: dict[str, Any]) -> None:
         with self._tx() as conn:

@@ -3,7 +3,8 @@
 ``ScriptedChatModel`` implements ``bind_tools``, so ``with_structured_output`` works on it
 (langchain-core's own fake chat models lack it). A responder function sees the messages and
 the name of the tool the caller asked for, and returns that tool's arguments — or a string,
-sent back as plain text (to test malformed output).
+sent back as plain text (to test malformed output), or a whole ``AIMessage`` (to test what a
+provider may report), or raises (to test provider errors).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-Responder = Callable[[list[BaseMessage], str], dict[str, Any] | str]
+Responder = Callable[[list[BaseMessage], str], dict[str, Any] | str | AIMessage]
 
 
 class ScriptedChatModel(BaseChatModel):
@@ -49,7 +50,9 @@ class ScriptedChatModel(BaseChatModel):
         usage = {"input_tokens": sum(len(str(m.content)) // 4 for m in messages),
                  "output_tokens": 20, "total_tokens": 0}
         usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
-        if isinstance(answer, str):
+        if isinstance(answer, AIMessage):
+            msg = answer
+        elif isinstance(answer, str):
             msg = AIMessage(content=answer, usage_metadata=usage)
         else:
             msg = AIMessage(content="", usage_metadata=usage, tool_calls=[
