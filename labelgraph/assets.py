@@ -25,8 +25,18 @@ from typing import Any
 from labelgraph.config import settings
 from labelgraph.errors import FetchError
 
-__all__ = ["atomic_write", "atomic_write_text", "cache_root", "fetch_wheel", "read_from_wheel",
-           "save_npy"]
+__all__ = ["atomic_write", "atomic_write_text", "cache_root", "csv_safe", "fetch_wheel",
+           "read_from_wheel", "save_npy"]
+
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet will not run as a formula: text starting with = + - @ (or a tab
+    or carriage return) gets a leading apostrophe, the usual CSV-injection guard."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 _STDERR_TAIL_LINES = 15
 

@@ -242,13 +242,13 @@ def resume(
 
 @app.command()
 def export(run_dir: Path, out: Annotated[Path | None, typer.Option()] = None) -> None:
-    """Write the labeled dataset of a run as CSV."""
+    """Write the labeled dataset of a run as CSV (formula-like cells are neutralized)."""
     from labelgraph.api import LabelGraph
-    from labelgraph.assets import atomic_write
+    from labelgraph.assets import atomic_write, csv_safe
 
     try:
         lg = LabelGraph.open(run_dir, read_only=True)
-        dataset = lg.result().dataset
+        dataset = lg.result().dataset.map(csv_safe)
     except LabelGraphError as exc:
         raise _fail(exc) from exc
     out = out or run_dir / "dataset.csv"

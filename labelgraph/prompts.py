@@ -42,7 +42,10 @@ def one_line(text: str) -> str:
 
 
 def _tagged(text: str) -> str:
-    return f"<text>{text}</text>"
+    """A text between ``<text>`` tags that it cannot close: its own angle brackets and
+    ampersands are escaped, so ``</text>`` inside a pool text stays data."""
+    escaped = str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return f"<text>{escaped}</text>"
 
 
 # -- annotator -------------------------------------------------------------------------
