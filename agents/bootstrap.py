@@ -1,4 +1,5 @@
-"""The bootstrap node: load and embed the pool, restore memory, choose the cold-start seed."""
+"""The bootstrap node: load and embed the pool, restore memory, choose the cold-start seed,
+and pick up labels a killed run bought but never verified (they go to the verifier)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from langgraph.runtime import Runtime
 from labelgraph.events import PoolLoaded, progress_writer
 from labelgraph.graph.state import round_of
 from labelgraph.memory.store import rebuild_memory
+from labelgraph.types import LabeledItem
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -31,6 +33,12 @@ def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         rows = ctx.strategy("cold_start").select(None, pool.embeddings, ctx.labeled_mask(),
                                                  ctx.config.seed_size, ctx.rng(0, 0))
         seed = [pool.ids[r] for r in rows]
+    # Labels bought before a kill and never verified: verify them now (no one is asked again).
+    batch = [LabeledItem(id=r.item_id, text=r.text, origin=r.origin,  # type: ignore[typeddict-item]
+                         intended=r.intended, label=r.label, source=r.source,
+                         confidence=r.confidence) for r in ctx.ledger.unverified_labels()]
+    if batch:
+        log.append(f"{len(batch)} labels bought before a crash go to the verifier")
     runtime.stream_writer(PoolLoaded(round=round_, pool=len(pool), seed=len(seed)))
-    return {"round": round_, "seed": seed, "batch": [], "log": log,
+    return {"round": round_, "seed": seed, "batch": batch, "log": log,
             "spend": ctx.meter.snapshot()}

@@ -17,10 +17,16 @@ from labelgraph.agents.verifier import verifier_node
 from labelgraph.graph.context import Context
 from labelgraph.graph.state import State, decision_of
 
-__all__ = ["NODES", "build_graph", "recursion_limit", "route"]
+__all__ = ["NODES", "after_bootstrap", "build_graph", "recursion_limit", "route"]
 
 NODES = ("bootstrap", "supervisor", "selector", "generator", "annotator", "verifier", "learner")
 STEPS_PER_ROUND = 5
+
+
+def after_bootstrap(state: State) -> str:
+    """A recovered batch (labels bought but not verified before a crash) goes to the
+    verifier; otherwise the supervisor decides."""
+    return "verifier" if state.get("batch") else "supervisor"
 
 
 def route(state: State) -> str:
@@ -41,7 +47,7 @@ def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> Any:
     g.add_node("verifier", verifier_node)
     g.add_node("learner", learner_node)
     g.add_edge(START, "bootstrap")
-    g.add_edge("bootstrap", "supervisor")
+    g.add_conditional_edges("bootstrap", after_bootstrap, ["supervisor", "verifier"])
     g.add_conditional_edges("supervisor", route, ["selector", "generator", END])
     g.add_edge("selector", "annotator")
     g.add_edge("generator", "annotator")

@@ -360,6 +360,11 @@ class LabelGraph:
             return None, checked  # continue after a crash or a pause
         if state.values.get("stop_reason"):
             return None, checked
+        # Whether the run is new is decided by its own records, never by an empty `next`: a
+        # kill between a node's writes and its checkpoint (or lost checkpoints) leaves one.
+        last = max(int(state.values.get("round") or 0), self.context.ledger.last_round())
+        if last or self.context.ledger.totals()["labels"]:
+            return {"round": last}, checked  # bootstrap again, continuing the round count
         if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
         annotator = _named("annotators", self.annotator).get("name")

@@ -219,6 +219,27 @@ class Ledger:
             f"SELECT item_id, verdict, reason FROM verdicts WHERE round = ? AND item_id IN "
             f"({marks})", (round_, *ids))}
 
+    def unverified_labels(self) -> list[LabelRow]:
+        """Labels bought for items the verifier never judged (a run killed between the
+        annotator and the verifier): the most authoritative source per item."""
+        rank = {"human": 3, "oracle": 2, "llm": 1}
+        best: dict[str, LabelRow] = {}
+        for row in self._rows(
+            "SELECT item_id, source, text, label, confidence, origin, intended, round, usd, "
+            "tokens, note FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
+            "(SELECT item_id FROM verdicts) ORDER BY created, item_id"):
+            label = LabelRow(*row)
+            old = best.get(label.item_id)
+            if old is None or rank.get(label.source, 0) > rank.get(old.source, 0):
+                best[label.item_id] = label
+        return list(best.values())
+
+    def last_round(self) -> int:
+        """The latest round with a decision or metrics (0 for a new run)."""
+        (n,) = self._rows("SELECT MAX(r) FROM (SELECT MAX(round) AS r FROM decisions UNION "
+                          "ALL SELECT MAX(round) FROM metrics)")[0]
+        return int(n or 0)
+
     def decisions(self) -> list[dict[str, Any]]:
         return [dict(json.loads(d), round=r) for r, d in
                 self._rows("SELECT round, decision FROM decisions ORDER BY round")]

@@ -106,3 +106,28 @@ def test_hybrid_sends_low_confidence_to_the_human_with_a_suggestion(tmp_path, po
         result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in qs})
     sources = set(result.dataset["source"])
     assert sources >= {"human", "llm"}
+
+
+def test_a_run_with_history_is_never_started_over(tmp_path):
+    """A kill after the annotator, then checkpoints that say nothing is next (here: lost):
+    the run continues from its own records, and the labels bought before the kill are
+    verified instead of being forgotten. Before: the run restarted at round 0."""
+    run_dir = tmp_path / "run"
+    first = run_worker(run_dir, "verifier:3")
+    assert first.returncode == 17, first.stderr
+    bought = {i for (i,) in ledger_rows(run_dir, "SELECT item_id FROM labels")}
+    unverified = bought - {i for (i,) in ledger_rows(run_dir, "SELECT item_id FROM verdicts")}
+    assert unverified, "the kill should leave bought labels unverified"
+    for name in ("checkpoints.sqlite", "checkpoints.sqlite-wal", "checkpoints.sqlite-shm"):
+        (run_dir / name).unlink(missing_ok=True)
+    second = run_worker(run_dir, "none")
+    assert second.returncode == 0, second.stderr
+    assert json.loads(second.stdout.strip().splitlines()[-1])["stop_reason"] == \
+        "budget exhausted: labels"
+    labels = ledger_rows(run_dir, "SELECT item_id, source FROM labels")
+    assert len(labels) == len(set(labels)) == 30  # nothing bought twice, budget met
+    verdicts = {i for (i,) in ledger_rows(run_dir, "SELECT item_id FROM verdicts")}
+    assert {i for i, _ in labels} <= verdicts  # every bought label was verified
+    rounds = [r for (r,) in ledger_rows(run_dir, "SELECT round FROM metrics ORDER BY round")]
+    assert rounds == list(range(1, len(rounds) + 1))  # no round repeated or dropped
+    assert len(LabelGraph.open(run_dir, read_only=True).result().dataset) == 30
