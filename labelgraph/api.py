@@ -292,6 +292,8 @@ class LabelGraph:
                 atomic_write_text(self.paths.settings,
                                   json.dumps(self._settings(run_id, tools), indent=2))
             ledger = Ledger(self.paths.ledger)
+            if not self.read_only:  # the one driver: calls a dead driver left in flight
+                ledger.orphan_pending()
             meter = BudgetMeter(self.budget, ledger)
             metered = None if chat is None else MeteredLLM(
                 chat, ledger=ledger, meter=meter, prices=self.prices,

@@ -196,7 +196,16 @@ class MeteredLLM:
             return Spend(tokens=tin + tout, usd=usd)
 
         hold = Spend(tokens=est_in + est_out, usd=self._usd(est_in, est_out))
-        return buy_once(self.meter, replay=replay, hold=hold, act=call, record=record,
+
+        def act() -> tuple[str, int, int]:
+            self.ledger.record_pending(call_id, agent, self.name, hold.tokens, hold.usd, round_)
+            try:
+                return call()
+            except Exception:  # refused or failed: not paid. (A Ctrl-C may have been paid:
+                self.ledger.drop_pending(call_id)  # its pending row stays and is charged.)
+                raise
+
+        return buy_once(self.meter, replay=replay, hold=hold, act=act, record=record,
                         what=f"{agent} call")[0]
 
     def _count(self, prompt: str) -> int:

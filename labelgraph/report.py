@@ -61,7 +61,9 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             result.cost["labels_by_source"], "dataset_size": len(result.dataset),
             "llm_label_accuracy": acc, "llm_labels_checked": n, "student_accuracy": final,
             "rounds": len(curve), "tokens": result.cost["tokens"], "usd": result.cost["usd"],
-            "llm_calls": result.cost["calls"], "seconds": result.cost["seconds"]}
+            "llm_calls": result.cost["calls"],
+            "calls_pending_at_kill": result.cost.get("calls_pending_at_kill", 0),
+            "seconds": result.cost["seconds"]}
 
 
 def print_report(lg: LabelGraph, result: RunResult, console: Console | None = None) -> dict:
@@ -94,6 +96,9 @@ def print_report(lg: LabelGraph, result: RunResult, console: Console | None = No
         table.add_row("student test accuracy (last round)", f"{figures['student_accuracy']:.3f}")
     table.add_row("rounds", str(figures["rounds"]))
     table.add_row("LLM calls / tokens", f"{figures['llm_calls']} / {figures['tokens']}")
+    if figures["calls_pending_at_kill"]:
+        table.add_row("LLM calls in flight at a kill (charged at their reservation)",
+                      str(figures["calls_pending_at_kill"]))
     table.add_row("cost (USD)", f"{figures['usd']:.4f}")
     table.add_row("time", f"{figures['seconds'] / 60:.1f} min")
     table.add_row("stopped because", str(figures["stop_reason"]))

@@ -37,6 +37,13 @@ CREATE TABLE IF NOT EXISTS decisions (
     round INTEGER PRIMARY KEY, decision TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS metrics (
     round INTEGER PRIMARY KEY, metrics TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS pending_calls (
+    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, model TEXT NOT NULL, tokens INTEGER NOT NULL,
+    usd REAL NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS orphan_calls (
+    call_id TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, tokens INTEGER NOT NULL,
+    usd REAL NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (call_id, created));
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -119,13 +126,42 @@ class Ledger:
             )
             return cur.rowcount
 
+    def record_pending(self, call_id: str, agent: str, model: str, tokens: int, usd: float,
+                       round_: int) -> None:
+        """Write a call ahead, with its reservation, before it goes out: if the process dies
+        while it is in flight, what it may have cost still counts (see orphan_pending)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO pending_calls VALUES (?,?,?,?,?,?,?) "
+                         "ON CONFLICT(call_id) DO NOTHING",
+                         (call_id, agent, model, tokens, usd, round_, time.time()))
+
+    def drop_pending(self, call_id: str) -> None:
+        """A call that failed without an answer: nothing to charge."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM pending_calls WHERE call_id = ?", (call_id,))
+
+    def orphan_pending(self) -> int:
+        """Calls left pending by a dead driver become orphans, charged at their reservation
+        from now on; returns how many. Only the run's one driver calls this."""
+        with self._tx() as conn:
+            conn.execute("INSERT OR IGNORE INTO orphan_calls SELECT * FROM pending_calls")
+            return conn.execute("DELETE FROM pending_calls").rowcount
+
+    def orphans(self) -> list[dict[str, Any]]:
+        """Calls that were in flight when a driver died (each may have been paid)."""
+        return [{"call_id": c, "agent": a, "tokens": t, "usd": u, "round": r} for c, a, t, u, r
+                in self._rows("SELECT call_id, agent, tokens, usd, round FROM orphan_calls "
+                              "ORDER BY created")]
+
     def record_call(self, row: CallRow) -> None:
+        """Record an answered call (the moment it arrives) and clear its pending row."""
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO calls VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(call_id) DO NOTHING",
                 (row.call_id, row.agent, row.model, row.output, row.input_tokens,
                  row.output_tokens, row.usd, row.round, time.time()),
             )
+            conn.execute("DELETE FROM pending_calls WHERE call_id = ?", (row.call_id,))
 
     def record_verdicts(self, rows: Iterable[tuple[str, int, str, str | None, str]]) -> None:
         """Rows of (item_id, round, verdict, label, reason)."""
@@ -192,13 +228,20 @@ class Ledger:
         return CallRow(*rows[0]) if rows else None
 
     def totals(self) -> dict[str, float]:
-        """Spend so far: labels bought, LLM tokens and dollars, LLM calls."""
+        """Spend so far: labels bought, LLM tokens and dollars, LLM calls. Calls in flight
+        at a driver's death (orphans, and pending rows not yet orphaned) count at their
+        reservation: they may have been paid."""
         (n_labels,) = self._rows("SELECT COUNT(*) FROM labels")[0]
         calls, tokens, usd = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0), "
             "COALESCE(SUM(usd), 0) FROM calls")[0]
-        return {"labels": int(n_labels), "tokens": int(tokens), "usd": float(usd),
-                "calls": int(calls)}
+        lost, lost_tokens, lost_usd = self._rows(
+            "SELECT COUNT(*), COALESCE(SUM(tokens), 0), COALESCE(SUM(usd), 0) FROM "
+            "(SELECT tokens, usd FROM orphan_calls UNION ALL "
+            "SELECT tokens, usd FROM pending_calls)")[0]
+        return {"labels": int(n_labels), "tokens": int(tokens + lost_tokens),
+                "usd": float(usd + lost_usd), "calls": int(calls),
+                "calls_pending_at_kill": int(lost)}
 
     def verdicts(self) -> dict[str, tuple[str, str | None, str]]:
         """The latest verdict per item: item_id -> (verdict, label, reason)."""

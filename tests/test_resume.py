@@ -131,3 +131,28 @@ def test_a_run_with_history_is_never_started_over(tmp_path):
     rounds = [r for (r,) in ledger_rows(run_dir, "SELECT round FROM metrics ORDER BY round")]
     assert rounds == list(range(1, len(rounds) + 1))  # no round repeated or dropped
     assert len(LabelGraph.open(run_dir, read_only=True).result().dataset) == 30
+
+
+def test_calls_in_flight_at_a_kill_are_charged_and_only_they_are_paid_twice(tmp_path):
+    """Each call is written ahead as pending with its reservation; a kill leaves the calls in
+    flight pending, the next driver charges them as orphans, and only they may be paid
+    twice. Before: in-flight and answered-but-unwritten calls were paid twice unaccounted."""
+    run_dir = tmp_path / "run"
+    first = run_worker(run_dir, "annotator:11")  # dies inside the 11th provider call
+    assert first.returncode == 17, first.stderr
+    in_flight = ledger_rows(run_dir, "SELECT call_id FROM pending_calls")
+    assert 1 <= len(in_flight) <= 4  # max_concurrency: the 11th and its siblings
+    second = run_worker(run_dir, "none")
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout.strip().splitlines()[-1])
+    orphans = ledger_rows(run_dir, "SELECT call_id, tokens FROM orphan_calls")
+    assert {c for c, _ in orphans} == {c for (c,) in in_flight}
+    assert ledger_rows(run_dir, "SELECT COUNT(*) FROM pending_calls")[0][0] == 0
+    answered = ledger_rows(run_dir, "SELECT COUNT(*) FROM calls")[0][0]
+    paid_twice = 11 + report["llm_calls"] - answered
+    assert 0 <= paid_twice <= len(in_flight)
+    reader = LabelGraph.open(run_dir, read_only=True)
+    totals = reader.context.ledger.totals()
+    assert totals["calls_pending_at_kill"] == len(in_flight)
+    recorded = ledger_rows(run_dir, "SELECT SUM(input_tokens + output_tokens) FROM calls")[0][0]
+    assert totals["tokens"] == recorded + sum(t for _, t in orphans)
