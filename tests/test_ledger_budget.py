@@ -84,12 +84,23 @@ def test_labels_for_many_ids(ledger: Ledger) -> None:
 
 
 def test_totals(ledger: Ledger) -> None:
-    assert ledger.totals() == {"labels": 0, "tokens": 0, "usd": 0.0, "calls": 0}
+    assert ledger.totals() == {"labels": 0, "tokens": 0, "usd": 0.0, "calls": 0,
+                               "calls_pending_at_kill": 0}
     ledger.record_labels([_label("a"), _label("b", source="oracle")])
     ledger.record_call(_call("c1", tin=100, tout=20, usd=0.5))
     ledger.record_call(_call("c2", tin=30, tout=7, usd=0.25))
     totals = ledger.totals()
-    assert totals == {"labels": 2, "tokens": 157, "usd": pytest.approx(0.75), "calls": 2}
+    assert totals == {"labels": 2, "tokens": 157, "usd": pytest.approx(0.75), "calls": 2,
+                      "calls_pending_at_kill": 0}
+    # A call written ahead counts at its reservation until it is answered or orphaned.
+    ledger.record_pending("c3", "annotator", "m", tokens=500, usd=0.1, round_=1)
+    assert ledger.totals()["tokens"] == 657 and ledger.totals()["calls_pending_at_kill"] == 1
+    ledger.record_call(_call("c3", tin=40, tout=10, usd=0.01))
+    assert ledger.totals()["tokens"] == 207 and ledger.totals()["calls_pending_at_kill"] == 0
+    ledger.record_pending("c4", "annotator", "m", tokens=500, usd=0.1, round_=1)
+    assert ledger.orphan_pending() == 1 and ledger.orphan_pending() == 0
+    assert [o["call_id"] for o in ledger.orphans()] == ["c4"]
+    assert ledger.totals()["tokens"] == 707
 
 
 def test_record_call_and_call(ledger: Ledger) -> None:
