@@ -17,7 +17,7 @@ from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
 
 from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
-from labelgraph.student import fit_student, proba_in_order
+from labelgraph.student import proba_in_order
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -31,15 +31,14 @@ def stop_set_rows(n: int, size: int, seed: int) -> np.ndarray:
 
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
     """Fit, save and evaluate the student; return this round's model metrics."""
-    examples, emb = ctx.memory.all(with_embeddings=True)
-    labels = [e.label for e in examples]
+    examples, _ = ctx.memory.all()
     by_source = Counter(e.source if e.origin == "pool" else "synthetic" for e in examples)
     out: dict[str, Any] = {"labels": len(examples), "by_source": dict(by_source),
                            "accuracy": None, "macro_f1": None, "kappa": None}
-    if len(set(labels)) < 2:
-        return out
     store = ctx.store
-    model = fit_student(ctx.student, store.features([e.text for e in examples], emb), labels)
+    model = store.fit()
+    if model is None:
+        return out
     store.save_model(model)
     test = store.test()
     if test is not None and test.gold is not None:

@@ -303,7 +303,8 @@ class LabelGraph:
             client = make_client(None if self.chroma_host else self.paths.chroma,
                                  host=self.chroma_host, port=self.chroma_port)
             memory = ExampleMemory(client, embedding, name=collection_name(run_id))
-            store = RunStore(self.paths, embedding, self.task.labels, tfidf=self.config.tfidf,
+            store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
+                             student=self.student, tfidf=self.config.tfidf,
                              embedding_cache=self.embedding_cache)
             self._context = Context(
                 task=self.task, config=self.config, ledger=ledger, meter=meter, memory=memory,

@@ -23,7 +23,7 @@ from labelgraph.errors import RunStateError
 from labelgraph.memory.examples import Example, ExampleMemory, memory_status
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore, Progress
-from labelgraph.student import Featurizer, proba_in_order
+from labelgraph.student import Featurizer, fit_student, proba_in_order
 
 __all__ = ["RunLock", "RunPaths", "RunStore", "rebuild_memory"]
 
@@ -117,6 +117,8 @@ class RunStore:
     paths: RunPaths
     embedding: Any
     labels: tuple[str, ...]
+    memory: ExampleMemory
+    student: Any  # the unfitted prototype, refitted from memory when a run is reopened
     tfidf: bool = True
     embedding_cache: Path | None = None
     _pool: PoolStore | None = field(default=None, init=False, repr=False)
@@ -170,15 +172,27 @@ class RunStore:
 
     # -- the student ------------------------------------------------------------------
     def model(self) -> Any | None:
-        """The latest fitted student, or None before the first fit."""
-        if not self._model_loaded:
-            import joblib
+        """The latest fitted student, or None before the first fit.
 
-            self._model = joblib.load(self.paths.model) if self.paths.model.exists() else None
+        A reopened run refits it from memory's accepted labels instead of unpickling
+        ``model.joblib``: opening a run directory must execute no code from it. (The
+        learner fits on exactly these labels, so the refit is the same student.)
+        """
+        if not self._model_loaded:
+            self._model = self.fit()
             self._model_loaded = True
         return self._model
 
+    def fit(self) -> Any | None:
+        """A student fitted on memory's accepted labels (None with fewer than two labels)."""
+        examples, emb = self.memory.all(with_embeddings=True)
+        labels = [e.label for e in examples]
+        if len(set(labels)) < 2:
+            return None
+        return fit_student(self.student, self.features([e.text for e in examples], emb), labels)
+
     def save_model(self, model: Any) -> None:
+        """Keep the student, and write it for the user (``model.joblib``, never read back)."""
         import joblib
 
         atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))

@@ -54,3 +54,34 @@ def test_a_second_driver_is_refused_and_a_killed_drivers_lock_is_taken_over(tmp_
     again = LabelGraph.open(run_dir)  # the dead driver's lock is taken over
     assert again.resume().stop_reason == "budget exhausted: labels"
     again.close()
+
+
+class _Planted:
+    """A pickle that, when loaded, would write a file: code from the run directory."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):  # noqa: ANN204
+        return (Path.write_text, (self.marker, "code ran"))
+
+
+def test_opening_a_run_runs_no_code_from_its_directory(tmp_path):
+    """Before: reopening a run unpickled model.joblib; now the student is refitted from the
+    labels in memory (the same student the learner fitted)."""
+    import joblib
+
+    run_dir = tmp_path / "run"
+    lg = _driver(run_dir)
+    before = lg.run(make_pool(), label_column="label").model
+    lg.close()
+    marker = tmp_path / "pwned"
+    joblib.dump(_Planted(marker), run_dir / "model.joblib")
+    again = LabelGraph.open(run_dir)
+    model = again.result().model
+    assert not marker.exists()
+    pool = again.context.store.pool()
+    features = again.context.store.pool_features()
+    assert (model.predict(features) == before.predict(features)).all()
+    assert len(pool) == 60
+    again.close()
