@@ -90,6 +90,13 @@ def _student_record(estimator: Any) -> dict[str, Any]:
     return {UNRECORDED: cls.__name__}
 
 
+def _paid(spec: Any) -> bool:
+    """Would this LLM spec spend money? Local models, Ollama and "none" are free."""
+    if not isinstance(spec, str):
+        return False
+    return spec.partition(":")[0] not in {"none", "local", "ollama"}
+
+
 def _restore_student(record: dict[str, Any]) -> Any:
     import importlib
 
@@ -208,6 +215,12 @@ class LabelGraph:
                 missing.append(f"{key}= (a {record[UNRECORDED]})")
         if isinstance(kwargs["llm"], dict):
             missing.append(f"llm= (a {kwargs.pop('llm')[UNRECORDED]})")
+        elif _paid(kwargs["llm"]) and "llm" not in overrides and not read_only:
+            # A run directory alone never makes a resume spend on a paid API with your key.
+            raise RunStateError(
+                f"{run_dir} calls the paid provider {kwargs['llm']!r} (from its run.json); "
+                f"to resume with it, say so: LabelGraph.open({str(run_dir)!r}, "
+                f"llm={kwargs['llm']!r}) or labelgraph resume {run_dir} --llm {kwargs['llm']}")
         student = saved.get("student") or {}
         if "class" in student:
             kwargs["student"] = _restore_student(student)

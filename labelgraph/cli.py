@@ -260,6 +260,8 @@ def resume(
     from labelgraph.api import LabelGraph
 
     lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+    spec = lg.llm if isinstance(lg.llm, str) else "none"
+    console.print(f"resuming {run_dir} with llm {spec!r} ({lg.budget})")
     if lg.pending() is not None:
         _finish(lg, lg.result())
     else:

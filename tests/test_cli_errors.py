@@ -119,3 +119,21 @@ def test_an_oracle_without_gold_labels_is_refused_before_a_round(tmp_path: Path)
         lg.run(make_pool())  # the label column is not named
     assert not (tmp_path / "run" / "checkpoints.sqlite").exists() or \
         lg.graph.get_state(lg.config_dict).values == {}
+
+
+def test_a_run_directory_alone_cannot_switch_a_resume_to_a_paid_provider(
+        finished: Path, tmp_path: Path) -> None:
+    import json
+    import shutil
+
+    run_dir = Path(shutil.copytree(finished, tmp_path / "copy"))
+    settings = json.loads((run_dir / "run.json").read_text())
+    settings["llm"] = "openai:gpt-4o"
+    (run_dir / "run.json").write_text(json.dumps(settings))
+    out = runner.invoke(app, ["resume", str(run_dir)])
+    _assert_one_line_error(out, "calls the paid provider 'openai:gpt-4o'")
+    assert "--llm openai:gpt-4o" in " ".join(out.output.split())
+    assert LabelGraph.open(run_dir, llm="none").llm == "none"  # the user's word wins
+    assert len(LabelGraph.open(run_dir, read_only=True).result().dataset) == 12
+    out = runner.invoke(app, ["resume", str(finished)])
+    assert out.exit_code == 0 and "with llm 'none'" in out.output
