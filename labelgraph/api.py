@@ -319,6 +319,7 @@ class LabelGraph:
             store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
                              student=self.student, tfidf=self.config.tfidf,
                              embedding_cache=self.embedding_cache)
+            store.check()
             self._context = Context(
                 task=self.task, config=self.config, ledger=ledger, meter=meter, memory=memory,
                 store=store, embedding=embedding, annotator=annotator,

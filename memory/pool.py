@@ -42,6 +42,33 @@ def embed_in_batches(embedding: Any, texts: Sequence[str], batch: int = 256,
     return np.vstack(parts)
 
 
+def read_split(path: Path) -> pd.DataFrame:
+    """A saved pool or test split, or a RunStateError naming the damaged file and the fix."""
+    try:
+        frame = pd.read_parquet(path)
+        missing = {"id", "text", "gold"} - set(frame.columns)
+        if missing:
+            raise ValueError(f"missing columns {sorted(missing)}")
+    except Exception as exc:  # pyarrow raises several kinds for a damaged file
+        raise RunStateError(
+            f"{path} is damaged ({type(exc).__name__}: {exc}); it holds the run's "
+            f"{path.stem}: move it aside and pass the same {path.stem} again (ids are content "
+            "hashes, so the ledger still matches)") from None
+    return frame
+
+
+def _load_cached(path: Path | None, rows: int) -> np.ndarray | None:
+    """Cached embeddings, or None when missing, damaged or of another size: a cache is
+    recomputed, never trusted."""
+    if path is None or not path.exists():
+        return None
+    try:
+        emb = np.load(path, allow_pickle=False)
+    except Exception:
+        return None
+    return emb if emb.ndim == 2 and emb.shape[0] == rows else None
+
+
 class PoolStore:
     """Texts, ids, optional gold labels and embeddings of one fixed set of items."""
 
@@ -73,7 +100,7 @@ class PoolStore:
         frame = pd.DataFrame({"id": ids, "text": list(texts),
                               "gold": list(gold) if gold is not None else [None] * len(ids)})
         if path.exists():
-            old = pd.read_parquet(path, columns=["id"])
+            old = read_split(path)
             if old["id"].tolist() != ids:
                 raise RunStateError(
                     f"{path} already holds a different {name}; use a new run directory or "
@@ -88,7 +115,7 @@ class PoolStore:
         path = directory / f"{name}.parquet"
         if not path.exists():
             raise RunStateError(f"no {name} in {directory}: start the run with a pool")
-        frame = pd.read_parquet(path)
+        frame = read_split(path)
         ids = frame["id"].tolist()
         texts = frame["text"].tolist()
         gold = frame["gold"].tolist() if frame["gold"].notna().any() else None
@@ -96,15 +123,15 @@ class PoolStore:
         emb_path = directory / f"{name}.emb.npy"
         meta_path = directory / f"{name}.emb.json"
         shared = cache_dir / f"{key[:32]}.npy" if cache_dir else None
-        emb = None
-        if emb_path.exists() and meta_path.exists() and json.loads(
-                meta_path.read_text()).get("key") == key:
-            emb = np.load(emb_path)
-            if emb.shape[0] == len(ids):
-                return cls(ids, texts, gold, emb)
-        if shared is not None and shared.exists():
-            emb = np.load(shared)
-        if emb is None or emb.shape[0] != len(ids):
+        try:
+            own_key = json.loads(meta_path.read_text()).get("key")
+        except (OSError, ValueError, AttributeError):
+            own_key = None
+        emb = _load_cached(emb_path, len(ids)) if own_key == key else None
+        if emb is not None:
+            return cls(ids, texts, gold, emb)
+        emb = _load_cached(shared, len(ids))
+        if emb is None:
             emb = embed_in_batches(embedding, texts, progress=progress)
             if shared is not None:
                 save_npy(shared, emb)

@@ -22,7 +22,7 @@ from labelgraph.assets import atomic_write, save_npy
 from labelgraph.errors import RunStateError
 from labelgraph.memory.examples import Example, ExampleMemory, memory_status
 from labelgraph.memory.ledger import Ledger
-from labelgraph.memory.pool import PoolStore, Progress
+from labelgraph.memory.pool import PoolStore, Progress, read_split
 from labelgraph.student import Featurizer, fit_student, proba_in_order
 
 __all__ = ["RunLock", "RunPaths", "RunStore", "rebuild_memory"]
@@ -132,6 +132,13 @@ class RunStore:
     _proba: np.ndarray | None = field(default=None, init=False, repr=False)
 
     # -- data -------------------------------------------------------------------------
+    def check(self) -> None:
+        """Fail now, before any node runs, if a saved split is damaged (embeddings are a
+        cache: damaged ones are recomputed when needed)."""
+        for name in ("pool", "test"):
+            if self.paths.split(name).exists():
+                read_split(self.paths.split(name))
+
     def pool(self, progress: Progress | None = None) -> PoolStore:
         """The pool with its embeddings (computed once, then read from the cache)."""
         if self._pool is None:

@@ -73,7 +73,20 @@ DAMAGED = {
                          "ledger.sqlite is damaged or not a labelgraph ledger"),
     "corrupt checkpoints": (_damage("checkpoints.sqlite", b"garbage" * 200),
                             "checkpoints.sqlite is damaged"),
+    "truncated pool": (_damage("pool.parquet", b"PAR1\x00\x00"), "pool.parquet is damaged"),
 }
+
+
+@pytest.mark.parametrize("name", ["pool.emb.npy", "model.joblib", "pool.emb.json"])
+def test_damaged_caches_are_rebuilt_not_trusted(name: str, finished: Path,
+                                                tmp_path: Path) -> None:
+    run_dir = _copy(finished, tmp_path)
+    (run_dir / name).write_bytes(b"\x93NUMPY truncated")
+    lg = LabelGraph.open(run_dir)
+    result = lg.resume()
+    assert result.stop_reason == "budget exhausted: labels" and len(result.dataset) == 12
+    assert result.model is not None
+    lg.close()
 
 
 def _assert_one_line_error(out, expected: str) -> None:  # noqa: ANN001
