@@ -222,7 +222,9 @@ class LabelGraph:
                 f"to resume with it, say so: LabelGraph.open({str(run_dir)!r}, "
                 f"llm={kwargs['llm']!r}) or labelgraph resume {run_dir} --llm {kwargs['llm']}")
         student = saved.get("student") or {}
-        if "class" in student:
+        if "student" in overrides:
+            pass
+        elif "class" in student:
             kwargs["student"] = _restore_student(student)
         elif UNRECORDED in student:
             missing.append(f"student= (a {student[UNRECORDED]})")
