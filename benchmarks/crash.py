@@ -14,9 +14,11 @@ exits by itself (at most ``--max-kills`` kills a trial; then the last one runs t
 
 Delays are counted from the moment the worker logs that its imports are done, and drawn
 uniformly in [0.05, 1.0] x the run time of an uninterrupted reference run of the same
-configuration (measured first); one delay in ``--early`` (default 0.25) is drawn instead in
-[0, bootstrap time], so kills also land while the run directory is being set up. Only kills
-that hit a live process before its run finished count; trials run until ``--kills`` is reached.
+configuration (measured first); a share ``--early`` (default 0.25) of them is drawn instead
+in [0, bootstrap time], so kills also land while the run is being set up and restored. Only
+kills that hit a live process before its run finished count; a kill that lands after the run
+finished (while the process shuts down) is reported as late, and ends the trial's kills.
+Trials run until ``--kills`` kills are reached.
 
 Each trial is compared with the reference run, from the ledger (``ledger.sqlite``, read
 read-only), the workers' own JSONL logs of every provider invocation, and the run reopened
@@ -257,8 +259,13 @@ def analyse(run_dir: Path, processes: list[Process], ref: Reference | None) -> d
         conn.close()
     # In flight at the kills: every pending row a kill left (a row survives a second kill
     # when the next driver died before orphaning it: count it once).
-    in_flight = {(c, t) for p in processes if p.killed
-                 for c, _a, _r, t in p.at_kill.get("ledger", {}).get("pending", [])}
+    in_flight: set[tuple[str, float]] = set()
+    new_per_kill: list[int] = []
+    for p in processes:
+        if p.killed:
+            left = {(c, t) for c, _a, _r, t in p.at_kill.get("ledger", {}).get("pending", [])}
+            new_per_kill.append(len(left - in_flight))
+            in_flight |= left
     # Rounds re-run: a resumed process logging an event for a round before the last one
     # the ledger had when it started (the round it was killed in may be finished again).
     rerun: list[dict[str, Any]] = []
@@ -278,7 +285,8 @@ def analyse(run_dir: Path, processes: list[Process], ref: Reference | None) -> d
         "labels": len(labels), "answered_calls": answered,
         "invocations": sum(invoked.values()),
         "paid_twice": sum(invoked.values()) - answered,
-        "in_flight_at_kills": len(in_flight), "orphan_calls": len(orphans),
+        "in_flight_at_kills": len(in_flight), "in_flight_per_kill": new_per_kill,
+        "orphan_calls": len(orphans),
         "pending_left": pending_left,
         "items_asked_twice": sorted(t for t, n in invoked.items() if n > 1),
         "unverified": sorted(t for i, _s, t in labels if i not in verified),
@@ -351,7 +359,8 @@ def run_trial(index: int, base: Path, rng: random.Random, ref: Reference, max_ki
     while not finished and failures <= MAX_FAILURES:
         kills = sum(p.killed for p in processes)
         delay, early = None, False
-        if kills < max_kills and failures == 0:
+        run_over = any(p.late_kill for p in processes)  # a kill now would hit no run
+        if kills < max_kills and failures == 0 and not run_over:
             early = rng.random() < early_share
             delay = rng.uniform(0.0, ref.bootstrap_seconds) if early \
                 else rng.uniform(0.05, 1.0) * ref.run_seconds
@@ -409,10 +418,20 @@ def summary(trials: list[dict[str, Any]], wall: float) -> dict[str, Any]:
     gaps = [t for t in ok if any(t["result"][k]["gaps"]
                                  for k in ("metrics_rounds", "decision_rounds"))]
     kills = sum(t["kills"] for t in trials)
+    at_kill = [p["at_kill"] for t in trials for p in t["processes"] if p["killed"]]
+    phases = Counter("after " + "+".join(a["logs"]["last_node"]) if a["logs"]["last_node"]
+                     else "before bootstrap ended" for a in at_kill)
     return {
         "trials": len(trials), "kills": kills,
         "early_kills": sum(t["early_kills"] for t in trials),
         "late_kills_not_counted": sum(t["late_kills"] for t in trials),
+        "kill_phases": dict(phases.most_common()),
+        "kills_with_calls_pending": sum(1 for t in trials
+                                        for n in t["result"].get("in_flight_per_kill", [])
+                                        if n),
+        "kills_with_provider_calls_open": sum(1 for a in at_kill if a["logs"]["calls_open"]),
+        "kills_with_unverified_labels": sum(1 for a in at_kill
+                                            if a["ledger"].get("unverified")),
         "restarts": len(restarts), "round_gaps": len(gaps),
         "labels_unverified": sum(len(t["result"]["unverified"]) for t in ok),
         "memory_short": sum(1 for t in ok if (t["result"].get("memory_vs_reference") or 0) < 0),
@@ -453,7 +472,12 @@ def markdown(s: dict[str, Any], ref: Reference) -> str:
              f"trials paid twice > in flight {s['trials_paid_twice_over_in_flight']}, "
              f"memory differs from reference {s['memory_differs']}, labeled dataset differs "
              f"{s['dataset_differs']}, worker errors {s['worker_errors']}, late kills not "
-             f"counted {s['late_kills_not_counted']}."]
+             f"counted {s['late_kills_not_counted']}.",
+             f"Where the kills landed (last node the process finished): "
+             f"{', '.join(f'{k}: {v}' for k, v in s['kill_phases'].items())}; "
+             f"{s['kills_with_calls_pending']} left new calls pending in the ledger, "
+             f"{s['kills_with_provider_calls_open']} with provider calls open, "
+             f"{s['kills_with_unverified_labels']} left bought labels unverified."]
     return "\n".join(lines)
 
 
