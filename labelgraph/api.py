@@ -30,7 +30,7 @@ from labelgraph.llm import MeteredLLM, capable_of_decisions, model_name, resolve
 from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
-from labelgraph.memory.store import RunLock, RunPaths, RunStore
+from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
@@ -290,11 +290,13 @@ class LabelGraph:
                 if isinstance(self.embedding, str) else self.embedding
             annotator = self._make_annotator()
             chat = resolve_llm(self.llm)
-            if not self.read_only:  # one driver per run; watchers take no lock
-                self._lock = RunLock(self.paths.lock)
-                self.run_dir.mkdir(parents=True, exist_ok=True)
-                self._lock.acquire()
-                weakref.finalize(self, self._lock.release)
+            if self.read_only:
+                self._context = self._watcher_context(embedding, annotator, tools, criteria)
+                return self._context
+            self._lock = RunLock(self.paths.lock)  # one driver per run; watchers take none
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+            weakref.finalize(self, self._lock.release)
             kind = _named("annotators", annotator).get("name")
             if chat is None and kind in {"llm", "hybrid"}:
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
@@ -307,8 +309,7 @@ class LabelGraph:
                 atomic_write_text(self.paths.settings,
                                   json.dumps(self._settings(run_id, tools), indent=2))
             ledger = Ledger(self.paths.ledger)
-            if not self.read_only:  # the one driver: calls a dead driver left in flight
-                ledger.orphan_pending()
+            ledger.orphan_pending()  # the one driver charges calls a dead one left in flight
             meter = BudgetMeter(self.budget, ledger)
             metered = None if chat is None else MeteredLLM(
                 chat, ledger=ledger, meter=meter, prices=self.prices,
@@ -329,9 +330,34 @@ class LabelGraph:
                 criteria=criteria, llm=metered)
         return self._context
 
+    def _watcher_context(self, embedding: Any, annotator: Any, tools: ToolRegistry,
+                         criteria: tuple[tuple[str, Any], ...]) -> Context:
+        """A context that writes nothing: the ledger read-only, and memory rebuilt from it
+        (the ledger is the truth) in an in-process Chroma, so the run's files stay as
+        they are while another process may be driving it."""
+        ledger = Ledger(self.paths.ledger, read_only=True)
+        memory = ExampleMemory(make_client(None), embedding,
+                               name=f"{collection_name(self._run_id())}-{uuid.uuid4().hex[:8]}")
+        rebuild_memory(ledger, memory)
+        store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
+                         student=self.student, tfidf=self.config.tfidf,
+                         embedding_cache=self.embedding_cache, read_only=True)
+        store.check()
+        return Context(task=self.task, config=self.config, ledger=ledger,
+                       meter=BudgetMeter(self.budget, ledger), memory=memory, store=store,
+                       embedding=embedding, annotator=annotator, policy=registry.create(
+                           "policies", "rule"), student=self.student, tools=tools,
+                       criteria=criteria, llm=None)
+
     @property
     def graph(self) -> Any:
-        """The compiled LangGraph with its SQLite checkpointer."""
+        """The compiled LangGraph with its SQLite checkpointer (read-only for a watcher)."""
+        if self._graph is None and self.read_only:
+            checkpoints = self.paths.checkpoints
+            self._conn = sqlite3.connect(
+                f"file:{checkpoints.resolve()}?mode=ro" if checkpoints.exists() else ":memory:",
+                uri=True, check_same_thread=False)
+            self._graph = build_graph(SqliteSaver(self._conn))
         if self._graph is None:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.paths.checkpoints, check_same_thread=False)

@@ -82,17 +82,33 @@ class CallRow:
 
 
 class Ledger:
-    """Append-only SQLite ledger; ``path=":memory:"`` for a throw-away one."""
+    """Append-only SQLite ledger; ``path=":memory:"`` for a throw-away one.
 
-    def __init__(self, path: str | Path = ":memory:") -> None:
+    ``read_only=True`` opens it for a watcher: nothing can be written (SQLite refuses), and
+    tables an older ledger lacks are stood in for by empty temporary ones.
+    """
+
+    def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
-        self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        if read_only and not Path(self.path).is_file():
+            raise RunStateError(f"{self.path} does not exist: this run has no ledger yet")
+        target = f"file:{Path(self.path).resolve()}?mode=ro" if read_only else self.path
+        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None,
+                                     uri=read_only)
         try:
-            if self.path != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
+            if read_only:
+                have = {n for (n,) in self._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
+                for statement in _SCHEMA.split(";"):
+                    name = statement.split("EXISTS", 1)[-1].split("(", 1)[0].strip()
+                    if statement.strip() and name not in have:
+                        self._conn.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+            else:
+                if self.path != ":memory:":
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=FULL")
+                self._conn.executescript(_SCHEMA)
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise RunStateError(f"{self.path} is damaged or not a labelgraph ledger ({exc}); "

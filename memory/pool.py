@@ -110,8 +110,10 @@ class PoolStore:
 
     @classmethod
     def open(cls, directory: Path, name: str, embedding: Any,
-             progress: Progress | None = None, cache_dir: Path | None = None) -> PoolStore:
-        """Load a saved pool and its embeddings, computing (and caching) them when missing."""
+             progress: Progress | None = None, cache_dir: Path | None = None,
+             write: bool = True) -> PoolStore:
+        """Load a saved pool and its embeddings, computing (and, unless ``write=False``,
+        caching) them when missing."""
         path = directory / f"{name}.parquet"
         if not path.exists():
             raise RunStateError(f"no {name} in {directory}: start the run with a pool")
@@ -131,6 +133,10 @@ class PoolStore:
         if emb is not None:
             return cls(ids, texts, gold, emb)
         emb = _load_cached(shared, len(ids))
+        if not write:
+            if emb is None:
+                emb = embed_in_batches(embedding, texts, progress=progress)
+            return cls(ids, texts, gold, emb)
         if emb is None:
             emb = embed_in_batches(embedding, texts, progress=progress)
             if shared is not None:

@@ -121,6 +121,7 @@ class RunStore:
     student: Any  # the unfitted prototype, refitted from memory when a run is reopened
     tfidf: bool = True
     embedding_cache: Path | None = None
+    read_only: bool = False  # a watcher's store writes no file
     _pool: PoolStore | None = field(default=None, init=False, repr=False)
     _test: PoolStore | None = field(default=None, init=False, repr=False)
     _test_loaded: bool = field(default=False, init=False, repr=False)
@@ -143,7 +144,8 @@ class RunStore:
         """The pool with its embeddings (computed once, then read from the cache)."""
         if self._pool is None:
             self._pool = PoolStore.open(self.paths.root, "pool", self.embedding,
-                                        progress=progress, cache_dir=self.embedding_cache)
+                                        progress=progress, cache_dir=self.embedding_cache,
+                                        write=not self.read_only)
         return self._pool
 
     def test(self) -> PoolStore | None:
@@ -151,7 +153,8 @@ class RunStore:
         if not self._test_loaded:
             if self.paths.split("test").exists():
                 self._test = PoolStore.open(self.paths.root, "test", self.embedding,
-                                            cache_dir=self.embedding_cache)
+                                            cache_dir=self.embedding_cache,
+                                            write=not self.read_only)
             self._test_loaded = True
         return self._test
 
@@ -202,6 +205,8 @@ class RunStore:
         """Keep the student, and write it for the user (``model.joblib``, never read back)."""
         import joblib
 
+        if self.read_only:
+            raise RunStateError("a read-only run store writes no file")
         atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))
         self._model, self._model_loaded, self._proba = model, True, None
 

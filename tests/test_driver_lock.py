@@ -85,3 +85,38 @@ def test_opening_a_run_runs_no_code_from_its_directory(tmp_path):
     assert (model.predict(features) == before.predict(features)).all()
     assert len(pool) == 60
     again.close()
+
+
+def _snapshot(run_dir: Path) -> dict[str, tuple[int, bytes]]:
+    """Every file's mtime and content, but SQLite's own -wal/-shm sidecars (a reader of a
+    WAL database may create them; they hold no data of the run)."""
+    import hashlib
+
+    return {str(p.relative_to(run_dir)): (p.stat().st_mtime_ns,
+                                          hashlib.sha256(p.read_bytes()).digest())
+            for p in sorted(run_dir.rglob("*"))
+            if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+
+
+def test_watchers_never_write(tmp_path):
+    """Before: reopening or exporting a run rewrote Chroma's files and the SQLite files."""
+    from typer.testing import CliRunner
+
+    from labelgraph.cli import app
+
+    run_dir = tmp_path / "run"
+    lg = _driver(run_dir)
+    done = lg.run(make_pool(), label_column="label")
+    lg.close()
+    before = _snapshot(run_dir)
+    watcher = LabelGraph.open(run_dir, read_only=True)
+    seen = watcher.result()
+    assert sorted(seen.dataset["id"]) == sorted(done.dataset["id"])
+    assert seen.stop_reason == done.stop_reason and seen.model is not None
+    assert seen.cost["labels"] == 12
+    watcher.close()
+    out = CliRunner().invoke(app, ["export", str(run_dir), "--out", str(tmp_path / "d.csv")])
+    assert out.exit_code == 0, out.output
+    after = _snapshot(run_dir)
+    assert after == before
+    assert any(name.startswith("chroma") for name in after)  # Chroma's files were compared
