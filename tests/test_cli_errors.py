@@ -56,6 +56,8 @@ CASES = {
                           "labels: Input should be greater than or equal to 1"),
     "negative money budget": (lambda d, t: _run_args(t, "--budget-usd", "-2"),
                               "usd: Input should be greater than or equal to 0"),
+    "negative token budget": (lambda d, t: _run_args(t, "--budget-tokens", "-5"),
+                              "tokens: Input should be greater than or equal to 0"),
     "unknown strategy": (lambda d, t: _run_args(t, "--strategy", "nope"),
                          "unknown strategy 'nope'; choose one of"),
     "run dir is a file": (lambda d, t: _run_args(t, "--run-dir", str(d / "run.json")),
@@ -73,6 +75,8 @@ DAMAGED = {
                          "ledger.sqlite is damaged or not a labelgraph ledger"),
     "corrupt checkpoints": (_damage("checkpoints.sqlite", b"garbage" * 200),
                             "checkpoints.sqlite is damaged"),
+    "truncated checkpoints": (_damage("checkpoints.sqlite", b"SQLite format 3\x00" + b"\x00" * 80),
+                              "checkpoints.sqlite is damaged"),
     "truncated pool": (_damage("pool.parquet", b"PAR1\x00\x00"), "pool.parquet is damaged"),
 }
 
