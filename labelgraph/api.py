@@ -293,10 +293,6 @@ class LabelGraph:
             if self.read_only:
                 self._context = self._watcher_context(embedding, annotator, tools, criteria)
                 return self._context
-            self._lock = RunLock(self.paths.lock)  # one driver per run; watchers take none
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            self._lock.acquire()
-            weakref.finalize(self, self._lock.release)
             kind = _named("annotators", annotator).get("name")
             if chat is None and kind in {"llm", "hybrid"}:
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
@@ -304,6 +300,9 @@ class LabelGraph:
             if chat is None and self.policy == "llm":
                 raise InputError("policy='llm' needs an llm")
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = RunLock(self.paths.lock)  # one driver per run; watchers take none
+            self._lock.acquire()
+            weakref.finalize(self, self._lock.release)
             run_id = self._run_id()
             if not self.paths.settings.exists():
                 atomic_write_text(self.paths.settings,
