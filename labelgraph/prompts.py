@@ -53,8 +53,8 @@ def few_shot_prompt(task: Task, shots: Sequence[tuple[str, str]], text: str,
                     notes: Sequence[str] = ()) -> str:
     """The plain-text few-shot prompt a local model continues with a label word.
 
-    Measured with Gemma 270M (benchmarks/prompt_wording.py): domain words for the text and
-    label names ("Review:/Sentiment:") beat "Text:/Label:".
+    Measured with Gemma 270M on this prompt (benchmarks/prompt_wording.py): domain words for
+    the text and label names ("Review:/Sentiment:") scored 0.80-0.81 against 0.77-0.79.
     """
     tn, ln = task.text_name, task.label_name
     lines = [f"Task: {task.description}. Classify the {ln.lower()} of each {tn.lower()} as "
