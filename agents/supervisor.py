@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 from labelgraph.events import Decided
 from labelgraph.graph.state import idle_rounds_of, kappas_of, metrics_of, proposals_of, round_of
 from labelgraph.policies import Signals, guard
+from labelgraph.tools.builtin import builtin_tools
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -53,8 +54,14 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide the next round's action and record the decision and its reason."""
     ctx = runtime.context
     signals = compute_signals(state, ctx)
-    decision = guard(ctx.policy.decide(signals, ctx.config), signals, ctx.config,
-                     ctx.task.labels, ctx.criteria, ctx.strategies)
+    if getattr(ctx.policy, "uses_tools", False):  # it may inspect the run before deciding
+        tools = [*builtin_tools(ctx, "supervisor", metrics_of(state)),
+                 *ctx.tools.for_agent("supervisor")]
+        proposed = ctx.policy.decide(signals, ctx.config, tools=tools)
+    else:
+        proposed = ctx.policy.decide(signals, ctx.config)
+    decision = guard(proposed, signals, ctx.config, ctx.task.labels, ctx.criteria,
+                     ctx.strategies)
     ctx.ledger.record_decision(signals.round, decision.model_dump())
     runtime.stream_writer(Decided(
         round=signals.round, action=decision.action, reason=decision.reason,

@@ -34,6 +34,7 @@ from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
+from labelgraph.tools.agent import ToolLimits
 from labelgraph.tools.registry import ToolRegistry
 from labelgraph.types import Budget, Task
 
@@ -269,7 +270,8 @@ class LabelGraph:
                 else "rule"
         if name == "llm" and metered is not None:
             return registry.create("policies", "llm", llm=metered,
-                                   strategies=registry.names("strategies"))
+                                   strategies=registry.names("strategies"),
+                                   limits=ToolLimits.from_config(self.config))
         return registry.create("policies", name)
 
     def _criteria(self) -> tuple[tuple[str, Any], ...]:

@@ -62,6 +62,12 @@ class RunConfig(BaseModel):
                                               "limit or a lost connection")
     retry_backoff: float = Field(1.0, ge=0.0, le=60.0,
                                  description="seconds before the first retry; doubles each time")
+    tool_calls: int = Field(8, ge=0, le=100,
+                            description="tool calls an agent may make in one step")
+    tool_seconds: float = Field(20.0, gt=0.0, le=600.0,
+                                description="wall time a tool call may take")
+    tool_max_chars: int = Field(4000, ge=100, le=1_000_000,
+                                description="a longer tool result is cut (the model is told)")
     tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
     seed: int = Field(0, description="random seed of every choice the run makes")
 

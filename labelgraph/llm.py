@@ -13,8 +13,10 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, message_to_dict, messages_from_dict
+from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
 from labelgraph.budget import BudgetMeter, Spend, buy_once, price_for
@@ -282,6 +284,29 @@ class MeteredLLM:
                 reason = f"malformed output: {exc.errors()[0]['msg']}"
         return None, reason or "no valid output"
 
+    def chat(self, agent: str, runnable: Any, messages: list[BaseMessage], round_: int,
+             tools: Sequence[str] = ()) -> AIMessage:
+        """One turn of a tool-calling conversation, metered, recorded and replayed like any
+        call: the same conversation (with the same tools offered) is never paid twice."""
+        text = _messages_text(messages)
+        est_in, est_out = _estimate_tokens(text) + 64 * len(tools), self.max_output_tokens
+        call_id = self._key(agent, "chat", [[message_to_dict(m) for m in messages],
+                                            sorted(tools)])
+
+        def call() -> tuple[str, int, int]:
+            out = self._invoke(runnable, messages)
+            if not isinstance(out, AIMessage):
+                out = AIMessage(content=str(getattr(out, "content", out)))
+            usage = out.usage_metadata or {}
+            tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
+            tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
+            if odd_in or odd_out:
+                self.ledger.record_anomaly(call_id, "usage", f"clamped to {tin}/{tout}", round_)
+            return json.dumps(_scrub(message_to_dict(out))), tin, tout
+
+        return messages_from_dict([json.loads(self._run(call_id, agent, round_, est_in, est_out,
+                                                        call))])[0]  # type: ignore[return-value]
+
     def score_labels(self, agent: str, prompt: str, labels: Sequence[str],
                      round_: int) -> dict[str, float]:
         """Label probabilities from a local model (cached and metered like any call)."""
@@ -300,3 +325,46 @@ class MeteredLLM:
                             prompt, max_tokens=max_tokens, temperature=temperature,
                             seed=seed)))
         return json.loads(out)
+
+
+class MeteredChatModel(BaseChatModel):
+    """A LangChain chat model whose every turn goes through :meth:`MeteredLLM.chat`, so a
+    LangChain agent loop (``create_agent``) is budgeted, recorded and replayed like the rest
+    of the run."""
+
+    metered: Any  #: the MeteredLLM
+    agent: str  #: which labelgraph agent is talking (for the ledger)
+    round: int  #: the round (for the ledger)
+    bound: Any = None  #: the inner model with tools bound
+    tool_names: list[str] = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "labelgraph-metered"
+
+    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
+        return self.model_copy(update={"bound": self.metered.llm.bind_tools(tools, **kwargs),
+                                       "tool_names": names})
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        message = self.metered.chat(self.agent, self.bound or self.metered.llm, messages,
+                                    self.round, self.tool_names)
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def calls_tools(llm: Any) -> bool:
+    """Can this model drive a tool-calling agent? The embedded model cannot; a model may say
+    so itself with a ``tool_calling`` attribute (e.g. one good only at structured output)."""
+    if llm is None or is_local(llm) or not capable_of_decisions(llm):
+        return False
+    if getattr(llm, "tool_calling", None) is not None:
+        return bool(llm.tool_calling)
+    try:
+        return type(llm).bind_tools is not BaseChatModel.bind_tools
+    except AttributeError:
+        return False

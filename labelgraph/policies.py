@@ -15,9 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.prompts import supervisor_messages
 from labelgraph.stopping import StoppingCriterion, votes
+from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.types import Budget, Decision, Proposal
 
 if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
     from labelgraph.config import RunConfig
     from labelgraph.llm import MeteredLLM
 
@@ -108,22 +111,45 @@ class RulePolicy:
 
 class LLMPolicy:
     """Asks a capable chat model for a structured Decision; the rule policy is its fallback
-    when the output is malformed or the call does not fit the budget — and it says so."""
+    when the output is malformed or the call does not fit the budget — and it says so.
+
+    Given tools and a model that calls them, it runs as a bounded tool-calling agent that
+    inspects the run before it decides (``uses_tools``); the decision's reason ends with the
+    tools it called.
+    """
+
+    uses_tools = True
 
     def __init__(self, llm: MeteredLLM, fallback: Policy | None = None,
-                 strategies: Sequence[str] = ()) -> None:
+                 strategies: Sequence[str] = (), limits: ToolLimits | None = None) -> None:
         self.llm = llm
         self.fallback = fallback or RulePolicy()
         self.strategies = list(strategies)
+        self.limits = limits
 
-    def decide(self, signals: Signals, config: RunConfig) -> Decision:
-        messages = supervisor_messages(signals.as_dict(), self.strategies, config.batch_size)
+    def decide(self, signals: Signals, config: RunConfig,
+               tools: Sequence[BaseTool] = ()) -> Decision:
+        from labelgraph.llm import calls_tools
+
+        agentic = bool(tools) and calls_tools(self.llm.llm)
+        messages = supervisor_messages(signals.as_dict(), self.strategies, config.batch_size,
+                                       with_tools=agentic)
+        called: list[str] = []
         try:
-            decision, why = self.llm.structured("supervisor", Decision, messages, signals.round)
+            if agentic:
+                decision, why, called = run_tool_agent(
+                    self.llm, "supervisor", signals.round, "decide", tools,
+                    str(messages[0].content), str(messages[1].content), Decision, self.limits)
+            else:
+                decision, why = self.llm.structured("supervisor", Decision, messages,
+                                                    signals.round)
         except BudgetExhausted as exc:
             decision, why = None, f"the call does not fit the budget ({exc})"
         except ProviderError as exc:
             decision, why = None, f"the provider failed ({exc})"
+        if decision is not None and called:
+            decision = decision.model_copy(update={
+                "reason": f"{decision.reason} [looked at: {', '.join(called)}]"})
         if decision is None:
             fallback = self.fallback.decide(signals, config)
             return fallback.model_copy(update={

@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS orphan_calls (
     call_id TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, tokens INTEGER NOT NULL,
     usd REAL NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (call_id, created));
+CREATE TABLE IF NOT EXISTS tool_calls (
+    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, tool TEXT NOT NULL, arguments TEXT NOT NULL,
+    result TEXT NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -188,6 +191,25 @@ class Ledger:
                 "ON CONFLICT(item_id, round) DO NOTHING",
                 [(*row, now) for row in rows],
             )
+
+    def record_tool_call(self, call_id: str, agent: str, tool: str, arguments: str,
+                         result: str, round_: int) -> None:
+        """Record a tool's result the moment it returns: a resumed run replays it, so a tool
+        with side effects never runs twice for the same step."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO tool_calls VALUES (?,?,?,?,?,?,?) "
+                         "ON CONFLICT(call_id) DO NOTHING",
+                         (call_id, agent, tool, arguments, result, round_, time.time()))
+
+    def tool_result(self, call_id: str) -> str | None:
+        rows = self._rows("SELECT result FROM tool_calls WHERE call_id = ?", (call_id,))
+        return rows[0][0] if rows else None
+
+    def tool_calls(self) -> list[dict[str, Any]]:
+        return [{"agent": a, "tool": t, "arguments": json.loads(g), "result": r, "round": n}
+                for a, t, g, r, n in self._rows(
+                    "SELECT agent, tool, arguments, result, round FROM tool_calls "
+                    "ORDER BY created")]
 
     def record_anomaly(self, call_id: str, kind: str, detail: str, round_: int) -> None:
         """Note something suspicious about a call (e.g. reported usage that was clamped)."""

@@ -23,9 +23,11 @@ Responder = Callable[[list[BaseMessage], str], dict[str, Any] | str | AIMessage]
 
 
 class ScriptedChatModel(BaseChatModel):
-    """A chat model whose answers come from a Python function; counts its calls."""
+    """A chat model whose answers come from a Python function; counts its calls. It answers
+    structured-output requests only (``tool_calling = False``): no agent loop runs on it."""
 
     responder: Responder
+    tool_calling: bool = False
     calls: list[str] = []
     tool_name: str | None = None
     counter: Any = None
@@ -66,3 +68,55 @@ def last_text(messages: list[BaseMessage]) -> str:
     start = content.rfind("<text>")
     end = content.rfind("</text>")
     return content[start + 6:end] if start >= 0 and end > start else content
+
+
+Script = Callable[[list[BaseMessage], list[str]], Any]
+
+
+class ToolCallingChatModel(BaseChatModel):
+    """A scripted chat model that really goes through tool calls and tool messages.
+
+    ``script(messages, tool_names)`` sees the conversation so far and the names of the tools
+    bound for this call, and returns ``{"tool": name, "args": {...}}`` (one tool call), a
+    list of them (parallel calls), or a string (a plain answer). Every call is logged in
+    ``calls`` as the tool names it asked for.
+    """
+
+    script: Script
+    calls: list[list[str]] = []
+    tool_names: list[str] = []
+    counter: Any = None
+
+    def model_post_init(self, __context: Any) -> None:
+        self.counter = itertools.count()
+        self.calls = []
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def bind_tools(self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any) -> Any:
+        names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
+        return self.model_copy(update={"tool_names": names})
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        return self.answer(messages, self.tool_names)
+
+    def answer(self, messages: list[BaseMessage], names: list[str]) -> ChatResult:
+        out = self.script(messages, names)
+        usage = {"input_tokens": sum(len(str(m.content)) // 4 for m in messages) + 1,
+                 "output_tokens": 20, "total_tokens": 0}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        if isinstance(out, str):
+            self.calls.append([])
+            return ChatResult(generations=[ChatGeneration(message=AIMessage(
+                content=out, usage_metadata=usage))])
+        calls = out if isinstance(out, list) else [out]
+        self.calls.append([c["tool"] for c in calls])
+        msg = AIMessage(content="", usage_metadata=usage, tool_calls=[
+            {"name": c["tool"], "args": c.get("args", {}), "id": f"call_{next(self.counter)}"}
+            for c in calls])
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
