@@ -302,6 +302,21 @@ def plugins() -> None:
         for entry in registry.entries(kind):
             table.add_row(kind, entry.name, entry.origin, entry.target)
     console.print(table)
+    from labelgraph.tools.builtin import BUILTIN_TOOLS
+    from labelgraph.tools.registry import AGENTS, ALL, agents_of
+
+    tools = Table(title="tools by agent (built-ins run when the agent calls tools)")
+    for column in ("agent", "tool", "origin"):
+        tools.add_column(column)
+    for agent in AGENTS:
+        for name in BUILTIN_TOOLS.get(agent, ()):
+            tools.add_row(agent, name, "built-in")
+    for entry in registry.entries("tools"):
+        for agent in agents_of(entry.load()):
+            tools.add_row(agent if agent != ALL else "every agent", entry.name, entry.origin)
+    console.print(tools)
+    console.print("Tools passed to LabelGraph(tools=...) join these per run (origin "
+                  "'argument'); a run's report says which agents called tools.")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,11 @@ def test_the_supervisor_inspects_the_run_with_tools_and_decides_from_what_it_saw
         assert decision["strategy"] == "entropy"
         assert decision["reason"].endswith("[looked at: " + ", ".join(PLAN) + "]")
     assert len(decided) >= 3
+    from labelgraph.report import summary
+
+    modes = summary(lg, result)["agents"]
+    assert modes["supervisor"].startswith("tool-calling LLM agent (tools: memory_search")
+    assert modes["verifier"] == "deterministic checks"
 
 
 def test_an_annotator_tool_changes_a_label(tmp_path):
