@@ -31,12 +31,12 @@ def stop_set_rows(n: int, size: int, seed: int) -> np.ndarray:
 
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
     """Fit, save and evaluate the student; return this round's model metrics."""
-    examples, _ = ctx.memory.all()
+    examples, emb = ctx.memory.all(with_embeddings=True)
     by_source = Counter(e.source if e.origin == "pool" else "synthetic" for e in examples)
     out: dict[str, Any] = {"labels": len(examples), "by_source": dict(by_source),
                            "accuracy": None, "macro_f1": None, "kappa": None}
     store = ctx.store
-    model = store.fit()
+    model = store.fit(examples, emb)
     if model is None:
         return out
     store.save_model(model)

@@ -320,15 +320,9 @@ class LabelGraph:
             client = make_client(None if self.chroma_host else self.paths.chroma,
                                  host=self.chroma_host, port=self.chroma_port)
             memory = ExampleMemory(client, embedding, name=collection_name(run_id))
-            store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
-                             student=self.student, tfidf=self.config.tfidf,
-                             embedding_cache=self.embedding_cache)
-            store.check()
-            self._context = Context(
-                task=self.task, config=self.config, ledger=ledger, meter=meter, memory=memory,
-                store=store, embedding=embedding, annotator=annotator,
-                policy=self._make_policy(metered), student=self.student, tools=tools,
-                criteria=criteria, llm=metered)
+            self._context = self._assemble(ledger, meter, memory, embedding, annotator,
+                                           self._make_policy(metered), tools, criteria,
+                                           metered)
         return self._context
 
     def _watcher_context(self, embedding: Any, annotator: Any, tools: ToolRegistry,
@@ -340,15 +334,22 @@ class LabelGraph:
         memory = ExampleMemory(make_client(None), embedding,
                                name=f"{collection_name(self._run_id())}-{uuid.uuid4().hex[:8]}")
         rebuild_memory(ledger, memory)
+        return self._assemble(ledger, BudgetMeter(self.budget, ledger), memory, embedding,
+                              annotator, registry.create("policies", "rule"), tools, criteria,
+                              None)
+
+    def _assemble(self, ledger: Ledger, meter: BudgetMeter, memory: ExampleMemory,
+                  embedding: Any, annotator: Any, policy: Any, tools: ToolRegistry,
+                  criteria: tuple[tuple[str, Any], ...], llm: MeteredLLM | None) -> Context:
+        """The run store (checked before any node runs) and the frozen context around it."""
         store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
                          student=self.student, tfidf=self.config.tfidf,
-                         embedding_cache=self.embedding_cache, read_only=True)
+                         embedding_cache=self.embedding_cache, read_only=self.read_only)
         store.check()
-        return Context(task=self.task, config=self.config, ledger=ledger,
-                       meter=BudgetMeter(self.budget, ledger), memory=memory, store=store,
-                       embedding=embedding, annotator=annotator, policy=registry.create(
-                           "policies", "rule"), student=self.student, tools=tools,
-                       criteria=criteria, llm=None)
+        return Context(task=self.task, config=self.config, ledger=ledger, meter=meter,
+                       memory=memory, store=store, embedding=embedding, annotator=annotator,
+                       policy=policy, student=self.student, tools=tools, criteria=criteria,
+                       llm=llm)
 
     @property
     def graph(self) -> Any:

@@ -221,6 +221,18 @@ class MeteredLLM:
         tout = self.llm.completion_tokens - before[1]  # type: ignore[attr-defined]
         return json.dumps(result), tin, tout
 
+    def _charged(self, usage: Any, est_in: int, est_out: int, call_id: str,
+                 round_: int) -> tuple[int, int]:
+        """The (input, output) tokens to charge for a reported usage: trusted only within
+        the reservation; anything else is clamped and recorded as an anomaly."""
+        tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
+        tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
+        if odd_in or odd_out:
+            reported = {k: str(usage.get(k)) for k in ("input_tokens", "output_tokens")}
+            self.ledger.record_anomaly(call_id, "usage", json.dumps(_scrub(reported))
+                                       + f" clamped to {tin}/{tout}", round_)
+        return tin, tout
+
     def _invoke(self, runnable: Any, messages: list[BaseMessage]) -> Any:
         """Invoke, retrying transient provider errors with exponential backoff; after the
         last try, a :class:`ProviderError` (callers abstain or fall back)."""
@@ -256,12 +268,7 @@ class MeteredLLM:
             if not isinstance(out, dict):
                 out = {"raw": None, "parsed": None, "parsing_error": f"got {type(out)}"}
             usage = getattr(out.get("raw"), "usage_metadata", None) or {}
-            tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
-            tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
-            if odd_in or odd_out:
-                self.ledger.record_anomaly(call_id, "usage", json.dumps(_scrub(
-                    {k: str(usage.get(k)) for k in ("input_tokens", "output_tokens")}))
-                    + f" clamped to {tin}/{tout}", round_)
+            tin, tout = self._charged(usage, est_in, est_out, call_id, round_)
             parsed = out.get("parsed")
             try:
                 if parsed is not None:
@@ -297,11 +304,8 @@ class MeteredLLM:
             out = self._invoke(runnable, messages)
             if not isinstance(out, AIMessage):
                 out = AIMessage(content=str(getattr(out, "content", out)))
-            usage = out.usage_metadata or {}
-            tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
-            tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
-            if odd_in or odd_out:
-                self.ledger.record_anomaly(call_id, "usage", f"clamped to {tin}/{tout}", round_)
+            tin, tout = self._charged(out.usage_metadata or {}, est_in, est_out, call_id,
+                                      round_)
             return json.dumps(_scrub(message_to_dict(out))), tin, tout
 
         return messages_from_dict([json.loads(self._run(call_id, agent, round_, est_in, est_out,

@@ -84,6 +84,19 @@ class CallRow:
     round: int
 
 
+SOURCE_RANK = {"human": 3, "oracle": 2, "llm": 1}
+
+
+def most_authoritative(rows: Iterable[LabelRow]) -> dict[str, LabelRow]:
+    """Per item, the label of the most authoritative source: human, then oracle, then LLM."""
+    best: dict[str, LabelRow] = {}
+    for row in rows:
+        old = best.get(row.item_id)
+        if old is None or SOURCE_RANK.get(row.source, 0) > SOURCE_RANK.get(old.source, 0):
+            best[row.item_id] = row
+    return best
+
+
 class Ledger:
     """Append-only SQLite ledger; ``path=":memory:"`` for a throw-away one.
 
@@ -303,17 +316,10 @@ class Ledger:
     def unverified_labels(self) -> list[LabelRow]:
         """Labels bought for items the verifier never judged (a run killed between the
         annotator and the verifier): the most authoritative source per item."""
-        rank = {"human": 3, "oracle": 2, "llm": 1}
-        best: dict[str, LabelRow] = {}
-        for row in self._rows(
+        return list(most_authoritative(LabelRow(*row) for row in self._rows(
             "SELECT item_id, source, text, label, confidence, origin, intended, round, usd, "
             "tokens, note FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
-            "(SELECT item_id FROM verdicts) ORDER BY created, item_id"):
-            label = LabelRow(*row)
-            old = best.get(label.item_id)
-            if old is None or rank.get(label.source, 0) > rank.get(old.source, 0):
-                best[label.item_id] = label
-        return list(best.values())
+            "(SELECT item_id FROM verdicts) ORDER BY created, item_id")).values())
 
     def last_round(self) -> int:
         """The latest round with a decision or metrics (0 for a new run)."""

@@ -21,7 +21,7 @@ import numpy as np
 from labelgraph.assets import atomic_write, save_npy
 from labelgraph.errors import RunStateError
 from labelgraph.memory.examples import Example, ExampleMemory, memory_status
-from labelgraph.memory.ledger import Ledger
+from labelgraph.memory.ledger import Ledger, most_authoritative
 from labelgraph.memory.pool import PoolStore, Progress, read_split
 from labelgraph.student import Featurizer, fit_student, proba_in_order
 
@@ -193,13 +193,17 @@ class RunStore:
             self._model_loaded = True
         return self._model
 
-    def fit(self) -> Any | None:
-        """A student fitted on memory's accepted labels (None with fewer than two labels)."""
-        examples, emb = self.memory.all(with_embeddings=True)
+    def fit(self, examples: list[Example] | None = None,
+            embeddings: np.ndarray | None = None) -> Any | None:
+        """A student fitted on memory's accepted labels, or on the ``examples`` (and their
+        embeddings) given; None with fewer than two labels."""
+        if examples is None or embeddings is None:
+            examples, embeddings = self.memory.all(with_embeddings=True)
         labels = [e.label for e in examples]
         if len(set(labels)) < 2:
             return None
-        return fit_student(self.student, self.features([e.text for e in examples], emb), labels)
+        return fit_student(self.student, self.features([e.text for e in examples], embeddings),
+                           labels)
 
     def save_model(self, model: Any) -> None:
         """Keep the student, and write it for the user (``model.joblib``, never read back)."""
@@ -238,13 +242,8 @@ def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
     sources, the most authoritative one (human, then oracle, then LLM) is kept.
     """
     verdicts = ledger.verdicts()
-    rank = {"human": 3, "oracle": 2, "llm": 1}
-    best: dict[str, Any] = {}
-    for r in ledger.all_labels():
-        if verdicts.get(r.item_id, ("",))[0] not in {"accept", "flag"} or not r.label:
-            continue
-        if r.item_id not in best or rank[r.source] > rank[best[r.item_id].source]:
-            best[r.item_id] = r
+    best = most_authoritative(r for r in ledger.all_labels() if r.label and verdicts.get(
+        r.item_id, ("",))[0] in {"accept", "flag"})
     memory.upsert([Example(id=item_id, text=r.text, label=r.label, source=r.source,
                            confidence=float(r.confidence or 0.0), round=r.round,
                            status=memory_status(verdicts[item_id][0], r.source), origin=r.origin)

@@ -88,12 +88,7 @@ class ToolSpec:
 
     agent: str
     name: str
-    origin: str  # "argument", "decorator", "entry point (dist)"
-
-    @property
-    def recordable(self) -> bool:
-        """Can a reopened run find this tool again by name (not a passed object)?"""
-        return self.origin != "argument"
+    origin: str  # "argument" (run.json cannot hold it), "decorator", "entry point (dist)"
 
 
 class ToolRegistry:
