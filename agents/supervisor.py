@@ -12,6 +12,7 @@ from langgraph.runtime import Runtime
 
 from labelgraph.events import Decided
 from labelgraph.graph.state import idle_rounds_of, kappas_of, metrics_of, proposals_of, round_of
+from labelgraph.llm import calls_tools
 from labelgraph.policies import Signals, guard
 from labelgraph.tools.builtin import builtin_tools
 
@@ -54,7 +55,8 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide the next round's action and record the decision and its reason."""
     ctx = runtime.context
     signals = compute_signals(state, ctx)
-    if getattr(ctx.policy, "uses_tools", False):  # it may inspect the run before deciding
+    if getattr(ctx.policy, "uses_tools", False) and ctx.llm is not None and \
+            calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
         tools = [*builtin_tools(ctx, "supervisor", metrics_of(state)),
                  *ctx.tools.for_agent("supervisor")]
         proposed = ctx.policy.decide(signals, ctx.config, tools=tools)
