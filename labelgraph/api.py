@@ -286,7 +286,8 @@ class LabelGraph:
             registry.get("strategies", self.config.strategy)
             if isinstance(self.policy, str) and self.policy != "auto":
                 registry.get("policies", self.policy)
-            tools = ToolRegistry(self.tools)
+            tools = ToolRegistry(self.tools, mcp=None if self.read_only
+                                 else self.config.mcp_servers)
             criteria = self._criteria()
             embedding = registry.create("embeddings", self.embedding) \
                 if isinstance(self.embedding, str) else self.embedding

@@ -7,17 +7,45 @@ started with. ``Settings`` is the one place that reads ``LABELGRAPH_*`` environm
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from labelgraph.errors import InputError
 
-__all__ = ["DEFAULT_STOPPING", "RunConfig", "Settings", "make_config", "settings"]
+__all__ = ["DEFAULT_STOPPING", "MCPServer", "RunConfig", "Settings", "make_config", "settings"]
 
 #: The optional stopping criteria a run uses unless told otherwise (``stopping=()`` turns them
 #: off). The guardrail criteria (budgets, idle-round patience, an exhausted pool) always apply.
 DEFAULT_STOPPING = ("stabilizing_predictions",)
+
+
+class MCPServer(BaseModel):
+    """An MCP server whose tools join the run: started over stdio, or reached over HTTP.
+
+    Values of ``env`` and ``headers`` written ``$NAME`` are read from the environment when
+    the server is contacted, so a secret never lands in ``run.json``.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    transport: Literal["stdio", "streamable_http", "sse"] = "stdio"
+    command: str | None = Field(None, description="stdio: the program that serves")
+    args: tuple[str, ...] = Field((), description="stdio: its arguments")
+    env: dict[str, str] | None = Field(None, description="stdio: its environment")
+    cwd: str | None = Field(None, description="stdio: its working directory")
+    url: str | None = Field(None, description="HTTP: the server's address")
+    headers: dict[str, str] | None = Field(None, description="HTTP: request headers")
+    agents: tuple[str, ...] = Field(("all",), description="agents that may call its tools")
+
+    @model_validator(mode="after")
+    def _reachable(self) -> MCPServer:
+        if self.transport == "stdio" and not self.command:
+            raise ValueError("a stdio MCP server needs a command")
+        if self.transport != "stdio" and not self.url:
+            raise ValueError(f"an {self.transport} MCP server needs a url")
+        return self
 
 
 class RunConfig(BaseModel):
@@ -68,6 +96,14 @@ class RunConfig(BaseModel):
                                 description="wall time a tool call may take")
     tool_max_chars: int = Field(4000, ge=100, le=1_000_000,
                                 description="a longer tool result is cut (the model is told)")
+    mcp_servers: dict[str, MCPServer] = Field(
+        default_factory=dict,
+        description="MCP servers by name whose tools join the run (needs labelgraph[mcp])")
+    judge: bool = Field(False, description="the verifier asks the run's chat model to judge "
+                                           "doubtful labels (flagged or low-confidence)")
+    judge_below: float = Field(0.6, ge=0.0, le=1.0,
+                               description="judge: an LLM label under this confidence is "
+                                           "doubtful")
     tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
     seed: int = Field(0, description="random seed of every choice the run makes")
 

@@ -4,8 +4,9 @@ A tool is a LangChain tool; a documented plain function is wrapped as one. Tools
 three ways: passed to ``LabelGraph(tools=...)`` (origin "argument"), named there after being
 registered with the :func:`tool` decorator (origin "decorator"), or installed by a package
 through the ``labelgraph.tools`` entry-point group (origin "entry point", active in every
-run). Agents call only what is registered for them, so a pool text that looks like an
-instruction can never reach an unregistered capability.
+run), or served by an MCP server the run's configuration names (origin "MCP (server)",
+``labelgraph.tools.mcp``). Agents call only what is registered for them, so a pool text
+that looks like an instruction can never reach an unregistered capability.
 """
 
 from __future__ import annotations
@@ -88,15 +89,22 @@ class ToolSpec:
 
     agent: str
     name: str
-    origin: str  # "argument" (run.json cannot hold it), "decorator", "entry point (dist)"
+    origin: str  # "argument" (run.json cannot hold it), "decorator", "entry point (dist)",
+    # "MCP (server)"
 
 
 class ToolRegistry:
     """The tools of one run, by agent; ``"all"`` holds tools every agent may use."""
 
     def __init__(self, tools: Mapping[str, Sequence[ToolLike]] | Sequence[ToolLike] | None = None,
-                 *, plugins: bool = True) -> None:
+                 *, plugins: bool = True, mcp: Mapping[str, Any] | None = None) -> None:
         self._tools: dict[str, dict[str, tuple[BaseTool, str]]] = {}
+        if mcp:  # the tools of the MCP servers the run's configuration names
+            from labelgraph.tools.mcp import load_mcp_tools, mcp_origin
+
+            for server, t in load_mcp_tools(mcp):
+                for agent in _check_agents(mcp[server].agents):
+                    self._add(agent, t, mcp_origin(server))
         if plugins:  # installed packages add their tools by themselves
             for entry in registry.entries("tools"):
                 if entry.origin.startswith("entry point"):
