@@ -2,7 +2,9 @@
 
 A local model continues a list of real examples of the target label (measured to give
 usable new examples); a chat model answers with a structured list (prompts in
-``labelgraph.prompts``). Candidates that are near-duplicates of memory or of the pool are
+``labelgraph.prompts``); a chat model that calls tools first searches memory and the pool
+with its tools (``labelgraph.tools.builtin``, plus the run's generator tools) to find what is
+missing. Candidates that are near-duplicates of memory or of the pool are
 dropped before anyone pays to label them. It hands on :class:`~labelgraph.types.Candidate`
 items whose ``intended`` label the annotator never sees.
 """
@@ -17,7 +19,10 @@ from langgraph.runtime import Runtime
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Generated
 from labelgraph.graph.state import decision_of, metrics_of, round_of
+from labelgraph.llm import calls_tools
 from labelgraph.prompts import GeneratedExamples, generator_messages, list_prompt
+from labelgraph.tools.agent import ToolLimits, run_tool_agent
+from labelgraph.tools.builtin import builtin_tools
 from labelgraph.types import Candidate, Proposal, content_id
 
 if TYPE_CHECKING:
@@ -57,11 +62,19 @@ def generate(ctx: Context, label: str, n: int, round_: int) -> tuple[list[str], 
                 out.append(text)
         return out, attempts
     shots = [examples[i].text for i in rng.choice(len(examples), k, replace=False)]
-    try:
-        result, _ = llm.structured("generator", GeneratedExamples,
-                                   generator_messages(ctx.task, label, shots, n), round_)
-    except (BudgetExhausted, ProviderError):
-        return [], 0
+    if calls_tools(llm.llm):  # it looks at memory and the pool before it writes
+        system, human = generator_messages(ctx.task, label, shots, n, with_tools=True)
+        result, _, _ = run_tool_agent(
+            llm, "generator", round_, f"generate:{label}",
+            [*builtin_tools(ctx, "generator"), *ctx.tools.for_agent("generator")],
+            str(system.content), str(human.content), GeneratedExamples,
+            ToolLimits.from_config(ctx.config))
+    else:
+        try:
+            result, _ = llm.structured("generator", GeneratedExamples,
+                                       generator_messages(ctx.task, label, shots, n), round_)
+        except (BudgetExhausted, ProviderError):
+            return [], 0
     texts = [] if result is None else [_clean(t) for t in result.examples]
     return [t for t in dict.fromkeys(texts) if len(t) >= MIN_CHARS][:n], 1
 

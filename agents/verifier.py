@@ -3,12 +3,15 @@
 Rejects labels outside the schema, duplicates, abstentions, and synthetic examples whose
 blind label differs from the label they were written for; flags a label that disagrees
 with both its nearest labeled neighbours and the student; runs the verifier's tools as
-checks (``labelgraph.tools.hooks``). Accepted labels go into memory; flagged LLM labels are
-kept apart, out of training. The item it hands on is a :class:`~labelgraph.types.VerifiedItem`.
+checks (``labelgraph.tools.hooks``); with ``RunConfig.judge``, asks an LLM judge about each
+doubtful label (flagged, or an LLM label under ``judge_below`` confidence). Accepted labels
+go into memory; flagged LLM labels are kept apart, out of training. The item it hands on
+is a :class:`~labelgraph.types.VerifiedItem`.
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
@@ -19,9 +22,13 @@ from labelgraph.events import Verified
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
 from labelgraph.student import proba_in_order
+from labelgraph.tools.agent import ToolLimits, recorded_tools
+from labelgraph.tools.builtin import judge_tool
 from labelgraph.tools.hooks import run_checks
 
 if TYPE_CHECKING:
+    from langchain_core.tools import BaseTool
+
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import State
     from labelgraph.types import LabeledItem, VerifiedItem
@@ -51,6 +58,31 @@ def student_vote(ctx: Context, items: list[LabeledItem], emb: np.ndarray) -> lis
     return [(ctx.task.labels[int(p.argmax())], float(p.max())) for p in proba]
 
 
+def doubtful(item: dict[str, Any], verdict: str, threshold: float) -> str | None:
+    """Why a label deserves the judge's look (None if it does not): a flag, or an LLM label
+    given with low confidence."""
+    if verdict == "flag":
+        return item.get("reason") or "flagged"
+    confidence = item.get("confidence")
+    if verdict == "accept" and item.get("source") == "llm" and confidence is not None \
+            and float(confidence) < threshold:
+        return f"the labeler's confidence is only {float(confidence):.2f}"
+    return None
+
+
+def judged(judge: BaseTool, item: dict[str, Any], verdict: str, reason: str,
+           doubt: str) -> tuple[str, str]:
+    """The judge's verdict on one label; if it fails or abstains the verdict stands."""
+    said = judge.invoke({"text": item["text"], "label": item["label"], "doubt": doubt})
+    try:
+        answer = json.loads(said)
+    except (TypeError, ValueError):
+        answer = {"verdict": "error", "reason": str(said)}
+    if answer.get("verdict") in {"accept", "flag", "reject"}:
+        return answer["verdict"], f"llm_judge: {answer.get('reason', '')}"
+    return verdict, f"{reason} (the judge could not tell: {str(answer.get('reason'))[:200]})"
+
+
 def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[VerifiedItem]:
     """Give every item of the batch a verdict and a reason; record them; fill memory."""
     labels = set(ctx.task.labels)
@@ -65,6 +97,9 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
     in_memory = ctx.memory.has([i["id"] for i in labeled if i["id"] not in prior])
     seen: set[str] = set()
     checks = ctx.tools.for_agent("verifier")
+    judge = recorded_tools([judge_tool(ctx, round_)], ctx.ledger, "verifier", round_, "judge",
+                           ToolLimits.from_config(ctx.config))[0] \
+        if ctx.config.judge and ctx.llm is not None else None
     row_of: dict[int, int] = {id(item): k for k, item in enumerate(labeled)}  # rows of emb
     for item in items:
         if item.get("label") is None:
@@ -93,6 +128,9 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
                 "confidence": item.get("confidence"), "origin": item.get("origin")}, verdict)
             if found:
                 verdict, reason = found
+            doubt = doubtful({**item, "reason": reason}, verdict, ctx.config.judge_below)
+            if judge is not None and doubt:
+                verdict, reason = judged(judge, item, verdict, reason, doubt)
         seen.add(item["id"])
         item.update(verdict=verdict, reason=reason)
     kept = [i for i in items if i.get("verdict") in {"accept", "flag"}]

@@ -71,6 +71,46 @@ class Context:
         mask[rows] = True
         return mask
 
+    def agent_modes(self) -> dict[str, str]:
+        """How each agent works in this run: which are tool-calling LLM agents, which run
+        their tools as deterministic hooks, and which follow rules."""
+        from labelgraph.llm import calls_tools
+        from labelgraph.tools.builtin import BUILTIN_TOOLS
+
+        chat = self.llm.llm if self.llm is not None else None
+        agentic = calls_tools(chat)
+
+        def tools_of(agent: str, builtin: bool) -> str:
+            names = [*(BUILTIN_TOOLS.get(agent, ()) if builtin else ()),
+                     *(t.name for t in self.tools.for_agent(agent))]
+            return f" (tools: {', '.join(names)})" if names else ""
+
+        policy = type(self.policy).__name__
+        if getattr(self.policy, "uses_tools", False) and agentic:
+            supervisor = "tool-calling LLM agent" + tools_of("supervisor", True)
+        elif policy == "LLMPolicy":
+            supervisor = "LLM policy (structured decision, no tools)"
+        else:
+            supervisor = f"rules ({policy})"
+        annotator = type(self.annotator).__name__
+        user = self.tools.for_agent("annotator")
+        if annotator in {"LLMAnnotator", "HybridAnnotator"} and agentic and user:
+            annotator += ": tool-calling LLM agent" + tools_of("annotator", True)
+        elif user:
+            annotator += ": tools as deterministic hooks (notes in the prompt)" + \
+                tools_of("annotator", False)
+        checks = self.tools.for_agent("verifier")
+        verifier = "deterministic checks" + (tools_of("verifier", False) if checks else "")
+        if self.config.judge:
+            verifier += "; an LLM judge (llm_judge) for doubtful labels"
+        generator = "off" if not self.config.synthesize or chat is None else \
+            "local list continuation" if self.llm is not None and self.llm.local else \
+            "tool-calling LLM agent" + tools_of("generator", True) if agentic else \
+            "LLM (structured list)"
+        return {"supervisor": supervisor, "annotator": annotator, "generator": generator,
+                "verifier": verifier, "selector": f"strategy {self.config.strategy!r} (pure)",
+                "learner": "student refit (pure)"}
+
     def embed_items(self, items: Sequence[Any]) -> np.ndarray:
         """Embeddings of batch items: the pool's cached rows, computed only for the rest."""
         pool = self.store.pool()

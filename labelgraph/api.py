@@ -26,7 +26,7 @@ from labelgraph.errors import InputError, RunStateError
 from labelgraph.events import PoolChecked
 from labelgraph.graph.builder import build_graph, recursion_limit
 from labelgraph.graph.context import Context
-from labelgraph.llm import MeteredLLM, capable_of_decisions, model_name, resolve_llm
+from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
 from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
@@ -302,6 +302,9 @@ class LabelGraph:
                                  "annotator='oracle' or 'human'")
             if chat is None and self.policy == "llm":
                 raise InputError("policy='llm' needs an llm")
+            if self.config.judge and (chat is None or is_local(chat)):
+                raise InputError("judge=True needs a chat model to judge doubtful labels (the "
+                                 "embedded local model cannot); pass llm= or set judge=False")
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._lock = RunLock(self.paths.lock)  # one driver per run; watchers take none
             self._lock.acquire()
@@ -324,6 +327,8 @@ class LabelGraph:
             self._context = self._assemble(ledger, meter, memory, embedding, annotator,
                                            self._make_policy(metered), tools, criteria,
                                            metered)
+            atomic_write_text(self.paths.agents,
+                              json.dumps(self._context.agent_modes(), indent=2))
         return self._context
 
     def _watcher_context(self, embedding: Any, annotator: Any, tools: ToolRegistry,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from labelgraph.errors import LabelGraphError, ModelNotInstalledError
+from labelgraph.errors import InputError, LabelGraphError, ModelNotInstalledError
 from labelgraph.events import Decided, Generated, Learned, PoolChecked, Progress
 
 if TYPE_CHECKING:
@@ -289,11 +289,18 @@ def graph() -> None:
 
 
 @command
-def plugins() -> None:
+def plugins(run_dir: Annotated[Path | None, typer.Argument(
+        help="a run directory: list that run's tools and how each agent works in it")] = None,
+            ) -> None:
     """List every strategy, criterion, annotator, policy, embedding, LLM, tool and its origin."""
+    if run_dir is not None:
+        _run_plugins(run_dir)
+        return
     from rich.table import Table
 
     from labelgraph.registry import KINDS, registry
+    from labelgraph.tools.builtin import BUILTIN_TOOLS
+    from labelgraph.tools.registry import AGENTS, ALL, agents_of
 
     table = Table(title="labelgraph plug-ins")
     for column in ("kind", "name", "origin", "what"):
@@ -302,12 +309,7 @@ def plugins() -> None:
         for entry in registry.entries(kind):
             table.add_row(kind, entry.name, entry.origin, entry.target)
     console.print(table)
-    from labelgraph.tools.builtin import BUILTIN_TOOLS
-    from labelgraph.tools.registry import AGENTS, ALL, agents_of
-
-    tools = Table(title="tools by agent (built-ins run when the agent calls tools)")
-    for column in ("agent", "tool", "origin"):
-        tools.add_column(column)
+    tools = _tools_table("tools by agent (built-ins run when the agent calls tools)")
     for agent in AGENTS:
         for name in BUILTIN_TOOLS.get(agent, ()):
             tools.add_row(agent, name, "built-in")
@@ -315,8 +317,53 @@ def plugins() -> None:
         for agent in agents_of(entry.load()):
             tools.add_row(agent if agent != ALL else "every agent", entry.name, entry.origin)
     console.print(tools)
-    console.print("Tools passed to LabelGraph(tools=...) join these per run (origin "
-                  "'argument'); a run's report says which agents called tools.")
+    console.print("Per run, tools passed to LabelGraph(tools=...) (origin 'argument') and the "
+                  "tools of the MCP servers its config names (origin 'MCP (server)') join "
+                  "these: labelgraph plugins RUN_DIR lists them and how each agent works.")
+
+
+def _tools_table(title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("agent", "tool", "origin"):
+        table.add_column(column)
+    return table
+
+
+def _run_plugins(run_dir: Path) -> None:
+    """One run's tools by agent, with origins (run.json), and each agent's mode (agents.json,
+    written by the run's last driver)."""
+    from rich.table import Table
+
+    from labelgraph.memory.store import RunPaths
+    from labelgraph.tools.builtin import BUILTIN_TOOLS
+
+    paths = RunPaths(run_dir)
+    if not paths.settings.exists():
+        raise InputError(f"{run_dir} is not a labelgraph run (no run.json)")
+    settings = json.loads(paths.settings.read_text())
+    modes = json.loads(paths.agents.read_text()) if paths.agents.exists() else {}
+    table = Table(title=f"agents of {run_dir}")
+    for column in ("agent", "how it works in this run"):
+        table.add_column(column)
+    for agent, mode in modes.items():
+        table.add_row(agent, mode)
+    if modes:
+        console.print(table)
+    else:
+        console.print("no driver has built this run yet: agents.json is missing")
+    tools = _tools_table(f"tools of {run_dir} by agent")
+    for agent, mode in modes.items():
+        if "tool-calling" in mode:
+            for name in BUILTIN_TOOLS.get(agent, ()):
+                tools.add_row(agent, name, "built-in")
+    if "llm_judge" in modes.get("verifier", ""):
+        tools.add_row("verifier", "llm_judge", "built-in")
+    for spec in settings.get("tools") or []:
+        tools.add_row(spec["agent"] if spec["agent"] != "all" else "every agent",
+                      spec["name"], spec["origin"])
+    console.print(tools)
 
 
 if __name__ == "__main__":

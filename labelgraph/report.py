@@ -51,45 +51,6 @@ def plot_curve(curve: pd.DataFrame, path: Path, title: str = "learning curve") -
     return path
 
 
-def agent_modes(lg: LabelGraph) -> dict[str, str]:
-    """How each agent works in this run: which are tool-calling LLM agents, which run their
-    tools as deterministic hooks, and which follow rules."""
-    from labelgraph.llm import calls_tools
-    from labelgraph.tools.builtin import BUILTIN_TOOLS
-
-    ctx = lg.context
-    chat = ctx.llm.llm if ctx.llm is not None else None
-    agentic = calls_tools(chat)
-
-    def tools_of(agent: str, builtin: bool) -> str:
-        names = [*(BUILTIN_TOOLS.get(agent, ()) if builtin else ()),
-                 *(t.name for t in ctx.tools.for_agent(agent))]
-        return f" (tools: {', '.join(names)})" if names else ""
-
-    policy = type(ctx.policy).__name__
-    if getattr(ctx.policy, "uses_tools", False) and agentic:
-        supervisor = "tool-calling LLM agent" + tools_of("supervisor", True)
-    elif policy == "LLMPolicy":
-        supervisor = "LLM policy (structured decision, no tools)"
-    else:
-        supervisor = f"rules ({policy})"
-    annotator = type(ctx.annotator).__name__
-    user = ctx.tools.for_agent("annotator")
-    if annotator in {"LLMAnnotator", "HybridAnnotator"} and agentic and user:
-        annotator += ": tool-calling LLM agent" + tools_of("annotator", True)
-    elif user:
-        annotator += ": tools as deterministic hooks (notes in the prompt)" + \
-            tools_of("annotator", False)
-    checks = ctx.tools.for_agent("verifier")
-    verifier = "deterministic checks" + (tools_of("verifier", False) if checks else "")
-    generator = "off" if not ctx.config.synthesize or chat is None else \
-        "local list continuation" if ctx.llm is not None and ctx.llm.local else \
-        "LLM (structured list)"
-    return {"supervisor": supervisor, "annotator": annotator, "generator": generator,
-            "verifier": verifier, "selector": f"strategy {ctx.config.strategy!r} (pure)",
-            "learner": "student refit (pure)"}
-
-
 def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
     """The report's figures as a plain dict (also written to ``report.json``)."""
     acc, n = llm_accuracy(lg)
@@ -103,7 +64,7 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             "llm_calls": result.cost["calls"],
             "calls_pending_at_kill": result.cost.get("calls_pending_at_kill", 0),
             "tool_calls": len(lg.context.ledger.tool_calls()),
-            "agents": agent_modes(lg), "seconds": result.cost["seconds"]}
+            "agents": lg.context.agent_modes(), "seconds": result.cost["seconds"]}
 
 
 def print_report(lg: LabelGraph, result: RunResult, console: Console | None = None) -> dict:

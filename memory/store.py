@@ -39,6 +39,11 @@ class RunPaths:
         return self.root / "run.json"
 
     @property
+    def agents(self) -> Path:
+        """How each agent works, as the last driver of the run built it."""
+        return self.root / "agents.json"
+
+    @property
     def checkpoints(self) -> Path:
         return self.root / "checkpoints.sqlite"
 

@@ -64,6 +64,16 @@ def test_an_mcp_servers_tool_is_listed_and_used_by_the_annotator(tmp_path):
     assert settings["config"]["mcp_servers"]["glossary"]["args"] == [SERVER]
     assert {"agent": "annotator", "name": "film_glossary",
             "origin": "MCP (glossary)"} in settings["tools"]
+    from typer.testing import CliRunner
+
+    from labelgraph.cli import app
+
+    out = CliRunner().invoke(app, ["plugins", str(tmp_path / "run")], env={"COLUMNS": "250"})
+    assert out.exit_code == 0, out.output
+    assert "film_glossary" in out.output and "MCP (glossary)" in out.output
+    assert "LLMAnnotator: tool-calling LLM agent (tools: memory_search, film_glossary)" \
+        in out.output
+    assert "rules (RulePolicy)" in out.output  # the supervisor is rule-driven in this run
 
 
 def test_a_reopened_run_finds_its_mcp_tools_again(tmp_path):

@@ -107,6 +107,102 @@ def test_an_annotator_tool_changes_a_label(tmp_path):
     assert labels["with"][TRAP] == "negative"
 
 
+def test_the_generator_searches_the_pool_and_memory_before_it_writes(tmp_path):
+    """It writes only with words it found through its tools: no tool call, no example."""
+    from conftest import NEG, POS
+
+    def script(messages: list[Any], names: list[str]) -> Any:
+        if "GeneratedExamples" in names:
+            seen = _results(messages)
+            label = "negative" if "'negative'" in last_text(messages) else "positive"
+            if len(seen) < 2:
+                tool = ("pool_search", "memory_search")[len(seen)]
+                return {"tool": tool, "args": {"query": f"a {label} film", "k": 10}}
+            found = " ".join(str(m.content) for m in seen)
+            words = [w for w in (NEG if label == "negative" else POS) if w in found]
+            texts = [f"an utterly {w} picture from start to finish, take {i}"
+                     for i, w in enumerate(words[:3])]
+            return {"tool": "GeneratedExamples", "args": {"examples": texts}}
+        return label_by_keyword(messages)
+
+    lg = _run(tmp_path, ToolCallingChatModel(script=script), labels=30, policy="rule",
+              config={"seed_size": 10, "batch_size": 6, "stopping": [], "synthesize_every": 1})
+    result = lg.run(make_pool(), label_column="label")
+    synthesized = [d["round"] for d in result.decisions if d["action"] == "synthesize"]
+    assert synthesized
+    calls = [c for c in lg.context.ledger.tool_calls() if c["agent"] == "generator"]
+    assert {c["round"] for c in calls} == set(synthesized)
+    assert {c["tool"] for c in calls} == {"pool_search", "memory_search"}
+    made = [r for r in lg.context.ledger.all_labels() if r.text.startswith("an utterly ")]
+    assert made  # examples written from what the tools returned, labeled and kept
+    for row in made:
+        word = row.text.split()[2]
+        assert any(word in c["result"] for c in calls)
+    from labelgraph.report import summary
+
+    modes = summary(lg, result)["agents"]
+    assert modes["generator"].startswith("tool-calling LLM agent (tools: memory_search")
+
+
+def test_the_verifier_asks_the_llm_judge_about_doubtful_labels_only(tmp_path):
+    """Unsure LLM labels go to the judge, which knows a 'trap' is a bad film: its verdict
+    replaces the label's, is recorded as the verifier's tool call and metered."""
+
+    def script(messages: list[Any], names: list[str]) -> Any:
+        text = last_text(messages)
+        if "JudgeVerdict" in names:
+            wrong = "trap" in text and "Label: positive" in str(messages[-1].content)
+            return {"tool": "JudgeVerdict", "args": {
+                "verdict": "reject" if wrong else "accept",
+                "reason": "a trap of a film is a bad film" if wrong else "fits the text"}}
+        answer = label_by_keyword(messages)
+        if "trap" in text or "scene 3," in text:
+            answer["args"]["confidence"] = 0.4  # unsure: doubtful
+        return answer
+
+    pool = make_pool(10)
+    pool.loc[len(pool)] = {"text": TRAP, "label": "negative"}
+    lg = _run(tmp_path, ToolCallingChatModel(script=script), labels=21, policy="rule",
+              config={"seed_size": 21, "synthesize": False, "stopping": [], "judge": True})
+    result = lg.run(pool, label_column="label")
+    ledger = lg.context.ledger
+    judged = {c["arguments"]["text"]: c for c in ledger.tool_calls()}
+    assert set(judged) == {TRAP, *(t for t in pool.text if "scene 3," in t)}
+    assert {c["agent"] for c in judged.values()} == {"verifier"}
+    assert {c["tool"] for c in judged.values()} == {"llm_judge"}
+    trap = next(r for r in ledger.all_labels() if r.text == TRAP)
+    assert ledger.verdicts()[trap.item_id] == ("reject", "positive",
+                                               "llm_judge: a trap of a film is a bad film")
+    metered = ledger._rows("SELECT count(*) FROM calls WHERE agent = 'verifier'")[0][0]
+    assert metered == len(judged) == 3  # one metered LLM call per doubtful label
+    assert result.cost["tokens"] > 0
+    from labelgraph.report import summary
+
+    assert summary(lg, result)["agents"]["verifier"].endswith("for doubtful labels")
+
+
+def test_pure_pieces_take_no_tools():
+    from labelgraph.errors import InputError
+    from labelgraph.tools.registry import ToolRegistry
+
+    def hint() -> str:
+        """A hint."""
+        return "x"
+
+    with pytest.raises(InputError, match="the selector is a pure piece and calls no tools"):
+        ToolRegistry({"selector": [hint]})
+
+
+def test_the_judge_needs_a_chat_model(tmp_path):
+    from labelgraph.errors import InputError
+
+    lg = LabelGraph(TASK, annotator="oracle", run_dir=tmp_path / "run", embedding="hashing",
+                    config={"judge": True})
+    with pytest.raises(InputError, match="judge=True needs a chat model"):
+        _ = lg.context
+    assert not (tmp_path / "run").exists()
+
+
 def test_a_tool_that_raises_hangs_or_floods_is_survived(tmp_path):
     def explode() -> str:
         """A tool that fails."""
@@ -202,3 +298,49 @@ def test_a_run_killed_after_a_tool_call_resumes_without_calling_it_again(tmp_pat
     assert "round 3" in lines  # and the run went on
     assert json.loads(second.stdout.strip().splitlines()[-1])["stop_reason"] == \
         "budget exhausted: labels"
+
+
+def test_the_tool_agents_example_runs_its_agents_and_skips_without_a_key(tmp_path, capsys,
+                                                                           monkeypatch):
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "examples" / "tool_agents.py"
+    spec = importlib.util.spec_from_file_location("tool_agents_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+
+    def script(messages: list[Any], names: list[str]) -> Any:
+        seen = _results(messages)
+        if "Decision" in names:
+            if len(seen) < 3:
+                return {"tool": PLAN[len(seen)], "args": {}}
+            return {"tool": "Decision", "args": {"action": "query", "reason": "curve rises"}}
+        if "JudgeVerdict" in names:
+            return {"tool": "JudgeVerdict", "args": {"verdict": "accept", "reason": "fine"}}
+        if "review_slang" in names and not seen:
+            return {"tool": "review_slang", "args": {"text": last_text(messages)}}
+        answer = label_by_keyword(messages)
+        if any("negative" in str(m.content) for m in seen):
+            answer["args"]["label"] = "negative"
+        return answer
+
+    pool = make_pool(12)
+    pool.loc[len(pool)] = {"text": "a charming slog of a film, scene 50", "label": "negative"}
+    lg = example.run(ToolCallingChatModel(script=script), pool, None, str(tmp_path / "run"),
+                     Budget(labels=25))
+    printed = capsys.readouterr().out
+    assert "supervisor: tool-calling LLM agent" in printed
+    assert "annotator: LLMAnnotator: tool-calling LLM agent (tools: memory_search, " \
+           "review_slang)" in printed
+    specs = {(s.agent, s.name, s.origin) for s in lg.context.tools.specs()}
+    assert ("annotator", "review_slang", "decorator") in specs
+    calls = lg.context.ledger.tool_calls()
+    assert {c["tool"] for c in calls if c["agent"] == "supervisor"} == set(PLAN)
+    labels = {r.text: r.label for r in lg.context.ledger.all_labels()}
+    assert sentiment_of("a charming slog of a film, scene 50") == "positive"
+    assert labels["a charming slog of a film, scene 50"] == "negative"  # the glossary's doing
+    lg.close()
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setattr(sys, "argv", ["tool_agents.py", "--llm", "openai:gpt-4o-mini"])
+    assert example.main() == 0
+    assert capsys.readouterr().out.startswith("skipped: ")

@@ -3,7 +3,8 @@
 Each tool is bound to one run's context (and, for the supervisor, the round's metrics) when
 an agent step starts. They only read: searching memory, counting labels, describing the
 pool, the learning curve, each strategy's measured gain, spend and budget, the most
-uncertain items, the flagged labels.
+uncertain items, the flagged labels. :func:`judge_tool` is the verifier's LLM judge: it asks
+the run's chat model (metered like any call) about one doubtful label.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from langchain_core.tools import BaseTool, tool
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
 
-__all__ = ["BUILTIN_TOOLS", "builtin_tools"]
+__all__ = ["BUILTIN_TOOLS", "builtin_tools", "judge_tool"]
 
 #: agent -> the built-in tools it gets when it runs as a tool-calling agent
 BUILTIN_TOOLS: dict[str, tuple[str, ...]] = {
@@ -120,3 +121,22 @@ def builtin_tools(ctx: Context, agent: str,
                                  learning_curve, strategy_gains, spend_and_budget,
                                  uncertain_items, flagged_labels)}
     return [every[name] for name in BUILTIN_TOOLS.get(agent, ())]
+
+
+def judge_tool(ctx: Context, round_: int) -> BaseTool:
+    """The LLM judge the verifier consults about a doubtful label (``RunConfig.judge``)."""
+    from labelgraph.prompts import JudgeVerdict, judge_messages
+
+    @tool
+    def llm_judge(text: str, label: str, doubt: str) -> dict[str, str]:
+        """Ask the run's chat model whether ``label`` is right for ``text``, and why."""
+        hits = ctx.memory.similar(ctx.embedding.embed([text]), ctx.config.knn)[0]
+        answer, reason = ctx.llm.structured(  # type: ignore[union-attr]
+            "verifier", JudgeVerdict,
+            judge_messages(ctx.task, text, label, doubt, [(e.text, e.label) for e, _ in hits]),
+            round_)
+        if answer is None:
+            return {"verdict": "abstain", "reason": reason}
+        return {"verdict": answer.verdict.strip().lower(), "reason": answer.reason}
+
+    return llm_judge

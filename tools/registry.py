@@ -23,7 +23,9 @@ from labelgraph.registry import registry
 
 __all__ = ["AGENTS", "ALL", "ToolRegistry", "ToolSpec", "as_tool", "tool"]
 
-AGENTS = ("supervisor", "selector", "generator", "annotator", "verifier", "learner")
+#: the agents that call tools; the selector and the learner are pure pieces and call none
+AGENTS = ("supervisor", "generator", "annotator", "verifier")
+PURE = ("selector", "learner")
 ALL = "all"
 _AGENTS_KEY = "labelgraph_agents"
 
@@ -45,6 +47,9 @@ def as_tool(obj: BaseTool | Callable[..., Any]) -> BaseTool:
 
 def _check_agents(agents: Sequence[str]) -> list[str]:
     bad = [a for a in agents if a != ALL and a not in AGENTS]
+    if bad and bad[0] in PURE:
+        raise InputError(f"the {bad[0]} is a pure piece and calls no tools; give the tool to "
+                         f"one of {list(AGENTS)} (the supervisor decides the strategy)")
     if bad:
         raise InputError(f"unknown agent {bad[0]!r} for a tool; use one of {[ALL, *AGENTS]}")
     return list(agents)
