@@ -25,11 +25,17 @@ COLD_START = "cold_start"
 
 def _rows(state: State, ctx: Context, name: str, n: int, labeled: np.ndarray,
           probs: np.ndarray | None, round_: int) -> np.ndarray:
-    """Pool rows for this round. The cold start takes the bootstrap's seed first and, once
-    that is used up (a seed that showed a single label), new diverse items."""
+    """Pool rows for this round. The cold start takes the bootstrap's seed first, then new
+    diverse items (for a batch larger than the seed, or a seed that showed one label)."""
     pool = ctx.store.pool()
     if name == COLD_START:
         seed = [r for r in pool.rows(state.get("seed") or []) if not labeled[r]][:n]
+        if seed and len(seed) < n:  # a batch larger than the seed: more diverse items
+            taken = labeled.copy()
+            taken[seed] = True
+            more = ctx.strategy(COLD_START).select(None, pool.embeddings, taken, n - len(seed),
+                                                   ctx.rng(round_, 1))
+            return np.concatenate([np.asarray(seed, dtype=np.int64), more])
         if seed:
             return np.asarray(seed, dtype=np.int64)
     strategy = ctx.strategy(name)

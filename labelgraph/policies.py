@@ -176,12 +176,13 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
         return Decision(action="stop", batch_size=0,
                         reason=decision.reason or "the policy chose to stop",
                         followed=decision.followed, criteria=["policy"])
-    size = decision.batch_size or (config.batch_size if action == "query"
-                                   else config.synth_batch)
+    cold = action == "query" and not signals.has_model
+    size = decision.batch_size or (config.seed_size if cold else config.batch_size
+                                   if action == "query" else config.synth_batch)
     if signals.labels_left is not None:
         size = min(size, signals.labels_left)
     strategy = decision.strategy if decision.strategy in strategies else config.strategy
-    if action == "query" and not signals.has_model:
+    if cold:
         strategy = COLD_START
     elif strategy == COLD_START and signals.has_model:
         strategy = config.strategy

@@ -77,15 +77,15 @@ def builtin_tools(ctx: Context, agent: str,
 
     @tool
     def strategy_gains() -> dict[str, dict[str, Any]]:
-        """Each query strategy used so far: rounds, and mean accuracy gained per label."""
+        """Each query strategy used so far: rounds, and how much each label it bought changed
+        the student's predictions (1 - kappa between successive students, per label)."""
         gains: dict[str, list[float]] = {}
         for before, after in zip(metrics, metrics[1:], strict=False):
             added = (after.get("labels") or 0) - (before.get("labels") or 0)
-            if after.get("action") == "query" and added > 0 and \
-                    after.get("accuracy") is not None and before.get("accuracy") is not None:
+            if after.get("action") == "query" and added > 0 and after.get("kappa") is not None:
                 gains.setdefault(str(after.get("strategy")), []).append(
-                    (after["accuracy"] - before["accuracy"]) / added)
-        return {s: {"rounds": len(g), "gain_per_label": round(float(np.mean(g)), 5)}
+                    (1.0 - after["kappa"]) / added)
+        return {s: {"rounds": len(g), "change_per_label": round(float(np.mean(g)), 5)}
                 for s, g in gains.items()}
 
     @tool
