@@ -1,7 +1,9 @@
 """The supervisor node: gathers the round's signals, asks the policy, applies the guardrails.
 
 The policy and the guardrails are pure pieces (``labelgraph.policies``); this node only
-reads the state and the run, and records the decision in the ledger and the stream.
+reads the state and the run, and records the decision in the ledger and the stream. What a
+person said (the state's ``steering``) comes first: a forced action is the decision (within
+the budget), and the first decision after a change says it followed the human.
 """
 
 from __future__ import annotations
@@ -11,10 +13,19 @@ from typing import TYPE_CHECKING, Any
 from langgraph.runtime import Runtime
 
 from labelgraph.events import Decided
-from labelgraph.graph.state import idle_rounds_of, kappas_of, metrics_of, proposals_of, round_of
+from labelgraph.graph.state import (
+    idle_rounds_of,
+    kappas_of,
+    metrics_of,
+    proposals_of,
+    round_of,
+    steering_of,
+)
 from labelgraph.llm import calls_tools
 from labelgraph.policies import Signals, guard
+from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.tools.builtin import builtin_tools
+from labelgraph.types import Decision, Steering
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -51,10 +62,29 @@ def compute_signals(state: State, ctx: Context) -> Signals:
     )
 
 
-def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Decide the next round's action and record the decision and its reason."""
-    ctx = runtime.context
-    signals = compute_signals(state, ctx)
+def forced(force: dict[str, Any]) -> Decision:
+    """The decision a person forced: query n by a strategy, synthesize n for a label, stop."""
+    action = force["action"]
+    what = {"query": f"query {force.get('n') or 'a batch'}" + (
+                f" by {force['strategy']}" if force.get("strategy") else ""),
+            "synthesize": f"synthesize {force.get('n') or 'a batch'}" + (
+                f" for {force['label']!r}" if force.get("label") else ""),
+            "stop": "stop"}[action]
+    return Decision(action=action, batch_size=force.get("n"), strategy=force.get("strategy"),
+                    target_labels=[force["label"]] if force.get("label") else [],
+                    reason=f"the human asked: {what}", followed=["human"],
+                    criteria=["human"] if action == "stop" else [])
+
+
+def decide(state: State, ctx: Context, signals: Signals, steering: Steering) -> Decision:
+    """The policy's decision (or the person's), made valid and affordable by the guardrails."""
+    if steering.force:
+        proposed = forced(steering.force)
+        if proposed.action == "stop":
+            return proposed
+        # a person's request overrides the optional stopping criteria, never the budget
+        criteria = tuple((n, c) for n, c in ctx.criteria if n in GUARDRAIL_CRITERIA)
+        return guard(proposed, signals, ctx.config, ctx.task.labels, criteria, ctx.strategies)
     if getattr(ctx.policy, "uses_tools", False) and ctx.llm is not None and \
             calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
         tools = [*builtin_tools(ctx, "supervisor", metrics_of(state)),
@@ -64,6 +94,19 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         proposed = ctx.policy.decide(signals, ctx.config)
     decision = guard(proposed, signals, ctx.config, ctx.task.labels, ctx.criteria,
                      ctx.strategies)
+    if steering.news and decision.action != "stop":
+        decision = decision.model_copy(update={
+            "followed": [*decision.followed, "human"],
+            "reason": f"{decision.reason} (following the human: {'; '.join(steering.news)})"})
+    return decision
+
+
+def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+    """Decide the next round's action and record the decision and its reason."""
+    ctx = runtime.context
+    signals = compute_signals(state, ctx)
+    steering = steering_of(state)
+    decision = decide(state, ctx, signals, steering)
     ctx.ledger.record_decision(signals.round, decision.model_dump())
     runtime.stream_writer(Decided(
         round=signals.round, action=decision.action, reason=decision.reason,
@@ -71,6 +114,8 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         target_labels=tuple(decision.target_labels), followed=tuple(decision.followed),
         criteria=tuple(decision.criteria)))
     update: dict[str, Any] = {"decision": decision.model_dump(), "proposals": None,
+                              "steering": steering.model_copy(
+                                  update={"force": None, "news": []}).model_dump(),
                               "spend": ctx.meter.snapshot(),
                               "log": [f"round {signals.round}: {decision.action} — "
                                       f"{decision.reason}"]}

@@ -9,10 +9,10 @@ from __future__ import annotations
 import operator
 from typing import Annotated, Any, TypedDict
 
-from labelgraph.types import Decision, LabeledItem, Proposal
+from labelgraph.types import Decision, LabeledItem, Proposal, Steering
 
 __all__ = ["State", "batch_of", "decision_of", "idle_rounds_of", "kappas_of", "metrics_of",
-           "proposals_of", "round_of"]
+           "proposals_of", "round_of", "steering_of"]
 
 MAX_LOG = 200
 
@@ -40,6 +40,7 @@ class State(TypedDict, total=False):
     idle_rounds: int  #: rounds in a row that added nothing to memory
     stop_reason: str | None  #: why the run stopped; set once
     log: Annotated[list[str], bounded_log]  #: human-readable lines for front-ends
+    steering: dict[str, Any]  #: what a person said about the run (a Steering)
 
 
 def round_of(state: State) -> int:
@@ -71,3 +72,7 @@ def kappas_of(state: State) -> list[float | None]:
 
 def idle_rounds_of(state: State) -> int:
     return int(state.get("idle_rounds") or 0)
+
+
+def steering_of(state: State) -> Steering:
+    return Steering.model_validate(state.get("steering") or {})

@@ -9,7 +9,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ from labelgraph.events import PoolChecked
 from labelgraph.graph.builder import build_graph, recursion_limit
 from labelgraph.graph.context import Context
 from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
-from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
+from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
 from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory
@@ -36,7 +36,7 @@ from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
 from labelgraph.tools.agent import ToolLimits
 from labelgraph.tools.registry import ToolRegistry
-from labelgraph.types import Budget, Task
+from labelgraph.types import STEERABLE, Budget, Steering, Task
 
 __all__ = ["LabelGraph", "RunResult"]
 
@@ -348,11 +348,16 @@ class LabelGraph:
                   embedding: Any, annotator: Any, policy: Any, tools: ToolRegistry,
                   criteria: tuple[tuple[str, Any], ...], llm: MeteredLLM | None) -> Context:
         """The run store (checked before any node runs) and the frozen context around it."""
+        steering = Steering.fold(ledger.human_actions())  # a person's standing changes
+        config = make_config({**self.config.model_dump(), **steering.settings}) \
+            if steering.settings else self.config
+        if steering.budget:
+            meter.budget = Budget(**steering.budget)
         store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
                          student=self.student, tfidf=self.config.tfidf,
                          embedding_cache=self.embedding_cache, read_only=self.read_only)
         store.check()
-        return Context(task=self.task, config=self.config, ledger=ledger, meter=meter,
+        return Context(task=self.task, config=config, ledger=ledger, meter=meter,
                        memory=memory, store=store, embedding=embedding, annotator=annotator,
                        policy=policy, student=self.student, tools=tools, criteria=criteria,
                        llm=llm)
@@ -430,10 +435,12 @@ class LabelGraph:
         return {"round": 0}, checked
 
     def stream(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
-               resume: Any = None, **kw: Any) -> Iterator[tuple[str, Any]]:
+               resume: Any = None, pause_before: Sequence[str] | str | None = None,
+               **kw: Any) -> Iterator[tuple[str, Any]]:
         """Run (or continue) the loop, yielding LangGraph's ``(mode, chunk)`` pairs:
         ``("updates", {node: update})`` after each node and ``("custom", event)`` for the
-        typed events of :mod:`labelgraph.events` as they happen."""
+        typed events of :mod:`labelgraph.events` as they happen. ``pause_before`` names
+        nodes (or ``"*"``) to return before, so a caller can steer between steps."""
         if self.read_only:
             raise RunStateError(f"{self.run_dir} was opened read-only; open it without "
                                 "read_only=True to run it")
@@ -446,7 +453,8 @@ class LabelGraph:
             yield ("custom", event)
         context = self.context
         yield from self.graph.stream(graph_input, self.config_dict, context=context,
-                                     stream_mode=["updates", "custom"], durability="sync")
+                                     stream_mode=["updates", "custom"], durability="sync",
+                                     interrupt_before=pause_before)
 
     def run(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
             **kw: Any) -> RunResult:
@@ -460,6 +468,49 @@ class LabelGraph:
         for _ in self.stream(resume=dict(answers) if answers is not None else None):
             pass
         return self.result()
+
+    def steer(self, note: str = "", **change: Any) -> Steering:
+        """A person's change to the run, between steps: ``strategy``, ``batch_size``,
+        ``synthesize``, ``confidence_threshold``, ``budget`` (a Budget or dict), or
+        ``force={"action": "query", "n": 20, "strategy": "entropy"}`` for the next round.
+        It is recorded in the ledger and the graph's state (so it survives a crash), and the
+        supervisor's next decision says it followed the human."""
+        if self.read_only:
+            raise RunStateError("a read-only run cannot be steered")
+        ctx = self.context
+        change = Steering.check(change, self.task.labels, ctx.strategies)
+        settings = {k: v for k, v in change.items() if k in STEERABLE}
+        config = make_config({**ctx.config.model_dump(), **settings})  # checks the values
+        state = self.graph.get_state(self.config_dict)
+        round_ = max(int(state.values.get("round") or 0), ctx.ledger.last_round())
+        steering = Steering.model_validate(state.values.get("steering") or {}).changed(
+            change, note or ", ".join(f"{k}={v}" for k, v in change.items()))
+        ctx.ledger.record_human(round_, "steer", change)
+        if state.values:
+            self.graph.update_state(self.config_dict, {"steering": steering.model_dump()})
+        if "budget" in change:
+            ctx.meter.budget = Budget(**change["budget"])
+        self._context = replace(ctx, config=config)
+        return steering
+
+    def correct(self, item_id: str, label: str | None) -> Example:
+        """A person's correction of a label in memory (``label=None`` rejects it): recorded
+        in the ledger with its provenance; the student is refitted next round."""
+        if self.read_only:
+            raise RunStateError("a read-only run cannot be corrected")
+        ctx = self.context
+        if label is not None and label not in self.task.labels:
+            raise InputError(f"unknown label {label!r}; choose one of {list(self.task.labels)}")
+        found = ctx.memory.get([item_id])
+        if not found:
+            raise InputError(f"no labeled item {item_id!r} in memory")
+        fixed = found[0].corrected(label)
+        ctx.ledger.record_human(ctx.ledger.last_round(), "reject" if label is None
+                                else "correct", {"item_id": item_id, "label": label,
+                                                 "previous": found[0].label,
+                                                 "previous_source": found[0].source})
+        ctx.memory.upsert([fixed])
+        return fixed
 
     def pending(self) -> dict[str, Any] | None:
         """The human label request the run is waiting on, if any."""

@@ -7,14 +7,14 @@ The item shapes say what each stage hands on: the selector and generator hand on
 from __future__ import annotations
 
 import hashlib
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from labelgraph.errors import InputError
 
-__all__ = ["Action", "Budget", "Candidate", "Decision", "LabeledItem", "Proposal", "Task",
-           "VerifiedItem", "content_id"]
+__all__ = ["STEERABLE", "Action", "Budget", "Candidate", "Decision", "LabeledItem", "Proposal",
+           "Steering", "Task", "VerifiedItem", "content_id"]
 
 Action = Literal["query", "synthesize", "stop"]
 Origin = Literal["pool", "synthetic"]
@@ -102,6 +102,73 @@ class Proposal(BaseModel):
     agent: str = Field(description="the agent that proposes")
     action: Action = Field(description="the action it proposes for the next round")
     reason: str = Field(description="why, in one sentence")
+
+
+#: the run settings a person may change while the run goes on (RunConfig fields)
+STEERABLE = ("strategy", "batch_size", "synthesize", "confidence_threshold")
+
+
+class Steering(BaseModel):
+    """What a person has said about a run: standing setting changes, a one-shot forced
+    action for the next decision, and the changes the supervisor has not acknowledged yet.
+    It lives in the graph's state; every change is also a row in the ledger."""
+
+    settings: dict[str, Any] = Field(default_factory=dict)  #: RunConfig overrides
+    budget: dict[str, Any] | None = None  #: a Budget that replaces the run's
+    force: dict[str, Any] | None = None  #: {"action", "n", "strategy", "label"} for next round
+    news: list[str] = Field(default_factory=list)  #: changes not yet in a decision's reason
+
+    def changed(self, change: dict[str, Any], note: str) -> Steering:
+        """This steering with one more change (keys: settings names, budget, force)."""
+        settings = {**self.settings, **{k: v for k, v in change.items() if k in STEERABLE}}
+        return Steering(settings=settings, budget=change.get("budget", self.budget),
+                        force=change.get("force", self.force), news=[*self.news, note])
+
+    @staticmethod
+    def check(change: dict[str, Any], labels: tuple[str, ...],
+              strategies: list[str]) -> dict[str, Any]:
+        """A change as plain JSON values, or an InputError that says what is wrong with it."""
+        unknown = set(change) - {*STEERABLE, "budget", "force"}
+        if unknown:
+            raise InputError(f"cannot change {sorted(unknown)}; a person may change "
+                             f"{[*STEERABLE, 'budget', 'force']}")
+        out = dict(change)
+        if change.get("strategy") is not None and change["strategy"] not in strategies:
+            raise InputError(f"unknown strategy {change['strategy']!r}; choose one of "
+                             f"{sorted(strategies)}")
+        if "budget" in change:
+            budget = change["budget"]
+            try:
+                out["budget"] = (budget if isinstance(budget, Budget)
+                                 else Budget(**budget)).model_dump()
+            except ValidationError as exc:
+                raise InputError(f"bad budget: {exc.errors()[0]['msg']}") from None
+        force = change.get("force")
+        if force is not None:
+            if force.get("action") not in {"query", "synthesize", "stop"}:
+                raise InputError("a forced action is query, synthesize or stop, got "
+                                 f"{force.get('action')!r}")
+            n = force.get("n")
+            if n is not None and (not isinstance(n, int) or n < 1):
+                raise InputError(f"a forced batch needs a positive number of items, got {n!r}")
+            if force.get("strategy") is not None and force["strategy"] not in strategies:
+                raise InputError(f"unknown strategy {force['strategy']!r}; choose one of "
+                                 f"{sorted(strategies)}")
+            if force.get("label") is not None and force["label"] not in labels:
+                raise InputError(f"unknown label {force['label']!r}; choose one of "
+                                 f"{list(labels)}")
+            out["force"] = {k: force.get(k) for k in ("action", "n", "strategy", "label")}
+        return out
+
+    @classmethod
+    def fold(cls, actions: list[dict[str, Any]]) -> Steering:
+        """The standing changes of a ledger's human actions (forced actions were one-shot)."""
+        out = cls()
+        for action in actions:
+            if action["kind"] == "steer":
+                out = out.changed({k: v for k, v in action["payload"].items() if k != "force"},
+                                  "")
+        return out.model_copy(update={"news": []})
 
 
 class Candidate(TypedDict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -43,9 +43,15 @@ class Example:
     source: str
     confidence: float
     round: int
-    status: str = "accepted"  # accepted | flagged
+    status: str = "accepted"  # accepted | flagged | rejected (by a person's correction)
     origin: str = "pool"  # pool | synthetic
     cost: float = 0.0
+
+    def corrected(self, label: str | None) -> Example:
+        """This example as a person corrected it: a new label they vouch for, or (None)
+        rejected and kept out of training and of the dataset."""
+        return replace(self, label=label or self.label, source="human", confidence=1.0,
+                       status="accepted" if label else "rejected")
 
     def metadata(self) -> dict[str, Any]:
         return {"label": self.label, "source": self.source, "confidence": float(self.confidence),
@@ -97,6 +103,14 @@ class ExampleMemory:
                 ids=[e.id for e in part], documents=[e.text for e in part],
                 embeddings=np.asarray(embeddings[start:start + CHUNK], dtype=np.float32),
                 metadatas=[e.metadata() for e in part])
+
+    def get(self, ids: Sequence[str]) -> list[Example]:
+        """The stored examples with these ids (any status), in no particular order."""
+        if not ids:
+            return []
+        res = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return [self._example(i, d, m) for i, d, m in
+                zip(res["ids"], res["documents"], res["metadatas"], strict=True)]
 
     def has(self, ids: Sequence[str]) -> set[str]:
         if not ids:

@@ -47,6 +47,9 @@ CREATE TABLE IF NOT EXISTS orphan_calls (
 CREATE TABLE IF NOT EXISTS tool_calls (
     call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, tool TEXT NOT NULL, arguments TEXT NOT NULL,
     result TEXT NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS human_actions (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
+    payload TEXT NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -223,6 +226,26 @@ class Ledger:
                 for a, t, g, r, n in self._rows(
                     "SELECT agent, tool, arguments, result, round FROM tool_calls "
                     "ORDER BY created")]
+
+    def record_human(self, round_: int, kind: str, payload: dict[str, Any]) -> None:
+        """Record what a person did to the run: "steer" (settings, budget, a forced action),
+        "correct" or "reject" (a label in memory)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO human_actions (round, kind, payload, created) "
+                         "VALUES (?,?,?,?)", (round_, kind, json.dumps(payload), time.time()))
+
+    def human_actions(self) -> list[dict[str, Any]]:
+        return [{"round": r, "kind": k, "payload": json.loads(p), "created": c}
+                for r, k, p, c in self._rows("SELECT round, kind, payload, created FROM "
+                                             "human_actions ORDER BY seq")]
+
+    def corrections(self) -> dict[str, str | None]:
+        """The latest human correction per item: its new label, or None if rejected."""
+        out: dict[str, str | None] = {}
+        for action in self.human_actions():
+            if action["kind"] in {"correct", "reject"}:
+                out[action["payload"]["item_id"]] = action["payload"].get("label")
+        return out
 
     def record_anomaly(self, call_id: str, kind: str, detail: str, round_: int) -> None:
         """Note something suspicious about a call (e.g. reported usage that was clamped)."""

@@ -244,13 +244,26 @@ def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
     """Re-index every verified label from the ledger into Chroma; returns how many.
 
     The ledger is the truth and Chroma an index: where an item has labels from several
-    sources, the most authoritative one (human, then oracle, then LLM) is kept.
+    sources, the most authoritative one (human, then oracle, then LLM) is kept, and a
+    person's later correction overrides them all.
     """
     verdicts = ledger.verdicts()
-    best = most_authoritative(r for r in ledger.all_labels() if r.label and verdicts.get(
+    rows = ledger.all_labels()
+    best = most_authoritative(r for r in rows if r.label and verdicts.get(
         r.item_id, ("",))[0] in {"accept", "flag"})
-    memory.upsert([Example(id=item_id, text=r.text, label=r.label, source=r.source,
-                           confidence=float(r.confidence or 0.0), round=r.round,
-                           status=memory_status(verdicts[item_id][0], r.source), origin=r.origin)
-                   for item_id, r in best.items()])
-    return len(best)
+    examples = {item_id: Example(id=item_id, text=r.text, label=r.label, source=r.source,
+                                 confidence=float(r.confidence or 0.0), round=r.round,
+                                 status=memory_status(verdicts[item_id][0], r.source),
+                                 origin=r.origin)
+                for item_id, r in best.items() if r.label}
+    any_row = {r.item_id: r for r in rows if r.label}
+    for item_id, label in ledger.corrections().items():  # a person's word is final
+        if item_id in examples:
+            examples[item_id] = examples[item_id].corrected(label)
+        elif item_id in any_row:
+            r = any_row[item_id]
+            examples[item_id] = Example(id=item_id, text=r.text, label=str(r.label),
+                                        source=r.source, confidence=0.0, round=r.round,
+                                        origin=r.origin).corrected(label)
+    memory.upsert(list(examples.values()))
+    return len(examples)
