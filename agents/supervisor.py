@@ -107,7 +107,9 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     signals = compute_signals(state, ctx)
     steering = steering_of(state)
     decision = decide(state, ctx, signals, steering)
-    ctx.ledger.record_decision(signals.round, decision.model_dump())
+    seen = signals.as_dict()  # what the decision was made from, for "why?" later
+    seen["kappas"] = seen["kappas"][-5:]
+    ctx.ledger.record_decision(signals.round, {**decision.model_dump(), "signals": seen})
     runtime.stream_writer(Decided(
         round=signals.round, action=decision.action, reason=decision.reason,
         batch_size=decision.batch_size, strategy=decision.strategy,

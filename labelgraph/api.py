@@ -154,6 +154,7 @@ class LabelGraph:
         self._conn: sqlite3.Connection | None = None
         self._lock: RunLock | None = None
         self._started = time.time()
+        self._steering: Steering | None = None  # changes made before the graph started
 
     # -- persistence of the run's settings ---------------------------------------------
     def _run_id(self) -> str:
@@ -421,8 +422,10 @@ class LabelGraph:
         # Whether the run is new is decided by its own records, never by an empty `next`: a
         # kill between a node's writes and its checkpoint (or lost checkpoints) leaves one.
         last = max(int(state.values.get("round") or 0), self.context.ledger.last_round())
+        start: dict[str, Any] = {"steering": self._steering.model_dump()} \
+            if self._steering else {}
         if last or self.context.ledger.totals()["labels"]:
-            return {"round": last}, checked  # bootstrap again, continuing the round count
+            return {"round": last, **start}, checked  # bootstrap again, continuing the count
         if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
         annotator = _named("annotators", self.annotator).get("name")
@@ -432,7 +435,7 @@ class LabelGraph:
             raise InputError("the oracle reads gold labels and this pool has none: pass "
                              "label_column= (the column of gold labels), or use another "
                              "annotator")
-        return {"round": 0}, checked
+        return {"round": 0, **start}, checked
 
     def stream(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
                resume: Any = None, pause_before: Sequence[str] | str | None = None,
@@ -488,6 +491,8 @@ class LabelGraph:
         ctx.ledger.record_human(round_, "steer", change)
         if state.values:
             self.graph.update_state(self.config_dict, {"steering": steering.model_dump()})
+        else:  # the graph has not started: the change goes in with its first input
+            self._steering = steering
         if "budget" in change:
             ctx.meter.budget = Budget(**change["budget"])
         self._context = replace(ctx, config=config)

@@ -61,7 +61,7 @@ def _fail(exc: BaseException) -> typer.Exit:
     return typer.Exit(1)
 
 
-def command(fn: Callable[..., None]) -> Callable[..., None]:
+def command(fn: Callable[..., None], name: str | None = None) -> Callable[..., None]:
     """``app.command()`` that turns a user's mistake into one line and exit code 1."""
     @functools.wraps(fn)
     def guarded(*args: Any, **kwargs: Any) -> None:
@@ -71,7 +71,7 @@ def command(fn: Callable[..., None]) -> Callable[..., None]:
             if _debug:
                 raise
             raise _fail(exc) from None
-    return app.command()(guarded)
+    return app.command(name)(guarded)
 
 
 class Live:
@@ -267,6 +267,62 @@ def resume(
     else:
         _go(lg)
 
+
+def console_command(
+    run_dir: Annotated[Path, typer.Argument(help="the run to open, or to create")] = Path(
+        "runs/run"),
+    pool: Annotated[Path | None, typer.Option(help="start a new run on this file")] = None,
+    labels: Annotated[str | None, typer.Option(help="comma-separated label set")] = None,
+    description: str = "text classification",
+    text_column: str = "text",
+    label_column: Annotated[str | None, typer.Option(help="gold labels (oracle)")] = None,
+    test: Annotated[Path | None, typer.Option(help="held-out file with gold labels")] = None,
+    llm: Annotated[str | None, typer.Option(help="LLM spec (a paid provider to resume)")] = None,
+    annotator: str = "hybrid",
+    budget_labels: int = 200,
+    budget_usd: float | None = None,
+    strategy: str = "margin",
+    batch_size: int = 20,
+    seed_size: int = 20,
+    embedding: str = "minilm",
+    paused: Annotated[bool, typer.Option(help="open paused")] = False,
+) -> None:
+    """Watch, ask, steer and label a run in a terminal chat (/help inside lists commands)."""
+    from labelgraph.api import LabelGraph
+    from labelgraph.console.controller import Controller
+    from labelgraph.console.terminal import run_terminal
+    from labelgraph.errors import RunStateError
+    from labelgraph.types import Budget, Task
+
+    if (run_dir / "run.json").exists():
+        if pool is not None:
+            raise InputError(f"{run_dir} already holds a run; drop --pool to continue it")
+        lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+        try:
+            _ = lg.context  # takes the driver's lock
+        except RunStateError as exc:
+            if "being driven by" not in str(exc):
+                raise
+            lg = LabelGraph.open(run_dir, read_only=True)
+        ctl = Controller(lg)
+    else:
+        if pool is None or labels is None:
+            raise InputError(f"{run_dir} holds no run yet: start one with --pool FILE "
+                             "--labels a,b (the same options as labelgraph run)")
+        lg = LabelGraph(Task(labels=labels, description=description), llm=llm or "local",
+                        annotator=annotator, run_dir=run_dir, embedding=embedding,
+                        budget=Budget(labels=budget_labels, usd=budget_usd),
+                        config={"strategy": strategy, "batch_size": batch_size,
+                                "seed_size": seed_size})
+        _ = lg.context  # a bad setting fails here, in one line, before the chat opens
+        lg.add_pool(pool, text_column=text_column, label_column=label_column)
+        if test is not None:
+            lg.add_pool(test, label_column="label", name="test")
+        ctl = Controller(lg)
+    run_terminal(ctl, paused=paused)
+
+
+command(console_command, "console")
 
 @command
 def export(run_dir: Path, out: Annotated[Path | None, typer.Option()] = None) -> None:

@@ -1,0 +1,50 @@
+"""The console's terminal front-end (prompt_toolkit): a chat prompt with slash-command
+completion and history, a status bar, and the run's lines printed above the prompt.
+
+Ctrl-C once pauses at the next step boundary; twice in a row leaves. Leaving keeps the run
+exactly where it is: ``labelgraph console RUN_DIR`` continues it.
+"""
+
+from __future__ import annotations
+
+from prompt_toolkit import PromptSession, print_formatted_text
+from prompt_toolkit.completion import WordCompleter
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.patch_stdout import patch_stdout
+
+from labelgraph.console.commands import COMMANDS
+from labelgraph.console.controller import Controller
+
+__all__ = ["run_terminal"]
+
+
+def run_terminal(ctl: Controller, paused: bool = False) -> None:
+    """Chat with a run until the person leaves."""
+    session: PromptSession[str] = PromptSession(
+        history=FileHistory(str(ctl.lg.run_dir / "console_history")),
+        completer=WordCompleter([f"/{s.name}" for s in COMMANDS], sentence=True),
+        bottom_toolbar=lambda: ctl.status_line(), refresh_interval=1.0)
+    with patch_stdout(raw=True):
+        ctl.sink = lambda line: print_formatted_text(line)
+        ctl.say(f"labelgraph console · {ctl.lg.run_dir} · /help lists the commands; plain "
+                "sentences work too; Ctrl-C pauses, twice leaves")
+        ctl.start(paused=paused)
+        interrupted = False
+        while True:
+            try:
+                line = session.prompt("you> ")
+            except KeyboardInterrupt:
+                if interrupted or ctl.status in {"paused", "stopped"}:
+                    ctl.say("leaving (the run is kept)")
+                    break
+                interrupted = True
+                ctl.say(ctl.cmd_pause() + " — Ctrl-C again to leave")
+                continue
+            except EOFError:
+                break
+            interrupted = False
+            ctl.execute(line)
+            if ctl.leaving:
+                break
+    ctl.close()
+    print(f"run kept in {ctl.lg.run_dir}; labelgraph console {ctl.lg.run_dir} continues it")

@@ -1,0 +1,63 @@
+"""The console's terminal front-end in a real pseudo-terminal (pexpect): start a run, watch a
+round arrive, answer label questions, change the strategy, pause, ask why, quit, reopen, and
+see the run continue where it was left, following the change."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import pexpect
+
+from conftest import make_pool
+
+
+def _console(*args: str) -> pexpect.spawn:
+    env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "COLUMNS": "200"}
+    return pexpect.spawn(sys.executable, ["-m", "labelgraph.cli", "console", *args],
+                         encoding="utf-8", timeout=120, dimensions=(50, 200), env=env)
+
+
+def test_the_terminal_console_end_to_end(tmp_path):
+    make_pool(20).to_csv(tmp_path / "pool.csv", index=False)
+    run_dir = str(tmp_path / "run")
+    child = _console(run_dir, "--pool", str(tmp_path / "pool.csv"), "--labels",
+                     "positive,negative", "--label-column", "label", "--annotator", "human",
+                     "--llm", "none", "--embedding", "hashing", "--budget-labels", "12",
+                     "--seed-size", "2", "--batch-size", "2")
+    child.expect("Q1/2: ")
+    child.sendline("1")
+    child.expect("Q2/2: ")
+    child.sendline("negative")
+    child.expect("round 1 · query cold_start · \\+2 labels \\(human 2\\)")  # a round arrives
+    child.expect("Q1/2: ")  # round 2 asks again
+    child.sendline("/strategy entropy")
+    child.expect("ok: strategy → entropy")
+    child.sendline("/pause")
+    child.expect("pausing after the current step")
+    child.sendline("2")
+    child.expect("Q2/2: ")
+    child.sendline("1")
+    child.expect("applied: strategy → entropy")  # paused at the next step boundary
+    child.sendline("/status")
+    child.expect("\\[paused\\] · round 2 · labels 4/12")
+    child.sendline("/why")
+    child.expect("signals: labeled=")
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+    again = _console(run_dir)  # reopen: the run continues from where it was left
+    again.expect("round 2 · query margin · \\+2 labels \\(human 2\\)")
+    again.expect("Q1/2: ")
+    again.sendline("1")
+    again.expect("Q2/2: ")
+    again.sendline("2")
+    again.expect("round 3 · query entropy · \\+2 labels \\(human 2\\) .*following the "
+                 "human: strategy → entropy")
+    again.sendline("/quit")
+    again.expect(pexpect.EOF)
+    again.close()
+    log = (tmp_path / "run" / "console.log").read_text()
+    assert "> /strategy entropy" in log and "round 3 · query entropy" in log
