@@ -31,6 +31,15 @@ RUNNING, PAUSED, WAITING, STOPPED, WATCHING = ("running", "paused", "waiting for
                                                "stopped", "watching (read-only)")
 
 
+def _short(value: Any) -> Any:
+    """A value with its floats at three decimals, for display."""
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, list):
+        return [_short(v) for v in value]
+    return value
+
+
 class Controller:
     """Drive or watch one run; ``execute(line)`` takes a slash command or a plain sentence."""
 
@@ -259,6 +268,13 @@ class Controller:
         return (f"Q{len(self._answers) + 1}/{len(self.questions)}: {q['text']}\n"
                 f"    {options}{hint}")
 
+    def _is_answer(self, line: str) -> bool:
+        """Whether a typed line answers the waiting question (else it is a sentence)."""
+        word = line.strip().lower()
+        labels = {str(label).lower() for label in self.questions[0]["labels"]}
+        return word.isdigit() or word in labels | {"skip", "s", "llm"} or \
+            len(word.split()) == 1
+
     def answer(self, text: str) -> str:
         """Answer the current question: a number, a label name, 'skip', or 'llm'."""
         with self._cv:
@@ -270,7 +286,8 @@ class Controller:
                 for rest in self.questions[len(self._answers):]:
                     self._answers[rest["id"]] = None
                 self._cv.notify_all()
-                return self.say("the rest go back to the LLM")
+                return self.say("the rest go back to the LLM" if self.lg.context.llm
+                                else "the rest are skipped (this run has no LLM)")
             if word.lower() in {"skip", "s", ""}:
                 label = None
             elif word.isdigit() and 1 <= int(word) <= len(q["labels"]):
@@ -297,7 +314,8 @@ class Controller:
         if not line:
             return ""
         self.say(f"> {line}", show=False)  # the person's line, for the transcript
-        if not line.startswith("/") and self.status == WAITING and self.questions:
+        if not line.startswith("/") and self.status == WAITING and self.questions \
+                and self._is_answer(line):
             return self.answer(line)
         if line.startswith("/"):
             if self.interpreter is not None:
@@ -359,7 +377,7 @@ class Controller:
             keys = ("labeled", "label_counts", "unlabeled", "accuracy", "curve_slope",
                     "rejection_rate", "synth_acceptance", "idle_rounds", "labels_left",
                     "kappas")
-            lines.append("  signals: " + ", ".join(f"{k}={s.get(k)}" for k in keys
+            lines.append("  signals: " + ", ".join(f"{k}={_short(s.get(k))}" for k in keys
                                                    if s.get(k) is not None))
             for agent, p in (s.get("proposals") or {}).items():
                 lines.append(f"  {agent} proposed {p['action']}: {p['reason']}")
