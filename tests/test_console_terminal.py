@@ -1,11 +1,12 @@
 """The console's terminal front-end in a real pseudo-terminal (pexpect): start a run, watch a
-round arrive, answer label questions, change the strategy, pause, ask why, quit, reopen, and
-see the run continue where it was left, following the change."""
+round arrive, answer label questions, change the strategy, pause, ask why, quit, reopen, see
+the run continue where it was left, following the change, and leave with Ctrl-C twice."""
 
 from __future__ import annotations
 
 import os
 import sys
+import time
 
 import pexpect
 
@@ -56,8 +57,13 @@ def test_the_terminal_console_end_to_end(tmp_path):
     again.sendline("2")
     again.expect("round 3 · query entropy · \\+2 labels \\(human 2\\) .*following the "
                  "human: strategy → entropy")
-    again.sendline("/quit")
+    again.sendintr()  # Ctrl-C once pauses, twice leaves
+    again.expect("Ctrl-C again to leave")
+    time.sleep(0.5)  # a person's second press, not a key repeat
+    again.sendintr()
+    again.expect("leaving \\(the run is kept\\)")
     again.expect(pexpect.EOF)
     again.close()
+    assert again.exitstatus == 0
     log = (tmp_path / "run" / "console.log").read_text()
     assert "> /strategy entropy" in log and "round 3 · query entropy" in log

@@ -7,6 +7,8 @@ exactly where it is: ``labelgraph console RUN_DIR`` continues it.
 
 from __future__ import annotations
 
+import signal
+
 from prompt_toolkit import PromptSession, print_formatted_text
 from prompt_toolkit.completion import WordCompleter
 from prompt_toolkit.history import FileHistory
@@ -29,22 +31,39 @@ def run_terminal(ctl: Controller, paused: bool = False) -> None:
         ctl.say(f"labelgraph console · {ctl.lg.run_dir} · /help lists the commands; plain "
                 "sentences work too; Ctrl-C pauses, twice leaves")
         ctl.start(paused=paused)
+        # Ctrl-C at the prompt is a key (KeyboardInterrupt from prompt()); between prompts it
+        # is SIGINT, caught here as a flag so it never lands inside the running graph.
+        hits: list[int] = []
+
+        def on_sigint(*_: object) -> None:
+            hits.append(1)
+            if session.app.is_running:  # it came while the prompt was starting up
+                session.app.exit(exception=KeyboardInterrupt())
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
         interrupted = False
-        while True:
-            try:
-                line = session.prompt("you> ")
-            except KeyboardInterrupt:
-                if interrupted or ctl.status in {"paused", "stopped"}:
-                    ctl.say("leaving (the run is kept)")
-                    break
-                interrupted = True
-                ctl.say(ctl.cmd_pause() + " — Ctrl-C again to leave")
-                continue
-            except EOFError:
-                break
-            interrupted = False
-            ctl.execute(line)
-            if ctl.leaving:
-                break
+        try:
+            while True:
+                if not hits:
+                    try:
+                        line = session.prompt("you> ")
+                    except KeyboardInterrupt:
+                        hits[:] = [1]
+                    except EOFError:
+                        break
+                    else:
+                        interrupted = False
+                        ctl.execute(line)
+                        if ctl.leaving:
+                            break
+                if hits:
+                    hits.clear()
+                    if interrupted or ctl.status in {"paused", "stopped"}:
+                        ctl.say("leaving (the run is kept)")
+                        break
+                    interrupted = True
+                    ctl.say(ctl.cmd_pause() + " — Ctrl-C again to leave")
+        finally:
+            signal.signal(signal.SIGINT, previous)
     ctl.close()
     print(f"run kept in {ctl.lg.run_dir}; labelgraph console {ctl.lg.run_dir} continues it")
