@@ -247,6 +247,18 @@ class Ledger:
                 out[action["payload"]["item_id"]] = action["payload"].get("label")
         return out
 
+    def sources_in_round(self, round_: int) -> dict[str, int]:
+        """Labels bought in one round, by source."""
+        return {s: int(n) for s, n in self._rows(
+            "SELECT source, COUNT(*) FROM labels WHERE round = ? GROUP BY source", (round_,))}
+
+    def calls_by_agent(self) -> dict[str, dict[str, float]]:
+        """LLM calls, tokens and dollars per agent."""
+        return {a: {"calls": int(n), "tokens": int(t or 0), "usd": float(u or 0.0)}
+                for a, n, t, u in self._rows(
+                    "SELECT agent, COUNT(*), SUM(input_tokens + output_tokens), SUM(usd) "
+                    "FROM calls GROUP BY agent")}
+
     def record_anomaly(self, call_id: str, kind: str, detail: str, round_: int) -> None:
         """Note something suspicious about a call (e.g. reported usage that was clamped)."""
         with self._tx() as conn:

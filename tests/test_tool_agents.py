@@ -173,7 +173,7 @@ def test_the_verifier_asks_the_llm_judge_about_doubtful_labels_only(tmp_path):
     trap = next(r for r in ledger.all_labels() if r.text == TRAP)
     assert ledger.verdicts()[trap.item_id] == ("reject", "positive",
                                                "llm_judge: a trap of a film is a bad film")
-    metered = ledger._rows("SELECT count(*) FROM calls WHERE agent = 'verifier'")[0][0]
+    metered = ledger.calls_by_agent()["verifier"]["calls"]
     assert metered == len(judged) == 3  # one metered LLM call per doubtful label
     assert result.cost["tokens"] > 0
     from labelgraph.report import summary

@@ -207,9 +207,7 @@ class Controller:
 
     # -- events -------------------------------------------------------------------------
     def _sources(self, round_: int) -> dict[str, int]:
-        rows = self.lg.context.ledger._rows(
-            "SELECT source, COUNT(*) FROM labels WHERE round = ? GROUP BY source", (round_,))
-        return {s: int(n) for s, n in rows}
+        return self.lg.context.ledger.sources_in_round(round_)
 
     def _round_line(self, round_: int, action: str, strategy: str | None, reason: str,
                     sources: dict[str, int], accuracy: float | None) -> str:
@@ -387,15 +385,14 @@ class Controller:
         ledger = self.lg.context.ledger
         totals = ledger.totals()
         by_source = Counter(r.source for r in ledger.all_labels())
-        calls = ledger._rows("SELECT agent, COUNT(*), SUM(input_tokens + output_tokens), "
-                             "SUM(usd) FROM calls GROUP BY agent")
+        calls = ledger.calls_by_agent()
         accepted = sum(1 for v, _, _ in ledger.verdicts().values() if v == "accept")
         lines = [f"labels bought: {totals['labels']} ("
                  + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + ")",
                  f"LLM: {totals['calls']} calls, {totals['tokens']} tokens, "
                  f"${totals['usd']:.4f}"]
-        lines += [f"  {agent}: {n} calls, {int(tok or 0)} tokens, ${float(usd or 0):.4f}"
-                  for agent, n, tok, usd in calls]
+        lines += [f"  {agent}: {c['calls']} calls, {c['tokens']} tokens, ${c['usd']:.4f}"
+                  for agent, c in calls.items()]
         if accepted:
             lines.append(f"money per accepted label: ${totals['usd'] / accepted:.5f} "
                          f"({accepted} accepted)")
