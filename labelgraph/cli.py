@@ -314,10 +314,12 @@ def console_command(
                         budget=Budget(labels=budget_labels, usd=budget_usd),
                         config={"strategy": strategy, "batch_size": batch_size,
                                 "seed_size": seed_size})
-        _ = lg.context  # a bad setting fails here, in one line, before the chat opens
+        # The pools first: a bad file fails before run.json exists, so the same command,
+        # fixed, starts the run; then a bad setting fails, in one line, before the chat opens.
         lg.add_pool(pool, text_column=text_column, label_column=label_column)
         if test is not None:
             lg.add_pool(test, label_column="label", name="test")
+        _ = lg.context
         ctl = Controller(lg)
     run_terminal(ctl, paused=paused)
 

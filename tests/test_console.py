@@ -210,3 +210,28 @@ def test_with_a_tool_calling_model_the_console_is_an_agent_that_asks_first(tmp_p
     assert any("following the human: strategy → entropy" in d["reason"]
                for d in lg.context.ledger.decisions())
     ctl.close()
+
+
+def test_a_bad_pool_for_a_new_console_run_leaves_nothing_to_undo(tmp_path):
+    from typer.testing import CliRunner
+
+    from labelgraph.cli import app
+
+    args = ["console", str(tmp_path / "run"), "--labels", "positive,negative",
+            "--llm", "none", "--annotator", "oracle", "--embedding", "hashing"]
+    out = CliRunner().invoke(app, [*args, "--pool", str(tmp_path / "missing.csv")])
+    assert out.exit_code == 1 and "missing.csv" in out.output
+    assert not (tmp_path / "run" / "run.json").exists()  # the same command, fixed, starts it
+
+
+def test_a_command_word_typed_while_a_question_waits_runs_the_command(tmp_path):
+    lines: list[str] = []
+    lg = _graph(tmp_path / "run", annotator="human", labels=8)
+    ctl = Controller(lg, pool=make_pool(), label_column="label", sink=lines.append).start()
+    assert ctl.wait(lambda c: c.status == "waiting for you")
+    ctl.execute("status")  # a command's name, not an answer
+    assert lines[-1].startswith("[waiting for you] · round 1")
+    assert ctl.snapshot()["answered"] == 0
+    ctl.execute("positive")
+    assert ctl.snapshot()["answered"] == 1
+    ctl.close()

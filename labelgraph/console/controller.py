@@ -271,7 +271,7 @@ class Controller:
         word = line.strip().lower()
         labels = {str(label).lower() for label in self.questions[0]["labels"]}
         return word.isdigit() or word in labels | {"skip", "s", "llm"} or \
-            len(word.split()) == 1
+            (len(word.split()) == 1 and by_name(word) is None)  # "status" is a command
 
     def answer(self, text: str) -> str:
         """Answer the current question: a number, a label name, 'skip', or 'llm'."""
