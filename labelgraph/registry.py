@@ -41,7 +41,12 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "margin": "labelgraph.strategies:Margin",
         "entropy": "labelgraph.strategies:Entropy",
         "diverse_margin": "labelgraph.strategies:diverse_margin",
+        "kcenter": "labelgraph.strategies:KCenterGreedy",
+        "badge": "labelgraph.strategies:Badge",
+        "density_weighted": "labelgraph.strategies:DensityWeighted",
+        "contrastive": "labelgraph.strategies:Contrastive",
         "cold_start": "labelgraph.strategies:ClusterSeed",
+        "cold_start_typical": "labelgraph.strategies:TypicalitySeed",
     },
     "stopping": {
         "label_budget": "labelgraph.stopping:LabelBudget",
@@ -57,6 +62,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "llm": "labelgraph.annotators:LLMAnnotator",
         "human": "labelgraph.annotators:HumanAnnotator",
         "hybrid": "labelgraph.annotators:HybridAnnotator",
+        "simulated": "labelgraph.annotators:SimulatedAnnotator",
     },
     "policies": {
         "rule": "labelgraph.policies:RulePolicy",

@@ -6,6 +6,20 @@ generator, and returns up to ``n`` unlabeled row indices, best first. Uncertaint
 strategies are a score over probabilities; diversity is a wrapper over any base strategy.
 Register your own under a name with ``labelgraph.registry.register("strategies", ...)`` or
 the ``labelgraph.strategies`` entry-point group.
+
+The built-ins, by family:
+
+- uncertainty: ``LeastConfidence``, ``Margin``, ``Entropy``;
+- uncertainty and diversity: ``Diverse`` (a base strategy spread over k-means clusters),
+  ``Badge`` (k-means++ seeding on gradient embeddings of a linear student, Ash et al. 2020),
+  ``DensityWeighted`` (uncertainty times representativeness, Settles & Craven 2008),
+  ``Contrastive`` (CAL: disagreement with the nearest labeled rows, Margatina et al. 2021);
+- diversity alone: ``KCenterGreedy`` (core-set, Sener & Savarese 2018);
+- cold start, before any student: ``TypicalitySeed`` (TypiClust, Hacohen et al. 2022) and
+  ``ClusterSeed`` (the row nearest each k-means centroid).
+
+Every one is vectorized and bounded in memory: nothing builds a rows x rows matrix or copies
+the whole embedding table, so selection stays fast on a pool of a million rows.
 """
 
 from __future__ import annotations
@@ -15,8 +29,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["ClusterSeed", "Diverse", "Entropy", "LeastConfidence", "Margin", "RandomStrategy",
-           "Strategy", "diverse_margin", "top_unlabeled"]
+__all__ = ["Badge", "ClusterSeed", "Contrastive", "DensityWeighted", "Diverse", "Entropy",
+           "KCenterGreedy", "LeastConfidence", "Margin", "RandomStrategy", "Strategy",
+           "TypicalitySeed", "diverse_margin", "top_unlabeled"]
 
 
 @runtime_checkable
@@ -92,6 +107,237 @@ class Entropy(_Uncertainty):
         return -(p * np.log(p)).sum(axis=1)
 
 
+# --- bounded-memory helpers ---------------------------------------------------------------
+
+#: Rows per block in chunked distance computations: a block of 8 192 rows x 384 float32 is
+#: 12 MiB, so no temporary grows with the pool.
+_CHUNK_ROWS = 8192
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0, dtype=np.int64)
+
+
+def _sq_norms(x: np.ndarray) -> np.ndarray:
+    """Squared row norms (float64), a block at a time: no squared copy of the table."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    for start in range(0, x.shape[0], _CHUNK_ROWS):
+        block = x[start:start + _CHUNK_ROWS]
+        out[start:start + block.shape[0]] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def _sq_dist(x: np.ndarray, y: np.ndarray, y_sq: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of a block ``x`` and a few rows ``y``."""
+    x_sq = np.einsum("ij,ij->i", x, x)
+    d = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ y.T)
+    return np.maximum(d, 0.0, out=d)
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """A float64 copy of a (small) block with rows scaled to norm 1; zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``limit`` of ``rows`` chosen uniformly, in their original order."""
+    if rows.size <= limit:
+        return rows
+    return np.sort(rng.choice(rows, size=limit, replace=False))
+
+
+def _fit_centres(embeddings: np.ndarray, rows: np.ndarray, n: int, max_fit: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """k-means centroids of ``rows``, fitted on a random sample of at most ``max_fit`` of them:
+    centroids of 20 000 rows are as good as of a million, at a fiftieth of the cost."""
+    import warnings
+
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    seed = int(rng.integers(1 << 31))
+    x = embeddings[_subsample(rows, max_fit, rng)]
+    km = (MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048)
+          if x.shape[0] > 5000 else KMeans(n_clusters=n, random_state=seed, n_init=3))
+    with warnings.catch_warnings():
+        # Duplicate rows give fewer distinct points than clusters: empty clusters are handled.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km.fit(x)
+    return np.asarray(km.cluster_centers_, dtype=x.dtype)
+
+
+def _nearest_centre(embeddings: np.ndarray, rows: np.ndarray,
+                    centres: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the index of its nearest centre, a block of rows at a time."""
+    c_sq = np.einsum("ij,ij->i", centres, centres)
+    out = np.empty(rows.size, dtype=np.int64)
+    for start in range(0, rows.size, _CHUNK_ROWS):
+        block = embeddings[rows[start:start + _CHUNK_ROWS]]
+        out[start:start + block.shape[0]] = _sq_dist(block, centres, c_sq).argmin(axis=1)
+    return out
+
+
+# --- diversity and representativeness -----------------------------------------------------
+
+
+@dataclass
+class KCenterGreedy:
+    """Core-set (Sener & Savarese 2018): repeatedly the row farthest from everything labeled
+    or already picked, so a batch covers the embedding space; one min-distance vector only.
+
+    Distances to the labeled set are measured against a random sample of at most
+    ``max_reference`` labeled rows (exact below that), which keeps the first pass at
+    O(rows x max_reference) however many labels there are.
+    """
+
+    max_reference: int = 1000
+    needs_model: bool = False
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        unlabeled = ~labeled
+        n = min(n, int(unlabeled.sum()))
+        if n <= 0:
+            return _empty()
+        sq = _sq_norms(embeddings)
+        min_d = np.full(labeled.size, np.inf)
+        reference = _subsample(np.flatnonzero(labeled), self.max_reference, rng)
+        if reference.size:
+            ref = embeddings[reference]
+            ref_sq = sq[reference]
+            step = max(1, (_CHUNK_ROWS * 256) // reference.size)
+            for start in range(0, labeled.size, step):
+                block = embeddings[start:start + step]
+                min_d[start:start + block.shape[0]] = _sq_dist(block, ref, ref_sq).min(axis=1)
+            first = int(np.argmax(np.where(unlabeled, min_d, -np.inf)))
+        else:
+            first = int(rng.choice(np.flatnonzero(unlabeled)))
+        min_d[labeled] = -np.inf  # never picked
+        picked = [first]
+        for _ in range(n - 1):
+            j = picked[-1]
+            d = sq + sq[j] - 2.0 * (embeddings @ embeddings[j])
+            np.minimum(min_d, d, out=min_d)
+            min_d[j] = -np.inf
+            picked.append(int(np.argmax(min_d)))
+        return np.asarray(picked, dtype=np.int64)
+
+
+@dataclass
+class Badge:
+    """BADGE (Ash et al. 2020) for linear students: k-means++ seeding on the gradient
+    embeddings (p - onehot(argmax p)) x embedding, i.e. rows both uncertain and diverse.
+
+    Only the ``factor * n`` rows with the largest gradient norm ||p - e|| * ||x|| are seeded,
+    and their gradient embeddings are never built: <g_i, g_j> = <a_i, a_j> * <x_i, x_j>.
+    """
+
+    factor: int = 10
+    needs_model: bool = True
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        p = np.asarray(probs, dtype=np.float64)
+        residual = p.copy()
+        residual[np.arange(p.shape[0]), p.argmax(axis=1)] -= 1.0
+        g_norm = np.linalg.norm(residual, axis=1) * np.sqrt(_sq_norms(embeddings))
+        short = top_unlabeled(g_norm + rng.random(g_norm.size) * 1e-9, labeled,
+                              max(n, n * self.factor))
+        if short.size <= n:
+            return short
+        a = residual[short]
+        x = np.asarray(embeddings[short], dtype=np.float64)
+        g_sq = g_norm[short] ** 2
+
+        def sq_dist_to(i: int) -> np.ndarray:
+            return np.maximum(g_sq + g_sq[i] - 2.0 * (a @ a[i]) * (x @ x[i]), 0.0)
+
+        picked = [0]  # BADGE starts from the largest gradient
+        d2 = sq_dist_to(0)
+        d2[0] = 0.0
+        for _ in range(n - 1):
+            total = d2.sum()
+            if total <= 0.0:  # only duplicates of picked rows left: fill in gradient order
+                taken = set(picked)
+                picked += [i for i in range(short.size) if i not in taken][:n - len(picked)]
+                break
+            i = int(rng.choice(short.size, p=d2 / total))
+            picked.append(i)
+            np.minimum(d2, sq_dist_to(i), out=d2)
+            d2[picked] = 0.0
+        return short[np.asarray(picked, dtype=np.int64)]
+
+
+@dataclass
+class DensityWeighted:
+    """Information density (Settles & Craven 2008): uncertainty x (mean cosine similarity to
+    the pool)^beta, so an uncertain outlier loses to an equally uncertain typical row.
+
+    The mean cosine similarity to a set is the dot product with the mean of its unit vectors,
+    so the density is exact over the whole pool at O(rows x dim), a block at a time.
+    """
+
+    base: _Uncertainty = field(default_factory=Entropy)
+    beta: float = 1.0
+    needs_model: bool = True
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        if n <= 0 or labeled.all():
+            return _empty()
+        norms = np.sqrt(_sq_norms(embeddings))
+        inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
+        centre = np.zeros(embeddings.shape[1])
+        for start in range(0, labeled.size, _CHUNK_ROWS):  # the mean of the unit rows
+            centre += inverse[start:start + _CHUNK_ROWS] @ embeddings[start:start + _CHUNK_ROWS]
+        centre /= labeled.size
+        density = (embeddings @ centre.astype(embeddings.dtype)) * inverse
+        uncertainty = np.asarray(self.base.score(probs), dtype=np.float64)
+        uncertainty = uncertainty - min(0.0, float(uncertainty.min()))  # margin is <= 0
+        score = uncertainty * np.clip(density, 0.0, None) ** self.beta
+        return top_unlabeled(score + rng.random(score.size) * 1e-12, labeled, n)
+
+
+@dataclass
+class Contrastive:
+    """CAL (Margatina et al. 2021): contrastive rows, whose prediction diverges most (mean KL)
+    from those of their ``k`` nearest labeled rows, among the ``factor * n`` most uncertain.
+
+    Nearest neighbours are by cosine on the embeddings, found a block of labeled rows at a
+    time; with no labeled rows yet it is plain margin sampling.
+    """
+
+    k: int = 10
+    factor: int = 10
+    needs_model: bool = True
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        short = Margin().select(probs, embeddings, labeled, max(n, n * self.factor), rng)
+        known = np.flatnonzero(labeled)
+        if known.size == 0 or short.size <= n:
+            return short[:n]
+        k = min(self.k, known.size)
+        cand = _unit_rows(embeddings[short])
+        best_sim = np.full((short.size, 0), -np.inf)
+        best_row = np.zeros((short.size, 0), dtype=np.int64)
+        for start in range(0, known.size, _CHUNK_ROWS):
+            rows = known[start:start + _CHUNK_ROWS]
+            sim = np.concatenate([best_sim, cand @ _unit_rows(embeddings[rows]).T], axis=1)
+            row = np.concatenate([best_row, np.broadcast_to(rows, (short.size, rows.size))],
+                                 axis=1)
+            keep = np.argpartition(-sim, k - 1, axis=1)[:, :k] if sim.shape[1] > k else None
+            if keep is not None:
+                sim, row = np.take_along_axis(sim, keep, 1), np.take_along_axis(row, keep, 1)
+            best_sim, best_row = sim, row
+        logp = np.log(np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0))
+        neighbours = np.exp(logp[best_row])  # (candidates, k, classes)
+        kl = (neighbours * (logp[best_row] - logp[short][:, None, :])).sum(axis=2).mean(axis=1)
+        order = np.argsort(-(kl + rng.random(kl.size) * 1e-12), kind="stable")[:n]
+        return short[order]
+
+
+# --- diversity over a base strategy -------------------------------------------------------
+
+
 @dataclass
 class Diverse:
     """Any strategy spread over embedding clusters: the ``factor * n`` best rows of ``base``
@@ -113,11 +359,11 @@ class Diverse:
             return short
         km = KMeans(n_clusters=n, n_init=1, random_state=int(rng.integers(1 << 31)))
         assign = km.fit_predict(embeddings[short])
-        picked = [short[assign == c][0] for c in range(n) if np.any(assign == c)]
+        # The best row of each cluster (its first in the shortlist), kept best first.
+        first = np.sort(np.unique(assign, return_index=True)[1])
         # Duplicate embeddings leave clusters empty: top up in the base strategy's order.
-        chosen = set(picked)
-        picked += [r for r in short if r not in chosen][:n - len(picked)]
-        return np.asarray(picked, dtype=np.int64)
+        rest = np.setdiff1d(np.arange(short.size), first, assume_unique=True)
+        return short[np.r_[first, rest[:n - first.size]]].astype(np.int64)
 
 
 def diverse_margin() -> Diverse:
@@ -125,30 +371,87 @@ def diverse_margin() -> Diverse:
     return Diverse(Margin())
 
 
-@dataclass
-class ClusterSeed:
-    """Cold start: the unlabeled item nearest each of n k-means centroids of the pool."""
+# --- cold start ---------------------------------------------------------------------------
 
+
+@dataclass
+class TypicalitySeed:
+    """Cold start (TypiClust, Hacohen et al. 2022): cluster the unlabeled rows into n groups
+    and take from each its most typical row, the one whose k nearest neighbours are closest.
+
+    Centroids are fitted on at most ``max_fit`` rows, every row is assigned a block at a
+    time, and typicality is computed on at most ``max_members`` rows of each cluster.
+    """
+
+    k: int = 20
+    max_fit: int = 20_000
+    max_members: int = 2_000
     needs_model: bool = False
 
     def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
-        from sklearn.cluster import KMeans, MiniBatchKMeans
-
         candidates = np.flatnonzero(~labeled)
         n = min(n, candidates.size)
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        x = embeddings[candidates]
-        seed = int(rng.integers(1 << 31))
-        km = (MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048)
-              if x.shape[0] > 5000 else KMeans(n_clusters=n, random_state=seed, n_init=3))
-        km.fit(x)
+        if n <= 0:
+            return _empty()
+        centres = _fit_centres(embeddings, candidates, n, self.max_fit, rng)
+        assign = _nearest_centre(embeddings, candidates, centres)
+        order = np.argsort(assign, kind="stable")
+        sizes = np.bincount(assign, minlength=n)
+        groups = np.split(candidates[order], np.cumsum(sizes)[:-1])
+        # Larger clusters first: their typical row represents more of the pool.
+        ranked = [self._by_typicality(embeddings, groups[c], rng)
+                  for c in np.argsort(-sizes, kind="stable") if sizes[c]]
+        # One row per cluster, then (only when clusters came out empty) the runners-up.
+        picked = [g[r] for r in range(max(map(len, ranked))) for g in ranked if r < len(g)]
+        return np.asarray(picked[:n], dtype=np.int64)
+
+    def _by_typicality(self, embeddings: np.ndarray, members: np.ndarray,
+                       rng: np.random.Generator) -> np.ndarray:
+        """A sample of a cluster's rows, most typical (1 / mean kNN distance) first."""
+        members = _subsample(members, self.max_members, rng)
+        k = min(self.k, members.size - 1)
+        if k <= 0:
+            return members
+        x = embeddings[members]
+        d = _sq_dist(x, x, np.einsum("ij,ij->i", x, x)).astype(np.float64, copy=False)
+        np.fill_diagonal(d, np.inf)
+        knn = np.sqrt(np.partition(d, k - 1, axis=1)[:, :k]).mean(axis=1)
+        return members[np.argsort(knn, kind="stable")]
+
+
+@dataclass
+class ClusterSeed:
+    """Cold start: the unlabeled row nearest each of n k-means centroids of the pool.
+
+    Centroids are fitted on at most ``max_fit`` rows; the nearest rows are found a block of
+    rows at a time, keeping only the n nearest per centroid.
+    """
+
+    max_fit: int = 20_000
+    needs_model: bool = False
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        candidates = np.flatnonzero(~labeled)
+        n = min(n, candidates.size)
+        if n <= 0:
+            return _empty()
+        centres = _fit_centres(embeddings, candidates, n, self.max_fit, rng)
+        c_sq = np.einsum("ij,ij->i", centres, centres)
+        # For each centroid the n nearest rows so far: enough to find one not taken.
+        best_d = np.full((n, 0), np.inf)
+        best_row = np.zeros((n, 0), dtype=np.int64)
+        for start in range(0, candidates.size, _CHUNK_ROWS):
+            rows = candidates[start:start + _CHUNK_ROWS]
+            d = np.concatenate([best_d, _sq_dist(embeddings[rows], centres, c_sq).T], axis=1)
+            row = np.concatenate([best_row, np.broadcast_to(rows, (n, rows.size))], axis=1)
+            if d.shape[1] > n:
+                keep = np.argpartition(d, n - 1, axis=1)[:, :n]
+                d, row = np.take_along_axis(d, keep, 1), np.take_along_axis(row, keep, 1)
+            best_d, best_row = d, row
         picked: list[int] = []
-        taken: set[int] = set()
-        for centre in km.cluster_centers_:
-            order = np.argsort(((x - centre) ** 2).sum(1))
-            row = next((int(r) for r in order if int(r) not in taken), None)
-            if row is not None:
-                picked.append(row)
-                taken.add(row)
-        return candidates[np.asarray(picked, dtype=np.int64)]
+        for c in range(n):
+            for r in best_row[c][np.argsort(best_d[c], kind="stable")]:
+                if int(r) not in picked:
+                    picked.append(int(r))
+                    break
+        return np.asarray(picked, dtype=np.int64)
