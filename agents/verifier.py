@@ -1,8 +1,9 @@
 """The verifier node: checks every new label before it reaches memory.
 
 Rejects labels outside the schema, duplicates, abstentions, and synthetic examples whose
-blind label differs from the label they were written for; flags a label that disagrees
-with both its nearest labeled neighbours and the student; runs the verifier's tools as
+blind label differs from the label they were written for; flags a label that the student
+and its nearest labeled neighbours speak against, each class measured against its own
+usual support (``labelgraph.trust.audit_scores``); runs the verifier's tools as
 checks (``labelgraph.tools.hooks``); with ``RunConfig.judge``, asks an LLM judge about each
 doubtful label (flagged, or an LLM label under ``judge_below`` confidence). Accepted labels
 go into memory; flagged LLM labels are kept apart, out of training. The item it hands on
@@ -13,18 +14,22 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
 
-from labelgraph.events import Verified
+from labelgraph.annotators import gather_evidence
+from labelgraph.events import Audited, Verified
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
 from labelgraph.student import proba_in_order
 from labelgraph.tools.agent import ToolLimits, recorded_tools
 from labelgraph.tools.builtin import judge_tool
 from labelgraph.tools.hooks import run_checks
+from labelgraph.trust import AuditResult, audit_actions, audit_scores, neighbour_distribution
+from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
     from langchain_core.tools import BaseTool
@@ -36,26 +41,39 @@ if TYPE_CHECKING:
 Vote = tuple[str, float] | None
 
 
-def neighbour_vote(ctx: Context, emb: np.ndarray, exclude: list[str]) -> list[Vote]:
-    """Majority label among each row's k nearest accepted neighbours, with its share."""
-    out: list[Vote] = []
-    for row in ctx.memory.similar(emb, ctx.config.knn, exclude=exclude):
-        if len(row) < ctx.config.knn:
-            out.append(None)
-            continue
-        label, votes = Counter(ex.label for ex, _ in row).most_common(1)[0]
-        out.append((label, votes / len(row)))
-    return out
-
-
-def student_vote(ctx: Context, items: list[LabeledItem], emb: np.ndarray) -> list[Vote]:
-    """The current student's label and probability for each item (None before a student)."""
+def new_label_suspects(ctx: Context, items: list[LabeledItem],
+                       emb: np.ndarray) -> AuditResult | None:
+    """Which new labels the student and the nearest labeled neighbours speak against, each
+    class measured against its own usual support (so a rare class is not suspect for being
+    rare). None before there is a student and a memory to compare with."""
+    labels = list(ctx.task.labels)
+    known = [n for n, i in enumerate(items) if i.get("label") in labels]
     model = ctx.store.model()
-    if model is None or not items:
-        return [None] * len(items)
-    proba = proba_in_order(model, ctx.store.features([i["text"] for i in items], emb),
-                           ctx.task.labels)
-    return [(ctx.task.labels[int(p.argmax())], float(p.max())) for p in proba]
+    if model is None or not known:
+        return None
+    evidence = gather_evidence(ctx, [items[n] for n in known], emb[known])
+    if evidence.student is None:
+        return None
+    memory, memory_emb = ctx.memory.all(with_embeddings=True)
+    given_memory = np.asarray([labels.index(e.label) for e in memory if e.label in labels])
+    if given_memory.size == 0:
+        return None
+    proba = proba_in_order(model, ctx.store.features([e.text for e in memory], memory_emb),
+                           labels)
+    k = len(labels)
+    thresholds = np.array([proba[given_memory == c, c].mean() if np.any(given_memory == c)
+                           else 1.0 / k for c in range(k)])
+    prior = np.bincount(given_memory, minlength=k) / given_memory.size
+    given = np.asarray([labels.index(items[n]["label"]) for n in known])
+    # A new label is held out of training only on strong evidence (4 to 1 against it): a
+    # young student is wrong often, and a flag costs a label.
+    found = audit_scores(given, evidence.student, evidence.neighbours, thresholds=thresholds,
+                         prior=prior, min_score=0.8)
+    score = np.zeros(len(items))
+    suggested = np.zeros(len(items), dtype=int)
+    suspect = np.zeros(len(items), dtype=bool)
+    score[known], suggested[known], suspect[known] = found.score, found.suggested, found.suspect
+    return AuditResult(score, suggested, suspect)
 
 
 def doubtful(item: dict[str, Any], verdict: str, threshold: float) -> str | None:
@@ -89,8 +107,7 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
     items: list[Any] = [dict(i) for i in batch]
     labeled = [i for i in items if i.get("label") is not None]
     emb = ctx.embed_items(labeled)
-    votes = neighbour_vote(ctx, emb, [i["id"] for i in labeled]) if labeled else []
-    student = student_vote(ctx, labeled, emb)
+    suspects = new_label_suspects(ctx, labeled, emb)
     # A re-run of this node (after a crash) replays its own verdicts instead of calling
     # its earlier writes duplicates.
     prior = ctx.ledger.verdicts_for([i["id"] for i in items], round_)
@@ -118,11 +135,11 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
             verdict, reason = "reject", (f"blind label {label!r} differs from the intended "
                                          f"{item.get('intended')!r}")
         else:
-            vote, guess = votes[k], student[k]
-            if vote and guess and vote[0] != label and guess[0] != label \
-                    and vote[1] >= 0.6 and guess[1] >= 0.6:
-                verdict, reason = "flag", (f"neighbours say {vote[0]!r} ({vote[1]:.0%}) and the "
-                                           f"student says {guess[0]!r} ({guess[1]:.0%})")
+            if suspects is not None and suspects.suspect[k]:
+                other = ctx.task.labels[int(suspects.suggested[k])]
+                verdict, reason = "flag", (
+                    f"the student and the neighbours point to {other!r}, for its class's "
+                    f"usual support (error score {suspects.score[k]:.2f})")
             found = run_checks(checks, {
                 "text": item["text"], "label": label, "source": item.get("source"),
                 "confidence": item.get("confidence"), "origin": item.get("origin")}, verdict)
@@ -141,17 +158,111 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
                                    source=i.get("source") or "llm",
                                    confidence=float(i.get("confidence") or 0.0), round=round_,
                                    status=memory_status(i["verdict"], i.get("source")),
-                                   origin=i.get("origin", "pool")) for i in kept],
+                                   origin=i.get("origin", "pool"),
+                                   cost=float(i.get("cost") or 0.0)) for i in kept],
                           emb[[row_of[id(i)] for i in kept]])
     return items
 
 
+def _audit_inputs(ctx: Context, examples: list[Example],
+                  emb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Given labels, out-of-fold student probabilities, neighbour shares and the labelers'
+    vote agreement (NaN where unknown) for the examples."""
+    from sklearn.base import clone
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    labels = list(ctx.task.labels)
+    given = np.asarray([labels.index(e.label) for e in examples])
+    folds = int(min(5, np.bincount(given).max(initial=0),
+                    min(c for c in np.bincount(given) if c > 0)))
+    features = ctx.store.features([e.text for e in examples], emb)
+    present = np.unique(given)
+    oof = np.full((len(examples), len(labels)), 1e-6)
+    oof[:, present] = cross_val_predict(
+        clone(ctx.student), features, given,
+        cv=StratifiedKFold(folds, shuffle=True, random_state=ctx.config.seed),
+        method="predict_proba")
+    neighbours = neighbour_distribution(emb, given, len(labels), k=max(ctx.config.knn, 5))
+    rows = ctx.ledger.labels_for([e.id for e in examples])
+    agreement = np.full(len(examples), np.nan)
+    for n, e in enumerate(examples):
+        row = rows.get((e.id, e.source))
+        said = json.loads(row.signals).get("agreement") if row and row.signals else None
+        if said is not None:
+            agreement[n] = float(said)
+    return given, oof, neighbours, agreement
+
+
+def audit_memory(ctx: Context, round_: int, *, apply: bool = True,
+                 write: Any = None) -> list[dict[str, Any]]:
+    """Audit every label in memory for being wrong; with ``apply``, act on the findings: ask
+    the person (or the oracle) again, relabel by the stronger model, or drop. Every finding
+    is recorded in the ledger's ``audits`` table with its reason; returns the findings."""
+    examples, emb = ctx.memory.all(status=None, with_embeddings=True)
+    keep = [n for n, e in enumerate(examples) if e.status != "rejected"
+            and e.label in ctx.task.labels]
+    examples = [examples[n] for n in keep]
+    counts = Counter(e.label for e in examples)
+    if emb is None or len(counts) < 2 or min(counts.values()) < 2:
+        return []
+    emb = emb[keep]
+    given, oof, neighbours, agreement = _audit_inputs(ctx, examples, emb)
+    checks = np.asarray([run_checks(ctx.tools.for_agent("verifier"), {
+        "text": e.text, "label": e.label, "source": e.source, "confidence": e.confidence,
+        "origin": e.origin}, "accept") is not None for e in examples])
+    result = audit_scores(given, oof, neighbours, agreement, checks)
+    person, stronger = ctx.annotator_sources()
+    actions = audit_actions(result, [e.source for e in examples], person=person is not None,
+                            stronger=stronger is not None)
+    labels = list(ctx.task.labels)
+    findings = [{"item_id": e.id, "label": e.label, "source": e.source,
+                 "score": float(result.score[n]), "action": actions[n][0],
+                 "suggested": labels[int(result.suggested[n])], "reason": actions[n][1]}
+                for n, e in enumerate(examples)]
+    if apply:
+        _act(ctx, round_, examples, findings, person, stronger, write)
+    ctx.ledger.record_audit(round_, [(f["item_id"], f["label"], f["source"], f["score"],
+                                      f["action"], f["suggested"], f["reason"])
+                                     for f in findings if f["action"] != "keep"])
+    if write is not None:
+        write(Audited(round=round_, checked=len(findings),
+                      suspect=int(result.suspect.sum()),
+                      actions=dict(Counter(f["action"] for f in findings))))
+    return findings
+
+
+def _act(ctx: Context, round_: int, examples: list[Example], findings: list[dict[str, Any]],
+         person: Any, stronger: Any, write: Any) -> None:
+    """Carry out an audit's actions on memory (labels bought go to the ledger first)."""
+    by_id = {e.id: e for e in examples}
+    changed: list[Example] = []
+    for action, who in (("ask", person), ("relabel", stronger)):
+        ids = [f["item_id"] for f in findings if f["action"] == action]
+        if not ids or who is None:
+            continue
+        items = [Candidate(id=i, text=by_id[i].text, origin=by_id[i].origin, intended=None)
+                 for i in ids]
+        for item_id, answer in zip(ids, who.annotate(items, ctx, round_, write), strict=True):
+            if answer.label in ctx.task.labels:
+                changed.append(replace(by_id[item_id], label=answer.label,
+                                       source=answer.source,
+                                       confidence=float(answer.confidence or 1.0),
+                                       status="accepted"))
+    changed += [replace(by_id[f["item_id"]], status="rejected") for f in findings
+                if f["action"] == "drop"]
+    if changed:
+        ctx.memory.upsert(changed)
+
+
 def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Verify the batch and write accepted (and flagged) labels to memory."""
+    """Verify the batch and write accepted (and flagged) labels to memory; every
+    ``audit_every`` rounds, audit the whole memory."""
     ctx = runtime.context
     round_ = round_of(state)
     items = verify(ctx, batch_of(state), round_)
     count = Counter(i["verdict"] for i in items)
     runtime.stream_writer(Verified(round=round_, accepted=count["accept"],
                                    flagged=count["flag"], rejected=count["reject"]))
+    if ctx.config.audit_every and round_ % ctx.config.audit_every == 0:
+        audit_memory(ctx, round_, write=runtime.stream_writer)
     return {"batch": items}

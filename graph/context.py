@@ -111,6 +111,15 @@ class Context:
                 "verifier": verifier, "selector": f"strategy {self.config.strategy!r} (pure)",
                 "learner": "student refit (pure)"}
 
+    def annotator_sources(self) -> tuple[Annotator | None, Annotator | None]:
+        """Who can be asked again about a doubtful label: a person (or the oracle standing in
+        for one) and a stronger model, each None when the run's annotator has none."""
+        from labelgraph.annotators import HumanAnnotator, OracleAnnotator
+
+        if isinstance(self.annotator, HumanAnnotator | OracleAnnotator):
+            return self.annotator, None
+        return getattr(self.annotator, "person", None), getattr(self.annotator, "stronger", None)
+
     def embed_items(self, items: Sequence[Any]) -> np.ndarray:
         """Embeddings of batch items: the pool's cached rows, computed only for the rest."""
         pool = self.store.pool()

@@ -18,6 +18,7 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
+from labelgraph.annotators import calibration_report
 from labelgraph.assets import atomic_write_text
 from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig, make_config
@@ -298,7 +299,7 @@ class LabelGraph:
                 self._context = self._watcher_context(embedding, annotator, tools, criteria)
                 return self._context
             kind = _named("annotators", annotator).get("name")
-            if chat is None and kind in {"llm", "hybrid"}:
+            if chat is None and getattr(annotator, "needs_run_llm", kind in {"llm", "hybrid"}):
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
                                  "annotator='oracle' or 'human'")
             if chat is None and self.policy == "llm":
@@ -528,18 +529,43 @@ class LabelGraph:
         examples, _ = ctx.memory.all(status=None)
         dataset = pd.DataFrame([{"id": e.id, "text": e.text, "label": e.label,
                                  "source": e.source, "confidence": e.confidence,
-                                 "origin": e.origin, "status": e.status, "round": e.round}
+                                 "origin": e.origin, "status": e.status, "round": e.round,
+                                 "cost": e.cost}
                                 for e in examples])
         curve = pd.DataFrame(ctx.ledger.metrics())
-        by_source: dict[str, int] = {}
-        for row in ctx.ledger.all_labels():
-            key = row.source if row.origin == "pool" else f"{row.source} (synthetic)"
-            by_source[key] = by_source.get(key, 0) + 1
-        cost = {**ctx.ledger.totals(), "labels_by_source": by_source,
-                "seconds": round(time.time() - self._started, 1)}
+        cost = {**self.cost_report(), "seconds": round(time.time() - self._started, 1)}
         return RunResult(dataset=dataset, model=ctx.store.model(), curve=curve, cost=cost,
                          stop_reason=values.get("stop_reason"), pending=self.pending(),
                          run_dir=self.run_dir, decisions=ctx.ledger.decisions())
+
+    def cost_report(self) -> dict[str, Any]:
+        """What the run spent: totals; labels, price and LLM cost per source; money per
+        accepted label; items bought twice; and how well the LLM's confidence is calibrated
+        on the labels a person or the oracle confirmed."""
+        ledger = self.context.ledger
+        rows = ledger.all_labels()
+        totals = ledger.totals()
+        by_source: dict[str, int] = {}
+        for row in rows:
+            key = row.source if row.origin == "pool" else f"{row.source} (synthetic)"
+            by_source[key] = by_source.get(key, 0) + 1
+        accepted = len(self.context.memory.all()[0])
+        return {**totals, "labels_by_source": by_source, "by_source": ledger.cost_by_source(),
+                "bought_twice": ledger.bought_twice(), "accepted": accepted,
+                "usd_per_accepted_label": round(totals["usd"] / accepted, 6) if accepted
+                else None, "calibration": calibration_report(rows)}
+
+    def audit(self, *, apply: bool = True) -> pd.DataFrame:
+        """Audit every label in memory now (as the verifier does every ``audit_every``
+        rounds): one row per label with its error score, the action taken and why."""
+        from labelgraph.agents.verifier import audit_memory
+
+        if self.read_only:
+            raise RunStateError("a read-only run cannot be audited; open it to drive it")
+        round_ = self.context.ledger.last_round()
+        findings = audit_memory(self.context, round_, apply=apply)
+        return pd.DataFrame(findings, columns=["item_id", "label", "source", "score", "action",
+                                               "suggested", "reason"])
 
     def close(self) -> None:
         if self._conn is not None:

@@ -67,9 +67,30 @@ class RunConfig(BaseModel):
     n_shots: int = Field(8, ge=0, le=64,
                          description="few-shot demonstrations per LLM label (balanced)")
     knn: int = Field(5, ge=1, le=100, description="neighbours the verifier consults")
-    confidence_threshold: float = Field(
-        0.8, ge=0.0, le=1.0,
-        description="hybrid annotator: LLM labels below this go to the human")
+    confidence_threshold: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="hybrid annotator: labels whose calibrated confidence is under this go "
+                    "on to a stronger model or the person (None: derived each round from the "
+                    "budget, so at most a quarter of the items go on)")
+    contextual_calibration: bool = Field(
+        True, description="local model: divide label probabilities by the model's label "
+                          "prior (the same prompt with an empty text)")
+    votes: int = Field(1, ge=1, le=9,
+                       description="LLM labels: demonstration sets each label is voted over "
+                                   "(over 1: vote agreement becomes a confidence signal)")
+    calibration_min: int = Field(20, ge=2, le=100_000,
+                                 description="confirmed labels before the confidence "
+                                             "calibrator replaces the raw combined score")
+    spot_check: float = Field(0.05, ge=0.0, le=1.0,
+                              description="hybrid: share of confident LLM labels also asked "
+                                          "of the person, so calibration sees both kinds")
+    label_prices: dict[str, float] = Field(
+        default_factory=dict,
+        description="USD per label by source (human, oracle, strong, llm), beside token "
+                    "costs; counted in the budget and used for routing")
+    audit_every: int = Field(5, ge=0, le=1000,
+                             description="audit the whole memory every this many rounds "
+                                         "(0: only on demand)")
     dedupe_threshold: float = Field(
         0.95, gt=0.0, le=1.0,
         description="cosine similarity at which a generated text counts as a duplicate")

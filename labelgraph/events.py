@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Decided", "Event", "Generated", "LabelRequest", "Labeled", "Learned", "PoolChecked",
-           "PoolLoaded", "Progress", "Selected", "Verified", "progress_writer"]
+__all__ = ["Audited", "Decided", "Event", "Generated", "LabelRequest", "Labeled", "Learned",
+           "PoolChecked", "PoolLoaded", "Progress", "Selected", "Verified", "progress_writer"]
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,15 @@ class Verified(Event):
     accepted: int
     flagged: int
     rejected: int
+
+
+@dataclass(frozen=True)
+class Audited(Event):
+    """An audit of the whole memory: labels checked, suspects found, and what was done."""
+
+    checked: int
+    suspect: int
+    actions: dict[str, int]
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,10 @@ replays recorded outputs instead of buying them again.
 from __future__ import annotations
 
 import json
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -175,6 +177,19 @@ class MeteredLLM:
         self.backoff = backoff
         self.local = is_local(llm)
         self.llm, self.max_output_tokens = _capped(llm, max_output_tokens)
+        self._receipts = threading.local()
+
+    @contextmanager
+    def receipt(self) -> Iterator[Spend]:
+        """Collect what this thread's calls cost inside the block (replays cost nothing),
+        so a label can carry the price of the calls that bought it."""
+        stack = self._receipts.__dict__.setdefault("stack", [])
+        spent = Spend()
+        stack.append(spent)
+        try:
+            yield spent
+        finally:
+            stack.pop()
 
     def _usd(self, tokens_in: int, tokens_out: int) -> float:
         return (tokens_in * self.price[0] + tokens_out * self.price[1]) / 1e6
@@ -195,6 +210,9 @@ class MeteredLLM:
             usd = self._usd(tin, tout)
             self.ledger.record_call(CallRow(call_id, agent, self.name, output, tin, tout, usd,
                                             round_))
+            for spent in getattr(self._receipts, "stack", ()):
+                spent.tokens += tin + tout
+                spent.usd += usd
             return Spend(tokens=tin + tout, usd=usd)
 
         hold = Spend(tokens=est_in + est_out, usd=self._usd(est_in, est_out))
@@ -249,18 +267,25 @@ class MeteredLLM:
         raise AssertionError("unreachable")
 
     def structured(self, agent: str, schema: type[M], messages: list[BaseMessage],
-                   round_: int) -> tuple[M | None, str]:
+                   round_: int, max_output: int | None = None) -> tuple[M | None, str]:
         """Ask for an instance of ``schema``; bounded retries, then ``(None, reason)``.
+
+        ``max_output`` caps the answer (and so the budget held for it) for short answers
+        such as a label, where the model lets its output be capped.
 
         Whatever the model sends back — malformed output, unstorable characters, absurd
         usage figures — is an abstention or a clamped, recorded figure, never a crash.
         """
         text = _messages_text(messages)
-        est_in, est_out = _estimate_tokens(text), self.max_output_tokens
+        llm, est_out = self.llm, self.max_output_tokens
+        if max_output is not None and max_output < est_out \
+                and "max_tokens" in getattr(type(llm), "model_fields", {}):
+            llm, est_out = llm.model_copy(update={"max_tokens": max_output}), max_output
+        est_in = _estimate_tokens(text)
         reason = ""
 
         def call(call_id: str) -> tuple[str, int, int]:
-            runnable = self.llm.with_structured_output(schema, include_raw=True)
+            runnable = llm.with_structured_output(schema, include_raw=True)
             try:
                 out = self._invoke(runnable, messages)
             except (ValidationError, ValueError, KeyError) as exc:

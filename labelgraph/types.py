@@ -18,7 +18,7 @@ __all__ = ["STEERABLE", "Action", "Budget", "Candidate", "Decision", "LabeledIte
 
 Action = Literal["query", "synthesize", "stop"]
 Origin = Literal["pool", "synthetic"]
-Source = Literal["human", "llm", "oracle"]
+Source = Literal["human", "llm", "oracle", "strong"]
 Verdict = Literal["accept", "flag", "reject"]
 
 
@@ -186,6 +186,7 @@ class LabeledItem(Candidate, total=False):
     label: str | None
     source: Source | None
     confidence: float | None
+    cost: float  # dollars: the label's price and its LLM calls
     reason: str | None  # why there is no label
 
 

@@ -25,7 +25,8 @@ CREATE TABLE IF NOT EXISTS labels (
     item_id TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL, label TEXT,
     confidence REAL, origin TEXT NOT NULL, intended TEXT, round INTEGER NOT NULL,
     usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0, note TEXT,
-    created REAL NOT NULL, PRIMARY KEY (item_id, source));
+    created REAL NOT NULL, call_usd REAL NOT NULL DEFAULT 0, signals TEXT,
+    PRIMARY KEY (item_id, source));
 CREATE TABLE IF NOT EXISTS calls (
     call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, model TEXT NOT NULL, output TEXT NOT NULL,
     input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, usd REAL NOT NULL,
@@ -50,6 +51,10 @@ CREATE TABLE IF NOT EXISTS tool_calls (
 CREATE TABLE IF NOT EXISTS human_actions (
     seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
     payload TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS audits (
+    round INTEGER NOT NULL, item_id TEXT NOT NULL, label TEXT, source TEXT, score REAL NOT NULL,
+    action TEXT NOT NULL, suggested TEXT, reason TEXT NOT NULL, created REAL NOT NULL,
+    PRIMARY KEY (round, item_id));
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -58,7 +63,12 @@ CREATE TABLE IF NOT EXISTS anomalies (
 
 @dataclass(frozen=True)
 class LabelRow:
-    """One label bought for one item from one source."""
+    """One label bought for one item from one source.
+
+    ``usd`` is the label's own price (a person's or a simulated source's, counted in the
+    run's spend); ``tokens`` and ``call_usd`` are what the LLM calls behind it cost (counted
+    with the calls); ``signals`` is the JSON of the confidence signals it was judged by.
+    """
 
     item_id: str
     source: str
@@ -71,6 +81,19 @@ class LabelRow:
     usd: float = 0.0
     tokens: int = 0
     note: str | None = None
+    call_usd: float = 0.0
+    signals: str | None = None
+
+    @property
+    def cost(self) -> float:
+        """Everything this label cost in dollars: its price and its LLM calls."""
+        return float(self.usd) + float(self.call_usd)
+
+
+_LABEL_COLUMNS = ("item_id, source, text, label, confidence, origin, intended, round, usd, "
+                  "tokens, note, call_usd, signals")
+# Columns added after the first release: an older ledger gains them on open.
+_ADDED_COLUMNS = {"labels": (("call_usd", "REAL NOT NULL DEFAULT 0"), ("signals", "TEXT"))}
 
 
 @dataclass(frozen=True)
@@ -87,11 +110,12 @@ class CallRow:
     round: int
 
 
-SOURCE_RANK = {"human": 3, "oracle": 2, "llm": 1}
+SOURCE_RANK = {"human": 4, "oracle": 3, "strong": 2, "llm": 1}
 
 
 def most_authoritative(rows: Iterable[LabelRow]) -> dict[str, LabelRow]:
-    """Per item, the label of the most authoritative source: human, then oracle, then LLM."""
+    """Per item, the label of the most authoritative source: human, oracle, a stronger
+    model, then the LLM."""
     best: dict[str, LabelRow] = {}
     for row in rows:
         old = best.get(row.item_id)
@@ -123,16 +147,31 @@ class Ledger:
                     name = statement.split("EXISTS", 1)[-1].split("(", 1)[0].strip()
                     if statement.strip() and name not in have:
                         self._conn.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE"))
+                for table, columns in _ADDED_COLUMNS.items():  # an older ledger, read as is
+                    cols = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
+                    missing = [f"NULL AS {n}" if "NOT NULL" not in kind else f"0 AS {n}"
+                               for n, kind in columns if n not in cols]
+                    if missing:  # a temp view shadows the table for unqualified names
+                        self._conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, "
+                                           f"{', '.join(missing)} FROM main.{table}")
             else:
                 if self.path != ":memory:":
                     self._conn.execute("PRAGMA journal_mode=WAL")
                 self._conn.execute("PRAGMA synchronous=FULL")
                 self._conn.executescript(_SCHEMA)
+                self._add_columns()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
             raise RunStateError(f"{self.path} is damaged or not a labelgraph ledger ({exc}); "
                                 "it is the run's record of what was bought: restore it from a "
                                 "backup") from None
+
+    def _add_columns(self) -> None:
+        for table, columns in _ADDED_COLUMNS.items():
+            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
+            for name, kind in columns:
+                if name not in have:
+                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -154,10 +193,11 @@ class Ledger:
         now = time.time()
         with self._tx() as conn:
             cur = conn.executemany(
-                "INSERT INTO labels VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                "ON CONFLICT(item_id, source) DO NOTHING",
+                f"INSERT INTO labels ({_LABEL_COLUMNS}, created) VALUES "
+                f"(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id, source) DO NOTHING",
                 [(r.item_id, r.source, r.text, r.label, r.confidence, r.origin, r.intended,
-                  r.round, r.usd, r.tokens, r.note, now) for r in rows],
+                  r.round, r.usd, r.tokens, r.note, r.call_usd, r.signals, now)
+                 for r in rows],
             )
             return cur.rowcount
 
@@ -259,6 +299,38 @@ class Ledger:
                     "SELECT agent, COUNT(*), SUM(input_tokens + output_tokens), SUM(usd) "
                     "FROM calls GROUP BY agent")}
 
+    def record_audit(self, round_: int, rows: Iterable[tuple[str, str | None, str | None,
+                                                        float, str, str | None, str]]) -> None:
+        """Record an audit's findings: (item_id, label, source, score, action, suggested
+        label, reason) per label; an audit re-run in the same round keeps its first rows."""
+        now = time.time()
+        with self._tx() as conn:
+            conn.executemany("INSERT INTO audits VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT DO "
+                             "NOTHING", [(round_, *row, now) for row in rows])
+
+    def audits(self, round_: int | None = None) -> list[dict[str, Any]]:
+        """Audit findings, oldest first (one round's with ``round_``)."""
+        where, args = ("WHERE round = ?", (round_,)) if round_ is not None else ("", ())
+        keys = ("round", "item_id", "label", "source", "score", "action", "suggested",
+                "reason")
+        return [dict(zip(keys, row, strict=True)) for row in self._rows(
+            f"SELECT {', '.join(keys)} FROM audits {where} ORDER BY round, score DESC",
+            args)]
+
+    def cost_by_source(self) -> dict[str, dict[str, float]]:
+        """Per label source: labels, distinct items, price paid, LLM tokens and dollars."""
+        return {s: {"labels": int(n), "usd": float(u), "tokens": int(t), "call_usd": float(c)}
+                for s, n, u, t, c in self._rows(
+                    "SELECT source, COUNT(*), COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0), "
+                    "COALESCE(SUM(call_usd), 0) FROM labels WHERE label IS NOT NULL "
+                    "GROUP BY source")}
+
+    def bought_twice(self) -> int:
+        """Items with labels from more than one source (paid for twice or more)."""
+        (n,) = self._rows("SELECT COUNT(*) FROM (SELECT item_id FROM labels WHERE label IS "
+                          "NOT NULL GROUP BY item_id HAVING COUNT(*) > 1)")[0]
+        return int(n)
+
     def record_anomaly(self, call_id: str, kind: str, detail: str, round_: int) -> None:
         """Note something suspicious about a call (e.g. reported usage that was clamped)."""
         with self._tx() as conn:
@@ -293,16 +365,15 @@ class Ledger:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._rows(
-                f"SELECT item_id, source, text, label, confidence, origin, intended, round, "
-                f"usd, tokens, note FROM labels WHERE item_id IN ({marks})", tuple(chunk)
+                f"SELECT {_LABEL_COLUMNS} FROM labels WHERE item_id IN ({marks})",
+                tuple(chunk)
             ):
                 out[(row[0], row[1])] = LabelRow(*row)
         return out
 
     def all_labels(self) -> list[LabelRow]:
         return [LabelRow(*row) for row in self._rows(
-            "SELECT item_id, source, text, label, confidence, origin, intended, round, usd, "
-            "tokens, note FROM labels ORDER BY created, item_id")]
+            f"SELECT {_LABEL_COLUMNS} FROM labels ORDER BY created, item_id")]
 
     def labeled_ids(self) -> set[str]:
         return {row[0] for row in self._rows("SELECT DISTINCT item_id FROM labels")}
@@ -314,10 +385,11 @@ class Ledger:
         return CallRow(*rows[0]) if rows else None
 
     def totals(self) -> dict[str, float]:
-        """Spend so far: labels bought, LLM tokens and dollars, LLM calls. Calls in flight
+        """Spend so far: labels bought, LLM tokens, dollars (calls and label prices), LLM
+        calls. Calls in flight
         at a driver's death (orphans, and pending rows not yet orphaned) count at their
         reservation: they may have been paid."""
-        (n_labels,) = self._rows("SELECT COUNT(*) FROM labels")[0]
+        n_labels, label_usd = self._rows("SELECT COUNT(*), COALESCE(SUM(usd), 0) FROM labels")[0]
         calls, tokens, usd = self._rows(
             "SELECT COUNT(*), COALESCE(SUM(input_tokens + output_tokens), 0), "
             "COALESCE(SUM(usd), 0) FROM calls")[0]
@@ -326,7 +398,7 @@ class Ledger:
             "(SELECT tokens, usd FROM orphan_calls UNION ALL "
             "SELECT tokens, usd FROM pending_calls)")[0]
         return {"labels": int(n_labels), "tokens": int(tokens + lost_tokens),
-                "usd": float(usd + lost_usd), "calls": int(calls),
+                "usd": float(usd + lost_usd + label_usd), "calls": int(calls),
                 "calls_pending_at_kill": int(lost)}
 
     def verdicts(self) -> dict[str, tuple[str, str | None, str]]:
@@ -352,8 +424,7 @@ class Ledger:
         """Labels bought for items the verifier never judged (a run killed between the
         annotator and the verifier): the most authoritative source per item."""
         return list(most_authoritative(LabelRow(*row) for row in self._rows(
-            "SELECT item_id, source, text, label, confidence, origin, intended, round, usd, "
-            "tokens, note FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
+            f"SELECT {_LABEL_COLUMNS} FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
             "(SELECT item_id FROM verdicts) ORDER BY created, item_id")).values())
 
     def last_round(self) -> int:

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -244,18 +244,25 @@ def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
     """Re-index every verified label from the ledger into Chroma; returns how many.
 
     The ledger is the truth and Chroma an index: where an item has labels from several
-    sources, the most authoritative one (human, then oracle, then LLM) is kept, and a
-    person's later correction overrides them all.
+    sources, the most authoritative one (human, oracle, a stronger model, the LLM) is
+    kept, an audit's drop keeps it out, and a person's later correction overrides them all.
     """
     verdicts = ledger.verdicts()
     rows = ledger.all_labels()
     best = most_authoritative(r for r in rows if r.label and verdicts.get(
         r.item_id, ("",))[0] in {"accept", "flag"})
+    cost: dict[str, float] = {}
+    for r in rows:
+        cost[r.item_id] = cost.get(r.item_id, 0.0) + r.cost
     examples = {item_id: Example(id=item_id, text=r.text, label=r.label, source=r.source,
                                  confidence=float(r.confidence or 0.0), round=r.round,
                                  status=memory_status(verdicts[item_id][0], r.source),
-                                 origin=r.origin)
+                                 origin=r.origin, cost=round(cost[item_id], 8))
                 for item_id, r in best.items() if r.label}
+    for finding in ledger.audits():  # labels an audit dropped stay out
+        if finding["action"] == "drop" and finding["item_id"] in examples:
+            examples[finding["item_id"]] = replace(examples[finding["item_id"]],
+                                                   status="rejected")
     any_row = {r.item_id: r for r in rows if r.label}
     for item_id, label in ledger.corrections().items():  # a person's word is final
         if item_id in examples:

@@ -46,7 +46,7 @@ def test_verifier_flags_a_label_that_neighbours_and_student_dispute(ctx):
     right = {**wrong, "id": pool.ids[41], "text": pool.texts[41], "label": pool.gold[41]}
     odd = {**wrong, "id": pool.ids[42], "text": pool.texts[42], "label": "neutral"}
     out = {i["id"]: i for i in verify(ctx, [wrong, right, odd], round_=2)}
-    assert out[wrong["id"]]["verdict"] == "flag" and "neighbours say" in \
+    assert out[wrong["id"]]["verdict"] == "flag" and "point to 'positive'" in \
         out[wrong["id"]]["reason"]
     assert out[right["id"]]["verdict"] == "accept"
     assert out[odd["id"]]["verdict"] == "reject"

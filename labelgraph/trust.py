@@ -1,0 +1,300 @@
+"""How far to trust a label: confidence signals, a per-run calibrator, routing, the audit.
+
+Pure pieces over numbers and arrays, unit-testable without a model. The annotators gather
+the signals (:class:`Signals`), the run's :class:`Calibrator` turns them into the
+probability that a label is right, fitted on the labels a person or the oracle confirmed;
+:func:`buy_first` and :func:`default_threshold` route an item before and after an LLM label
+is bought; :func:`audit_scores` scores every label in memory for being wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+__all__ = ["AuditResult", "Calibrator", "Signals", "audit_actions", "audit_scores",
+           "buy_first", "contextual_calibration", "default_threshold",
+           "expected_calibration_error", "neighbour_distribution", "vote_agreement"]
+
+_EPS = 1e-3
+
+
+def _logit(p: float) -> float:
+    p = min(max(float(p), _EPS), 1.0 - _EPS)
+    return math.log(p / (1.0 - p))
+
+
+def contextual_calibration(probs: Mapping[str, float],
+                           prior: Mapping[str, float]) -> dict[str, float]:
+    """Divide label probabilities by the model's label prior (its scores for the same prompt
+    with an empty text) and renormalise: removes the bias a prompt puts on one label."""
+    adj = {k: float(p) / max(float(prior.get(k, 0.0)), 1e-6) for k, p in probs.items()}
+    total = sum(adj.values()) or 1.0
+    return {k: v / total for k, v in adj.items()}
+
+
+def vote_agreement(votes: Sequence[str | None]) -> float | None:
+    """One minus the normalised entropy of the votes (1: unanimous); None under two votes."""
+    cast = [v for v in votes if v is not None]
+    if len(cast) < 2:
+        return None
+    _, counts = np.unique(np.asarray(cast, dtype=object).astype(str), return_counts=True)
+    if counts.size == 1:
+        return 1.0
+    p = counts / counts.sum()
+    return float(1.0 + (p * np.log(p)).sum() / math.log(len(cast)))
+
+
+def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bool],
+                               bins: int = 10) -> float | None:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by count."""
+    conf = np.asarray(confidence, dtype=float)
+    hit = np.asarray(correct, dtype=float)
+    if conf.size == 0:
+        return None
+    which = np.minimum((conf * bins).astype(int), bins - 1)
+    total = 0.0
+    for b in np.unique(which):
+        sel = which == b
+        total += sel.sum() * abs(hit[sel].mean() - conf[sel].mean())
+    return float(total / conf.size)
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What speaks for a label, each in [0, 1] or None when the backend cannot tell.
+
+    ``llm``: the label word's probability (after contextual calibration where used);
+    ``agreement``: agreement of votes over prompt variants; ``student``: the student's
+    probability of the label; ``neighbours``: share of the nearest labeled examples with
+    the label; ``verbal``: a confidence the model stated, the last resort.
+    """
+
+    llm: float | None = None
+    agreement: float | None = None
+    student: float | None = None
+    neighbours: float | None = None
+    verbal: float | None = None
+    #: the student's and the neighbours' support for their own top label, known before a
+    #: label is bought (what the router decides on); not used to judge the label itself
+    student_top: float | None = None
+    neighbours_top: float | None = None
+
+    # Weights of the uncalibrated combination (log-odds space): the label-word probability
+    # is the best single signal; a stated confidence is worth less than a measured one.
+    _WEIGHTS = {"llm": 1.0, "verbal": 0.5, "agreement": 0.5, "student": 0.5, "neighbours": 0.5}
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Signals:
+        data = data or {}
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in data.items() if k in names and v is not None})
+
+    def before_buying(self) -> Signals:
+        """Only what was known before the label was bought, as judging signals."""
+        return Signals(student=self.student_top, neighbours=self.neighbours_top)
+
+    def raw(self) -> float:
+        """A combined score before any calibration: a weighted mean of the signals' log-odds
+        (a stated confidence counts only when no probability is measured)."""
+        parts = {k: v for k, v in self.as_dict().items() if k in self._WEIGHTS}
+        if "llm" in parts:
+            parts.pop("verbal", None)
+        if not parts:
+            return 0.5
+        w = sum(self._WEIGHTS[k] for k in parts)
+        z = sum(self._WEIGHTS[k] * _logit(v) for k, v in parts.items()) / w
+        return 1.0 / (1.0 + math.exp(-z))
+
+    def vector(self) -> np.ndarray:
+        """Features for the calibrator: each signal's log-odds and whether it is present."""
+        out = []
+        for key in ("llm", "verbal", "agreement", "student", "neighbours"):
+            value = getattr(self, key)
+            out += [0.0, 0.0] if value is None else [_logit(value), 1.0]
+        return np.asarray(out, dtype=float)
+
+
+class Calibrator:
+    """P(label is right | signals), fitted on labels a person or the oracle confirmed.
+
+    Below ``min_points`` confirmations, or before both right and wrong labels were seen,
+    it returns the uncalibrated :meth:`Signals.raw` score. Then a logistic regression on
+    the signals' log-odds (``C`` its L2 strength): it weighs the signals by how well each
+    predicted the confirmed labels, and its output is a calibrated probability.
+    """
+
+    def __init__(self, min_points: int = 20, C: float = 1.0) -> None:  # noqa: N803 - sklearn
+        self.min_points = min_points
+        self.C = C
+
+    def fit(self, signals: Sequence[Signals], correct: Sequence[bool]) -> Calibrator:
+        y = np.asarray(correct, dtype=int)
+        self.n_ = int(y.size)
+        self.model_: Any = None
+        if y.size >= self.min_points and 0 < y.sum() < y.size:
+            from sklearn.linear_model import LogisticRegression
+
+            x = np.vstack([s.vector() for s in signals])
+            self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(x, y)
+        return self
+
+    @property
+    def fitted(self) -> bool:
+        return getattr(self, "model_", None) is not None
+
+    def predict(self, signals: Sequence[Signals]) -> np.ndarray:
+        """Calibrated probability that each label is right."""
+        if not signals:
+            return np.zeros(0)
+        if not self.fitted:
+            return np.asarray([s.raw() for s in signals])
+        x = np.vstack([s.vector() for s in signals])
+        return self.model_.predict_proba(x)[:, 1]
+
+
+def default_threshold(confidences: Sequence[float], share: float,
+                      fallback: float = 0.8) -> float:
+    """The confidence under which the ``share`` of items the budget can afford to send on
+    falls: the ``share``-quantile of recent calibrated confidences, within [0.5, 0.99]."""
+    conf = np.asarray(confidences, dtype=float)
+    if conf.size < 10 or share <= 0:
+        return fallback if share > 0 else 0.0
+    return float(np.clip(np.quantile(conf, min(share, 1.0)), 0.5, 0.99))
+
+
+def affordable_share(usd_left: float | None, labels_left: int | None, price_next: float,
+                     items_left: int, cap: float = 0.25) -> float:
+    """Share of the remaining items the next source can take within the money left, at most
+    ``cap``: a budget's rule of thumb for the default threshold."""
+    if items_left <= 0:
+        return 0.0
+    share = cap
+    if usd_left is not None and price_next > 0:
+        share = min(share, usd_left / (price_next * items_left))
+    if labels_left is not None:
+        share = min(share, labels_left / items_left)
+    return max(0.0, share)
+
+
+def buy_first(p_overruled: float | None, price_first: float, price_next: float) -> bool:
+    """Buy the cheap label first only if it is not expected to be overruled: cheaper on
+    average than going straight to the next source (price + P(overruled) * next price)
+    and overruled less often than not."""
+    if p_overruled is None:
+        return True
+    if p_overruled >= 0.5:
+        return False
+    return price_next <= 0 or price_first + p_overruled * price_next < price_next
+
+
+def neighbour_distribution(embeddings: np.ndarray, given: np.ndarray, n_classes: int,
+                           k: int = 10, chunk: int = 2048) -> np.ndarray:
+    """Leave-one-out share of each class among every row's k nearest rows (cosine)."""
+    x = np.asarray(embeddings, dtype=np.float32)
+    x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    n = x.shape[0]
+    k = min(k, n - 1)
+    out = np.zeros((n, n_classes))
+    if k <= 0:
+        return np.full((n, n_classes), 1.0 / n_classes)
+    for start in range(0, n, chunk):
+        sims = x[start:start + chunk] @ x.T
+        rows = np.arange(start, min(start + chunk, n))
+        sims[rows - start, rows] = -np.inf
+        near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
+        for c in range(n_classes):
+            out[rows, c] = (given[near] == c).mean(axis=1)
+    return out
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """Per label: the error score in [0, 1], the label the evidence prefers, and whether
+    the evidence outweighs the given label (``suspect``)."""
+
+    score: np.ndarray
+    suggested: np.ndarray
+    suspect: np.ndarray
+
+
+def audit_scores(given: np.ndarray, oof: np.ndarray, neighbours: np.ndarray | None = None,
+                 agreement: np.ndarray | None = None, checks: np.ndarray | None = None,
+                 neighbour_weight: float = 0.5, thresholds: np.ndarray | None = None,
+                 prior: np.ndarray | None = None, min_score: float = 0.0) -> AuditResult:
+    """Score every label for being wrong from out-of-fold student probabilities, its
+    neighbours' labels, the labeler's vote agreement and custom checks.
+
+    Rare classes are not punished for being rare: the student's probabilities are divided
+    by the class's own threshold (its mean probability on the items labeled with it, as in
+    confident learning) and the neighbours' shares by the class's prior, so a label is
+    suspect only when the evidence prefers another class *relative to what each class
+    usually gets*. ``thresholds`` and ``prior`` default to those of the labels scored;
+    pass them to score a few new labels against a larger memory. A label is suspect when
+    the evidence prefers another class and its error score is at least ``min_score``.
+    """
+    given = np.asarray(given, dtype=int)
+    p = np.clip(np.asarray(oof, dtype=float), 1e-6, 1.0)
+    n, k = p.shape
+    if thresholds is None:
+        thresholds = np.array([p[given == c, c].mean() if np.any(given == c) else 1.0 / k
+                               for c in range(k)])
+    if prior is None:
+        prior = np.bincount(given, minlength=k) / max(n, 1)
+    log_evidence = np.log(p / np.maximum(thresholds, 1e-6))
+    if neighbours is not None:
+        # A pseudo-count of the prior keeps a row with no neighbour of a class finite.
+        lift = (np.asarray(neighbours, dtype=float) + prior) / (2.0 * np.maximum(prior, 1e-6))
+        log_evidence = log_evidence + neighbour_weight * np.log(lift)
+    post = np.exp(log_evidence - log_evidence.max(axis=1, keepdims=True))
+    post /= post.sum(axis=1, keepdims=True)
+    score = 1.0 - post[np.arange(n), given]
+    if agreement is not None:
+        a = np.asarray(agreement, dtype=float)
+        has = ~np.isnan(a)
+        score[has] = 1.0 - (1.0 - score[has]) * (0.5 + 0.5 * a[has])
+    suggested = post.argmax(axis=1)
+    suspect = (suggested != given) & (score >= min_score)
+    if checks is not None:
+        flagged = np.asarray(checks, dtype=bool)
+        score[flagged] = np.maximum(score[flagged], 0.5)
+        suspect = suspect | flagged
+    return AuditResult(score=score, suggested=suggested, suspect=suspect)
+
+
+def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
+                  stronger: bool, act_above: float = 0.7,
+                  drop_above: float = 0.9) -> list[tuple[str, str]]:
+    """One (action, reason) per label: keep, ask a person, relabel by a stronger source, or
+    drop. Only a suspect with an error score of at least ``act_above`` costs anything (a
+    young student is often wrong); a label from a person is never dropped or relabeled by
+    a model: it is asked again when a person is at hand, else kept."""
+    out: list[tuple[str, str]] = []
+    for score, suspect, source in zip(result.score, result.suspect, sources, strict=True):
+        if not suspect:
+            out.append(("keep", f"evidence agrees (error score {score:.2f})"))
+            continue
+        if score < act_above:
+            out.append(("keep", f"suspect, but the evidence is weak (error score {score:.2f} "
+                                f"< {act_above})"))
+            continue
+        why = f"the evidence prefers another label (error score {score:.2f})"
+        if source in {"human", "oracle"}:
+            out.append(("ask", why + "; a person's label is asked again") if person
+                       else ("keep", why + "; kept: a person's label and no person to ask"))
+        elif person:
+            out.append(("ask", why))
+        elif stronger:
+            out.append(("relabel", why))
+        elif score >= drop_above:
+            out.append(("drop", why + f" >= {drop_above}"))
+        else:
+            out.append(("keep", why + f"; kept: under {drop_above} and nobody to ask"))
+    return out

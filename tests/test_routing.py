@@ -1,0 +1,155 @@
+"""Simulated annotator, hybrid routing, label costs and the memory audit, on real Chroma and
+SQLite with small made-up data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import make_pool
+from labelgraph import Budget, LabelGraph, Task
+from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
+from labelgraph.errors import InputError
+from labelgraph.memory.examples import Example
+from labelgraph.memory.store import rebuild_memory
+
+TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
+LABELS = list(TASK.labels)
+
+
+def _auroc(score: np.ndarray, positive: np.ndarray) -> float:
+    pos, neg = score[positive], score[~positive]
+    return float((pos[:, None] > neg[None, :]).mean())
+
+
+def test_simulated_annotator_errs_at_its_rate_and_knows_it_as_told() -> None:
+    gold = ["positive" if n % 2 else "negative" for n in range(3000)]
+    sim = SimulatedAnnotator(error_rate=0.15, informativeness=0.9, seed=3)
+    answers = [sim.answer(f"item{n}", g, LABELS) for n, g in enumerate(gold)]
+    right = np.array([a.label == g for a, g in zip(answers, gold, strict=True)])
+    conf = np.array([a.confidence for a in answers])
+    assert right.mean() == pytest.approx(0.85, abs=0.02)
+    assert _auroc(conf, right) > 0.95
+    assert conf.min() >= 0.5 and conf.max() <= 1.0
+    assert sim.answer("item7", gold[7], LABELS) == answers[7]  # deterministic per item
+    blind = SimulatedAnnotator(error_rate=0.15, informativeness=0.0, seed=3)
+    blind_answers = [blind.answer(f"item{n}", g, LABELS) for n, g in enumerate(gold)]
+    blind_right = np.array([a.label == g for a, g in zip(blind_answers, gold, strict=True)])
+    assert _auroc(np.array([a.confidence for a in blind_answers]), blind_right) == \
+        pytest.approx(0.5, abs=0.05)
+    by_class = SimulatedAnnotator(error_rate=0.0, class_error_rates={"positive": 0.5}, seed=3)
+    wrong = [by_class.answer(f"item{n}", g, LABELS).label != g for n, g in enumerate(gold)]
+    assert np.mean([w for w, g in zip(wrong, gold, strict=True) if g == "positive"]) == \
+        pytest.approx(0.5, abs=0.05)
+    assert not any(w for w, g in zip(wrong, gold, strict=True) if g == "negative")
+
+
+@pytest.mark.parametrize("bad", [{"error_rate": 1.5}, {"informativeness": -0.1},
+                                 {"price": -1.0}, {"class_error_rates": {"positive": 2.0}}])
+def test_simulated_annotator_refuses_bad_settings(bad: dict) -> None:
+    with pytest.raises(InputError):
+        SimulatedAnnotator(**bad)
+
+
+def _hybrid_run(tmp_path, threshold: float | None, **config) -> LabelGraph:  # noqa: ANN003
+    pool = make_pool(60)
+    first = SimulatedAnnotator(error_rate=0.2, informativeness=0.9, price=0.01, seed=1)
+    lg = LabelGraph(TASK, llm="none", annotator=HybridAnnotator(human="oracle", first=first,
+                                                                threshold=threshold),
+                    budget=Budget(labels=70), run_dir=tmp_path / "run", embedding="hashing",
+                    config={"label_prices": {"oracle": 0.1}, "batch_size": 10,
+                            "seed_size": 10, "synthesize": False, "stopping": [],
+                            "spot_check": 0.0, "audit_every": 0, **config})
+    lg.run(pool, label_column="label")
+    return lg
+
+
+def test_hybrid_routes_low_confidence_to_the_person_and_records_every_cost(tmp_path) -> None:
+    lg = _hybrid_run(tmp_path, 0.8)
+    ledger = lg.context.ledger
+    rows = ledger.all_labels()
+    gold = dict(zip(make_pool(60).text, make_pool(60).label, strict=True))
+    llm = {r.item_id: r for r in rows if r.source == "llm"}
+    oracle = {r.item_id: r for r in rows if r.source == "oracle"}
+    assert llm and oracle
+    for row in llm.values():  # every LLM label carries its calibrated confidence and signals
+        assert row.signals and 0.0 <= row.confidence <= 1.0 and row.usd == 0.01
+    # After the cold start, an LLM label goes on to the person exactly when under 0.8.
+    later = [r for r in llm.values() if r.round > 1]
+    assert later and all(r.confidence < 0.8 for r in later if r.item_id in oracle)
+    unasked = [r for r in later if r.confidence < 0.8 and r.item_id not in oracle]
+    # ... unless the budget ran out first: then only in the last round.
+    assert not unasked or (ledger.totals()["labels"] == 70
+                           and {r.round for r in unasked} == {max(r.round for r in rows)})
+    result = lg.result()
+    for row in result.dataset.itertuples():  # the person's word is what memory keeps
+        if row.id in oracle:
+            assert row.source == "oracle" and row.label == gold[row.text]
+            assert row.cost == pytest.approx(0.1 + (0.01 if row.id in llm else 0.0))
+    cost = result.cost
+    assert cost["usd"] == pytest.approx(0.01 * len(llm) + 0.1 * len(oracle))
+    assert cost["bought_twice"] == len(set(llm) & set(oracle))
+    assert cost["by_source"]["oracle"]["labels"] == len(oracle)
+    assert cost["usd_per_accepted_label"] == pytest.approx(cost["usd"] / cost["accepted"])
+    assert cost["calibration"]["llm"]["confirmed"] == len(set(llm) & set(oracle))
+
+
+def test_the_threshold_decides_how_much_goes_to_the_person(tmp_path) -> None:
+    never = _hybrid_run(tmp_path / "low", 0.0).context.ledger
+    always = _hybrid_run(tmp_path / "high", 1.0).context.ledger
+    def person(ledger) -> int:  # noqa: ANN001
+        return sum(1 for r in ledger.all_labels() if r.source == "oracle" and r.round > 1)
+    assert person(never) == 0
+    assert person(always) == sum(1 for r in always.all_labels()
+                                 if r.source == "llm" and r.round > 1) > 0
+
+
+@pytest.fixture
+def audited(tmp_path):  # noqa: ANN201
+    """A run whose memory holds 40 right labels of each class and 6 flipped LLM labels."""
+    def make(annotator) -> tuple[LabelGraph, set[str]]:  # noqa: ANN001
+        lg = LabelGraph(TASK, llm="none", annotator=annotator, budget=Budget(labels=500),
+                        run_dir=tmp_path / "run", embedding="hashing")
+        pool = make_pool(60)
+        lg.add_pool(pool, label_column="label")
+        ctx = lg.context
+        rows = pool.iloc[:100]
+        flipped = set(rows.index[::17][:6])
+        examples = []
+        for n, (text, label) in enumerate(zip(rows.text, rows.label, strict=True)):
+            wrong = n in flipped
+            examples.append(Example(
+                id=ctx.store.pool().ids[n], text=text,
+                label=("negative" if label == "positive" else "positive") if wrong else label,
+                source="llm", confidence=0.9, round=1))
+        ctx.memory.upsert(examples)
+        return lg, {examples[n].id for n in flipped}
+    return make
+
+
+def test_audit_asks_the_person_about_suspect_labels_and_fixes_them(audited) -> None:
+    lg, flipped = audited(HybridAnnotator(human="oracle", first=SimulatedAnnotator()))
+    findings = lg.audit()
+    asked = set(findings[findings.action == "ask"].item_id)
+    assert len(asked & flipped) >= 4 and len(asked - flipped) <= 3
+    pool = lg.context.store.pool()
+    for example in lg.context.memory.get(sorted(asked)):
+        assert example.source == "oracle" and example.label == pool.gold_of(example.id)
+    recorded = lg.context.ledger.audits()
+    assert {r["item_id"] for r in recorded if r["action"] == "ask"} == asked
+    assert all(r["reason"] for r in recorded)
+
+
+def test_audit_drops_what_nobody_can_check_and_the_drop_survives_a_rebuild(audited) -> None:
+    lg, flipped = audited(SimulatedAnnotator())  # no person, no stronger model
+    ctx = lg.context
+    findings = lg.audit()
+    assert set(findings.action) <= {"keep", "drop"}
+    dropped = set(findings[findings.action == "drop"].item_id)
+    assert dropped and dropped <= flipped | set(findings.item_id)
+    assert {e.id for e in ctx.memory.get(sorted(dropped))} == dropped
+    assert all(e.status == "rejected" for e in ctx.memory.get(sorted(dropped)))
+    # The audit itself wrote no label: the memory's labels came from outside the ledger,
+    # so a rebuild from the ledger knows none of them; its drops are still on record.
+    assert rebuild_memory(ctx.ledger, ctx.memory) == 0
+    assert {r["item_id"] for r in ctx.ledger.audits() if r["action"] == "drop"} == dropped
