@@ -64,7 +64,12 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             "llm_calls": result.cost["calls"],
             "calls_pending_at_kill": result.cost.get("calls_pending_at_kill", 0),
             "tool_calls": len(lg.context.ledger.tool_calls()),
-            "agents": lg.context.agent_modes(), "seconds": result.cost["seconds"]}
+            "agents": lg.context.agent_modes(), "seconds": result.cost["seconds"],
+            "cost_by_source": result.cost.get("by_source", {}),
+            "bought_twice": result.cost.get("bought_twice", 0),
+            "usd_per_accepted_label": result.cost.get("usd_per_accepted_label"),
+            "calibration": result.cost.get("calibration", {}),
+            "audits": len(lg.context.ledger.audits())}
 
 
 def print_report(lg: LabelGraph, result: RunResult, console: Console | None = None) -> dict:
@@ -105,6 +110,20 @@ def print_report(lg: LabelGraph, result: RunResult, console: Console | None = No
         table.add_row("LLM calls in flight at a kill (charged at their reservation)",
                       str(figures["calls_pending_at_kill"]))
     table.add_row("cost (USD)", f"{figures['usd']:.4f}")
+    for source, cost in sorted(figures["cost_by_source"].items()):
+        table.add_row(f"  {source}: labels / price / LLM calls",
+                      f"{cost['labels']} / ${cost['usd']:.4f} / ${cost['call_usd']:.4f} "
+                      f"({cost['tokens']} tokens)")
+    if figures["usd_per_accepted_label"] is not None:
+        table.add_row("USD per accepted label", f"{figures['usd_per_accepted_label']:.5f}")
+    table.add_row("items labeled twice (LLM, then a person)", str(figures["bought_twice"]))
+    for source, cal in figures["calibration"].items():
+        table.add_row(f"{source} confidence on confirmed labels",
+                      f"ECE {cal['ece']:.3f} (raw {cal['ece_raw']:.3f}), accuracy "
+                      f"{cal['accuracy']:.3f}, n={cal['confirmed']}")
+    if figures["audits"]:
+        table.add_row("audit findings acted on or noted (ledger: audits)",
+                      str(figures["audits"]))
     table.add_row("time", f"{figures['seconds'] / 60:.1f} min")
     table.add_row("stopped because", str(figures["stop_reason"]))
     console.print(table)
