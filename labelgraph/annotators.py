@@ -401,7 +401,8 @@ class LLMAnnotator:
         labels = list(ctx.task.labels)
         probs = llm.score_labels("annotator", few_shot_prompt(ctx.task, shots, text, notes),
                                  labels, round_)
-        if ctx.config.contextual_calibration:
+        use = ctx.config.contextual_calibration
+        if use or (use is None and not shots):
             prior = llm.score_labels("annotator", few_shot_prompt(ctx.task, shots, "", notes),
                                      labels, round_)
             probs = contextual_calibration(probs, prior)

@@ -72,9 +72,11 @@ class RunConfig(BaseModel):
         description="hybrid annotator: labels whose calibrated confidence is under this go "
                     "on to a stronger model or the person (None: derived each round from the "
                     "budget, so at most a quarter of the items go on)")
-    contextual_calibration: bool = Field(
-        True, description="local model: divide label probabilities by the model's label "
-                          "prior (the same prompt with an empty text)")
+    contextual_calibration: bool | None = Field(
+        None, description="local model: divide label probabilities by the model's label "
+                          "prior (the same prompt with an empty text); None: only when "
+                          "there are no demonstrations (benchmarks/local_confidence.py: it "
+                          "helps at 0 shots, costs 3-6 points with 4-8)")
     votes: int = Field(1, ge=1, le=9,
                        description="LLM labels: demonstration sets each label is voted over "
                                    "(over 1: vote agreement becomes a confidence signal)")
