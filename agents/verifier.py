@@ -173,8 +173,8 @@ def _audit_inputs(ctx: Context, examples: list[Example],
 
     labels = list(ctx.task.labels)
     given = np.asarray([labels.index(e.label) for e in examples])
-    folds = int(min(5, np.bincount(given).max(initial=0),
-                    min(c for c in np.bincount(given) if c > 0)))
+    counts = np.bincount(given)
+    folds = int(min(5, counts[counts > 0].min()))  # every class in every fold
     features = ctx.store.features([e.text for e in examples], emb)
     present = np.unique(given)
     oof = np.full((len(examples), len(labels)), 1e-6)

@@ -161,7 +161,8 @@ class Evidence:
 
     def before_buying(self, n: int) -> Signals:
         """The evidence for item ``n``'s most likely label, whatever it is."""
-        return Signals(**self._top(n)).before_buying()
+        top = self._top(n)
+        return Signals(student=top["student_top"], neighbours=top["neighbours_top"])
 
 
 def gather_evidence(ctx: Context, items: Sequence[Any], emb: np.ndarray | None = None) -> Evidence:
@@ -195,16 +196,18 @@ def confirmed(rows: Sequence[LabelRow], source: str) -> list[tuple[LabelRow, Sig
             and r.item_id in truth and r.signals]
 
 
-def fit_calibrator(ctx: Context, source: str = "llm", *, top: bool = False) -> Calibrator:
+def fit_calibrator(ctx: Context, source: str = "llm", *, top: bool = False,
+                   rows: Sequence[LabelRow] | None = None) -> Calibrator:
     """The run's calibrator for ``source``, fitted on every label of it that a person or the
     oracle also labeled.
 
     ``top=True`` fits the pre-screen instead: P(a label is kept) from the evidence known
     before buying, on *every* label of ``source`` (kept unless a person overruled it).
     Fitting it on the confirmed labels alone would learn from the items that were sent on
-    for low confidence — mostly wrong ones — and skip everything.
+    for low confidence — mostly wrong ones — and skip everything. ``rows``: the ledger's
+    labels, if already read.
     """
-    rows = ctx.ledger.all_labels()
+    rows = ctx.ledger.all_labels() if rows is None else rows
     calibrator = Calibrator(min_points=ctx.config.calibration_min)
     if not top:
         pairs = confirmed(rows, source)
@@ -592,15 +595,16 @@ class HybridAnnotator:
     def _first_source(self) -> str:
         return getattr(self._first, "source", "llm")
 
-    def threshold_for(self, ctx: Context, calibrator: Calibrator, items_left: int) -> float:
+    def threshold_for(self, ctx: Context, calibrator: Calibrator, items_left: int,
+                      rows: Sequence[LabelRow]) -> float:
         """The routing threshold: set by hand, or the confidence under which the share of
-        items the budget can send on falls (recent calibrated confidences)."""
+        items the budget can send on falls (recent calibrated confidences in ``rows``)."""
         if self.threshold is not None:
             return self.threshold
         if ctx.config.confidence_threshold is not None:
             return ctx.config.confidence_threshold
         source = self._first_source()
-        recent = [r for r in ctx.ledger.all_labels() if r.source == source and r.signals][-300:]
+        recent = [r for r in rows if r.source == source and r.signals][-300:]
         conf = calibrator.predict([Signals.from_dict(json.loads(r.signals)) for r in recent])
         usd_left = None if ctx.meter.budget.usd is None else \
             ctx.meter.budget.usd - ctx.meter.spent.usd
@@ -614,13 +618,17 @@ class HybridAnnotator:
             return []
         source = self._first_source()
         evidence = gather_evidence(ctx, items)
-        calibrator = fit_calibrator(ctx, source)
+        rows = ctx.ledger.all_labels()  # read once: calibrators and threshold share it
+        calibrator = fit_calibrator(ctx, source, rows=rows)
         n = len(items)
+        # One threshold for the batch, whichever source a label comes from.
+        threshold = self.threshold_for(ctx, calibrator, int((~ctx.labeled_mask()).sum()) + n,
+                                       rows)
         out: list[Answer] = [Answer(None, source, None, "too few demonstrations")] * n
         go_on = {k: "too few demonstrations" for k in range(n)}
         if len(ctx.memory) >= self.min_demos:
             # Decide before buying: skip a label the evidence says will be overruled.
-            pre = fit_calibrator(ctx, source, top=True)
+            pre = fit_calibrator(ctx, source, top=True, rows=rows)
             p_right = pre.predict([evidence.before_buying(k) for k in range(n)]) \
                 if pre.fitted else [None] * n
             price_first = label_price(ctx, source)
@@ -635,7 +643,6 @@ class HybridAnnotator:
                                       calibrating(ctx, evidence.subset(buy), calibrator)) \
                 if hasattr(self._first, "raw") else \
                 self._first.annotate(sub, ctx, round_, write)
-            threshold = self.threshold_for(ctx, calibrator, int((~ctx.labeled_mask()).sum()) + n)
             spot = ctx.rng(round_, 11).random(n) < ctx.config.spot_check
             for k, answer in zip(buy, answers, strict=True):
                 out[k] = answer
@@ -648,7 +655,6 @@ class HybridAnnotator:
         if self._strong is not None and go_on:
             ask = sorted(k for k, why in go_on.items() if "spot check" not in why)
             strong = self._strong.annotate([items[k] for k in ask], ctx, round_, write)
-            threshold = self.threshold_for(ctx, fit_calibrator(ctx, "strong"), len(ask))
             for k, answer in zip(ask, strong, strict=True):
                 if answer.label is not None and (answer.confidence or 0.0) >= threshold:
                     out[k] = answer

@@ -130,6 +130,18 @@ class RunConfig(BaseModel):
     tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
     seed: int = Field(0, description="random seed of every choice the run makes")
 
+    @field_validator("label_prices")
+    @classmethod
+    def _prices(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = set(value) - {"human", "oracle", "strong", "llm"}
+        if unknown:
+            raise ValueError(f"label_prices names unknown sources {sorted(unknown)}; use "
+                             f"human, oracle, strong or llm")
+        negative = {k: v for k, v in value.items() if v < 0}
+        if negative:
+            raise ValueError(f"label_prices must be >= 0, got {negative}")
+        return value
+
     @field_validator("stopping", mode="before")
     @classmethod
     def _names(cls, value: object) -> tuple[str, ...]:

@@ -318,7 +318,7 @@ class Ledger:
             args)]
 
     def cost_by_source(self) -> dict[str, dict[str, float]]:
-        """Per label source: labels, distinct items, price paid, LLM tokens and dollars."""
+        """Per label source: labels, price paid, LLM tokens and LLM dollars."""
         return {s: {"labels": int(n), "usd": float(u), "tokens": int(t), "call_usd": float(c)}
                 for s, n, u, t, c in self._rows(
                     "SELECT source, COUNT(*), COALESCE(SUM(usd), 0), COALESCE(SUM(tokens), 0), "
