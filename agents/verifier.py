@@ -3,7 +3,7 @@
 Rejects labels outside the schema, duplicates, abstentions, and synthetic examples whose
 blind label differs from the label they were written for; flags a label that the student
 and its nearest labeled neighbours speak against, each class measured against its own
-usual support (``labelgraph.trust.audit_scores``); runs the verifier's tools as
+usual support (``labelgraph.trust.new_label_scores``); runs the verifier's tools as
 checks (``labelgraph.tools.hooks``); with ``RunConfig.judge``, asks an LLM judge about each
 doubtful label (flagged, or an LLM label under ``judge_below`` confidence). Accepted labels
 go into memory; flagged LLM labels are kept apart, out of training. The item it hands on
@@ -28,7 +28,13 @@ from labelgraph.student import proba_in_order
 from labelgraph.tools.agent import ToolLimits, recorded_tools
 from labelgraph.tools.builtin import judge_tool
 from labelgraph.tools.hooks import run_checks
-from labelgraph.trust import AuditResult, audit_actions, audit_scores, neighbour_distribution
+from labelgraph.trust import (
+    AuditResult,
+    audit_actions,
+    audit_scores,
+    neighbour_distribution,
+    new_label_scores,
+)
 from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
@@ -39,6 +45,10 @@ if TYPE_CHECKING:
     from labelgraph.types import LabeledItem, VerifiedItem
 
 Vote = tuple[str, float] | None
+
+#: Neighbours the memory audit reads (at least): 20 found more wrong labels than 5 or 10 on
+#: both data sets of benchmarks/noise_audit.py.
+AUDIT_NEIGHBOURS = 20
 
 
 def new_label_suspects(ctx: Context, items: list[LabeledItem],
@@ -67,8 +77,8 @@ def new_label_suspects(ctx: Context, items: list[LabeledItem],
     given = np.asarray([labels.index(items[n]["label"]) for n in known])
     # A new label is held out of training only on strong evidence (4 to 1 against it): a
     # young student is wrong often, and a flag costs a label.
-    found = audit_scores(given, evidence.student, evidence.neighbours, thresholds=thresholds,
-                         prior=prior, min_score=0.8)
+    found = new_label_scores(given, evidence.student, evidence.neighbours, thresholds, prior,
+                             min_score=0.8)
     score = np.zeros(len(items))
     suggested = np.zeros(len(items), dtype=int)
     suspect = np.zeros(len(items), dtype=bool)
@@ -182,7 +192,8 @@ def _audit_inputs(ctx: Context, examples: list[Example],
         clone(ctx.student), features, given,
         cv=StratifiedKFold(folds, shuffle=True, random_state=ctx.config.seed),
         method="predict_proba")
-    neighbours = neighbour_distribution(emb, given, len(labels), k=max(ctx.config.knn, 5))
+    neighbours = neighbour_distribution(emb, given, len(labels),
+                                        k=max(ctx.config.knn, AUDIT_NEIGHBOURS))
     rows = ctx.ledger.labels_for([e.id for e in examples])
     agreement = np.full(len(examples), np.nan)
     for n, e in enumerate(examples):

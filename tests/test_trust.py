@@ -14,8 +14,10 @@ from labelgraph.trust import (
     buy_first,
     contextual_calibration,
     default_threshold,
+    estimated_errors,
     expected_calibration_error,
     neighbour_distribution,
+    new_label_scores,
     vote_agreement,
 )
 
@@ -172,3 +174,58 @@ def test_audit_actions() -> None:
     kept = audit_actions(result, sources, person=False, stronger=False, act_above=0.5,
                          drop_above=0.99)
     assert kept[1][0] == "keep" and "nobody to ask" in kept[1][1]
+
+
+def _noisy_three_class(seed: int, n: int = 3000, rate: float = 0.2) -> tuple[np.ndarray, ...]:
+    """Three classes of sizes 60/30/10 %, ``rate`` of the labels moved to another class,
+    and an out-of-fold student that is right about 85 % of the time."""
+    rng = np.random.default_rng(seed)
+    truth = rng.choice(3, size=n, p=[0.6, 0.3, 0.1])
+    logits = rng.normal(0.0, 1.0, (n, 3))
+    logits[np.arange(n), truth] += 2.5
+    oof = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    flip = rng.random(n) < rate
+    given = np.where(flip, (truth + rng.integers(1, 3, n)) % 3, truth)
+    return truth, given, oof, flip
+
+
+def test_estimated_errors_counts_about_as_many_wrong_labels_as_there_are() -> None:
+    _, given, oof, flip = _noisy_three_class(1)
+    estimate = estimated_errors(given, oof)
+    assert estimate.shape == (3,) and (estimate >= 0).all()
+    assert abs(int(estimate.sum()) - int(flip.sum())) < 0.3 * flip.sum()
+    clean = np.arange(300) % 3
+    sure = np.eye(3)[clean] * 0.9 + 0.05  # a student sure of every (correct) label
+    assert estimated_errors(clean, sure).sum() == 0
+
+
+def test_audit_flags_about_the_estimated_number_and_is_more_precise_than_argmax() -> None:
+    _, given, oof, flip = _noisy_three_class(2)
+    result = audit_scores(given, oof)
+    assert result.suspect.sum() <= estimated_errors(given, oof).sum()
+    argmax = oof.argmax(1) != given
+
+    def precision(flagged: np.ndarray) -> float:
+        return (flagged & flip).sum() / flagged.sum()
+
+    def f1(flagged: np.ndarray) -> float:
+        return 2 * (flagged & flip).sum() / (flagged.sum() + flip.sum())
+
+    assert precision(result.suspect) > precision(argmax) and f1(result.suspect) > 0.8
+    # every suspect's evidence prefers its suggested class to its given one
+    assert (result.score[result.suspect] > 0.5).all()
+    assert (result.suggested != given).all()
+
+
+def test_new_label_scores_need_strong_evidence_measured_per_class() -> None:
+    thresholds = np.array([0.8, 0.3])  # the student rarely says class 1 with confidence
+    prior = np.array([0.9, 0.1])
+    proba = np.array([[0.7, 0.3], [0.7, 0.3], [0.97, 0.03]])
+    result = new_label_scores(np.array([1, 0, 1]), proba, None, thresholds, prior)
+    # 0.3 is this student's usual support for class 1: not evidence against it
+    assert not result.suspect[0]
+    assert not result.suspect[1]
+    assert result.suspect[2] and result.suggested[2] == 0 and result.score[2] >= 0.8
+    lenient = new_label_scores(np.array([1, 0, 1]), proba, None, thresholds, prior,
+                               min_score=0.5)
+    assert lenient.suspect.sum() >= result.suspect.sum()
