@@ -23,7 +23,7 @@ from langgraph.types import interrupt
 from labelgraph.budget import Spend, buy_once
 from labelgraph.errors import BudgetExhausted, InputError, ProviderError
 from labelgraph.events import LabelRequest, progress_writer
-from labelgraph.llm import MeteredLLM, calls_tools, resolve_llm
+from labelgraph.llm import MeteredLLM, calls_tools, resolve_llm, returns_logprobs
 from labelgraph.memory.ledger import LabelRow
 from labelgraph.prompts import LabelAnswer, few_shot_prompt, label_messages
 from labelgraph.student import proba_in_order
@@ -345,13 +345,24 @@ class SimulatedAnnotator:
         return out
 
 
+def _voted(runs: list[dict[str, float]], source: str) -> Answer:
+    """One label from label probabilities under several demonstration sets: the likeliest
+    on average, with the sets' vote agreement as a second signal."""
+    probs = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+    label = max(probs, key=probs.get)  # type: ignore[arg-type]
+    return Answer(label, source, probs[label], signals=Signals(
+        llm=probs[label], agreement=vote_agreement([max(r, key=r.get) for r in runs])))  # type: ignore[arg-type]
+
+
 class LLMAnnotator:
     """Few-shot LLM labels: demonstrations are the item's nearest labeled neighbours in memory,
     the same number from every label. A local model scores each label word's probability
     (measured: far better than asking it to answer), divided by its label prior for an empty
-    text (contextual calibration); a chat model answers with a structured label and stated
-    confidence. With ``RunConfig.votes`` over 1 each label is voted over several
-    demonstration sets. Every answer's confidence is calibrated on confirmed labels."""
+    text (contextual calibration); a remote model that returns log-probabilities (OpenAI's
+    kind) is read the same way from the first token of its bare answer; any other chat
+    model answers with a structured label and stated confidence. With ``RunConfig.votes``
+    over 1 each label is voted over several demonstration sets. Every answer's confidence
+    is calibrated on confirmed labels."""
 
     def __init__(self, n_shots: int | None = None, llm: Any = None, source: str = "llm") -> None:
         self.n_shots = n_shots
@@ -436,12 +447,14 @@ class LLMAnnotator:
                           signals=Signals(verbal=float(answer.confidence)))
         notes = annotator_notes(user_tools, item["text"], ctx.task.labels)
         if llm.local:
-            runs = [self._scored(ctx, llm, v, item["text"], notes, round_) for v in variants]
-            probs = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
-            label = max(probs, key=probs.get)
-            votes = [max(r, key=r.get) for r in runs]
-            return Answer(label, source, probs[label],
-                          signals=Signals(llm=probs[label], agreement=vote_agreement(votes)))
+            return _voted([self._scored(ctx, llm, v, item["text"], notes, round_)
+                           for v in variants], source)
+        if returns_logprobs(llm.llm):  # the provider's log-probabilities, when it sends them
+            runs = [llm.label_logprobs("annotator", label_messages(
+                ctx.task, v, item["text"], notes, label_only=True), ctx.task.labels, round_)
+                for v in variants]
+            if all(runs):
+                return _voted(runs, source)  # type: ignore[arg-type]
         answers = []
         for shots_v in variants:
             answer, reason = llm.structured("annotator", LabelAnswer,

@@ -9,6 +9,7 @@ replays recorded outputs instead of buying them again.
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -27,6 +28,10 @@ from labelgraph.memory.ledger import CallRow, Ledger
 from labelgraph.types import content_id
 
 M = TypeVar("M", bound=BaseModel)
+
+#: Top log-probabilities asked for a label's first token, and the tokens a bare label may
+#: take (a label answer is a word or two).
+LOGPROB_TOP, LABEL_TOKENS = 20, 8
 
 _PROVIDER_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
 
@@ -98,6 +103,27 @@ def is_local(llm: Any) -> bool:
 
 def capable_of_decisions(llm: Any) -> bool:
     return llm is not None and bool(getattr(llm, "capable_of_decisions", not is_local(llm)))
+
+
+def returns_logprobs(llm: Any) -> bool:
+    """True for a remote chat model that can return token log-probabilities (it has the
+    ``logprobs`` and ``top_logprobs`` fields, as OpenAI-compatible LangChain models do)."""
+    fields = getattr(type(llm), "model_fields", {})
+    return not is_local(llm) and "logprobs" in fields and "top_logprobs" in fields
+
+
+def label_mass(top: Sequence[tuple[str, float]], labels: Sequence[str]) -> dict[str, float] | None:
+    """Label probabilities from the first answer token's top log-probabilities: a token that
+    begins labels (case and spaces ignored) gives its probability to them, split evenly.
+    None when no listed token begins a label."""
+    mass = dict.fromkeys(labels, 0.0)
+    for token, logprob in top:
+        word = token.strip().lower()
+        starts = [lab for lab in labels if word and lab.lower().startswith(word)]
+        for lab in starts:
+            mass[lab] += math.exp(logprob) / len(starts)
+    total = sum(mass.values())
+    return {lab: m / total for lab, m in mass.items()} if total > 0 else None
 
 
 def _capped(llm: BaseChatModel, cap: int) -> tuple[BaseChatModel, int]:
@@ -335,6 +361,37 @@ class MeteredLLM:
 
         return messages_from_dict([json.loads(self._run(call_id, agent, round_, est_in, est_out,
                                                         call))])[0]  # type: ignore[return-value]
+
+    def label_logprobs(self, agent: str, messages: list[BaseMessage], labels: Sequence[str],
+                       round_: int) -> dict[str, float] | None:
+        """Label probabilities from a remote model's log-probabilities of its first answer
+        token (metered and replayed like any call); None when the model cannot return them
+        or the provider sent none."""
+        if not returns_logprobs(self.llm):
+            return None
+        text = _messages_text(messages)
+        fields = getattr(type(self.llm), "model_fields", {})
+        update: dict[str, Any] = {"logprobs": True, "top_logprobs": LOGPROB_TOP}
+        est_in, est_out = _estimate_tokens(text), self.max_output_tokens
+        if "max_tokens" in fields:
+            update["max_tokens"] = est_out = LABEL_TOKENS
+        llm = self.llm.model_copy(update=update)
+        call_id = self._key(agent, "logprobs", [text, list(labels)])
+
+        def call() -> tuple[str, int, int]:
+            out = self._invoke(llm, messages)
+            tin, tout = self._charged(getattr(out, "usage_metadata", None) or {}, est_in,
+                                      est_out, call_id, round_)
+            meta = (getattr(out, "response_metadata", None) or {}).get("logprobs") or {}
+            content = meta.get("content") if isinstance(meta, dict) else None
+            first = (content[0].get("top_logprobs") or []) if content else []
+            top = [(str(t.get("token", "")), float(t.get("logprob", -math.inf)))
+                   for t in first if isinstance(t, dict)]
+            return json.dumps(_scrub({"text": str(getattr(out, "content", ""))[:200],
+                                      "top": top})), tin, tout
+
+        data = json.loads(self._run(call_id, agent, round_, est_in, est_out, call))
+        return label_mass([tuple(t) for t in data.get("top", [])], labels)
 
     def score_labels(self, agent: str, prompt: str, labels: Sequence[str],
                      round_: int) -> dict[str, float]:
