@@ -44,7 +44,8 @@ def one_run(name: str, annotator: Any, llm: str, pool: pd.DataFrame, args: argpa
                         embedding_cache=cache_root() / "embeddings",
                         config={"synthesize": False, "stopping": [], "seed": seed,
                                 "batch_size": args.batch, "seed_size": args.batch,
-                                "label_prices": {"oracle": args.person_price}})
+                                "label_prices": {"oracle": args.person_price},
+                                "spot_check": args.spot_check})
         result = lg.run(pool, label_column="label")
         gold = dict(zip(pool.text, pool.label, strict=True))
         kept = result.dataset[result.dataset.status == "accepted"]
@@ -106,10 +107,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=25)
     parser.add_argument("--error", type=float, default=0.15, help="simulated LLM error rate")
     parser.add_argument("--informativeness", type=float, nargs="+", default=[0.8, 0.5])
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.6, 0.8, 0.9, 0.95])
+    parser.add_argument("--thresholds", type=float, nargs="*", default=[0.6, 0.8, 0.9, 0.95])
     parser.add_argument("--llm-price", type=float, default=0.001)
     parser.add_argument("--person-price", type=float, default=0.05)
     parser.add_argument("--seeds", type=int, default=1)
+    parser.add_argument("--spot-check", type=float, default=0.05,
+                        help="share of confident LLM labels also asked of the person")
+    parser.add_argument("--min-demos", type=int, default=None,
+                        help="hybrid: labels in memory before the LLM is asked (default: the "
+                             "annotator's; 0 sends the cold-start seed to the LLM too)")
     args = parser.parse_args()
     pool = load_rotten_tomatoes().sample(args.pool, random_state=0).reset_index(drop=True)
     llm = "local" if args.llm == "local" else "none"
@@ -123,8 +129,9 @@ def main() -> None:
             rows.append(one_run(f"LLM only{tag}", only, llm, pool, args, seed))
             for threshold in [*args.thresholds, None]:
                 name = f"hybrid{tag} t={'auto' if threshold is None else threshold}"
+                extra = {} if args.min_demos is None else {"min_demos": args.min_demos}
                 hybrid = HybridAnnotator(human="oracle", threshold=threshold,
-                                         first=first_source(args, level or 0.0))
+                                         first=first_source(args, level or 0.0), **extra)
                 rows.append(one_run(name, hybrid, llm, pool, args, seed))
     table = pd.DataFrame(rows)
     OUT.mkdir(exist_ok=True)

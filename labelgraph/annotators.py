@@ -31,6 +31,7 @@ from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.tools.builtin import builtin_tools
 from labelgraph.tools.hooks import annotator_notes
 from labelgraph.trust import (
+    SEND_ON_CAP,
     Calibrator,
     Signals,
     affordable_share,
@@ -381,6 +382,10 @@ class LLMAnnotator:
             config.update(llm=self.llm, source=self.source)
         return config
 
+    def few_shot(self, ctx: Context) -> bool:
+        """True when its labels lean on demonstrations (so a hybrid waits for a few)."""
+        return (ctx.config.n_shots if self.n_shots is None else self.n_shots) > 0
+
     def model(self, ctx: Context) -> MeteredLLM | None:
         """The metered model this annotator asks: the run's, or its own behind the run's
         ledger and meter."""
@@ -554,7 +559,8 @@ class HybridAnnotator:
     threshold goes on. The threshold is ``RunConfig.confidence_threshold``, or derived from
     the budget: the confidence under which the share of items the budget can send on falls.
     A small ``spot_check`` share of confident labels also goes to the person, so the
-    calibrator learns from both kinds.
+    calibrator learns from both kinds. A few-shot first source is asked only once memory
+    holds ``min_demos`` labels to show it; until then (the cold-start seed) items go on.
     """
 
     def __init__(self, human: str = "human", threshold: float | None = None,
@@ -621,9 +627,16 @@ class HybridAnnotator:
         conf = calibrator.predict([Signals.from_dict(json.loads(r.signals)) for r in recent])
         usd_left = None if ctx.meter.budget.usd is None else \
             ctx.meter.budget.usd - ctx.meter.spent.usd
-        share = affordable_share(usd_left, ctx.meter.remaining_labels(),
-                                 label_price(ctx, self.human), items_left)
-        return default_threshold(conf, share)
+        labels_left = ctx.meter.remaining_labels()
+        if labels_left is not None:  # the items the labels left can still cover
+            items_left = min(items_left, max(1, round(labels_left / (1 + SEND_ON_CAP))))
+        pool = [r for r in rows if r.origin == "pool"]
+        done = len({r.item_id for r in pool})
+        sent = len({r.item_id for r in pool if r.source == self.human})
+        share = affordable_share(usd_left, labels_left, label_price(ctx, self.human),
+                                 items_left, done=done, sent=sent)
+        # spot checks go to the person as well: the threshold sends on the rest of the share
+        return default_threshold(conf, share - ctx.config.spot_check * (1 - share))
 
     def annotate(self, items: list[Candidate], ctx: Context, round_: int,
                  write: Writer | None = None) -> list[Answer]:
@@ -639,7 +652,8 @@ class HybridAnnotator:
                                        rows)
         out: list[Answer] = [Answer(None, source, None, "too few demonstrations")] * n
         go_on = {k: "too few demonstrations" for k in range(n)}
-        if len(ctx.memory) >= self.min_demos:
+        few_shot = getattr(self._first, "few_shot", lambda _ctx: False)(ctx)
+        if not few_shot or len(ctx.memory) >= self.min_demos:
             # Decide before buying: skip a label the evidence says will be overruled.
             pre = fit_calibrator(ctx, source, top=True, rows=rows)
             p_right = pre.predict([evidence.before_buying(k) for k in range(n)]) \

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["AuditResult", "Calibrator", "Signals", "audit_actions", "audit_scores",
+__all__ = ["SEND_ON_CAP", "AuditResult", "Calibrator", "Signals", "audit_actions", "audit_scores",
            "buy_first", "contextual_calibration", "default_threshold", "estimated_errors",
            "expected_calibration_error", "neighbour_distribution", "new_label_scores",
            "vote_agreement"]
@@ -171,13 +171,20 @@ def default_threshold(confidences: Sequence[float], share: float,
     return float(np.clip(np.quantile(conf, min(share, 1.0)), 0.5, 0.99))
 
 
+#: The default routing threshold sends at most this share of a run's items on to a person.
+SEND_ON_CAP = 0.25
+
+
 def affordable_share(usd_left: float | None, labels_left: int | None, price_next: float,
-                     items_left: int, cap: float = 0.25) -> float:
-    """Share of the remaining items the next source can take within the money left, at most
-    ``cap``: a budget's rule of thumb for the default threshold."""
+                     items_left: int, cap: float = SEND_ON_CAP, *, done: int = 0,
+                     sent: int = 0) -> float:
+    """Share of the remaining items the next source can take within the money and labels
+    left, so that over the whole run at most ``cap`` of the items go on: ``done`` items
+    are labeled already, ``sent`` of them went on (the cold-start seed, for one). A
+    budget's rule of thumb for the default threshold."""
     if items_left <= 0:
         return 0.0
-    share = cap
+    share = min(cap, (cap * (done + items_left) - sent) / items_left)
     if usd_left is not None and price_next > 0:
         share = min(share, usd_left / (price_next * items_left))
     if labels_left is not None:

@@ -95,6 +95,10 @@ def test_default_threshold_sends_the_affordable_share_on() -> None:
     assert affordable_share(1.0, None, 0.1, 100) == pytest.approx(0.1)
     assert affordable_share(None, 5, 0.0, 100) == pytest.approx(0.05)
     assert affordable_share(None, None, 0.1, 0) == 0.0
+    # 25 of 25 items done went on (a seed): the rest may take less, for a quarter overall
+    assert affordable_share(None, None, 0.0, 300, done=25, sent=25) == \
+        pytest.approx((0.25 * 325 - 25) / 300)
+    assert affordable_share(None, None, 0.0, 10, done=100, sent=90) == 0.0
 
 
 def test_buy_first_skips_labels_expected_to_be_overruled() -> None:
