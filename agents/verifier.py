@@ -24,7 +24,7 @@ from labelgraph.annotators import gather_evidence
 from labelgraph.events import Audited, Verified
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
-from labelgraph.student import proba_in_order
+from labelgraph.student import fitting, proba_in_order
 from labelgraph.tools.agent import ToolLimits, recorded_tools
 from labelgraph.tools.builtin import judge_tool
 from labelgraph.tools.hooks import run_checks
@@ -188,10 +188,11 @@ def _audit_inputs(ctx: Context, examples: list[Example],
     features = ctx.store.features([e.text for e in examples], emb)
     present = np.unique(given)
     oof = np.full((len(examples), len(labels)), 1e-6)
-    oof[:, present] = cross_val_predict(
-        clone(ctx.student), features, given,
-        cv=StratifiedKFold(folds, shuffle=True, random_state=ctx.config.seed),
-        method="predict_proba")
+    with fitting(ctx.student):
+        oof[:, present] = cross_val_predict(
+            clone(ctx.student), features, given,
+            cv=StratifiedKFold(folds, shuffle=True, random_state=ctx.config.seed),
+            method="predict_proba")
     neighbours = neighbour_distribution(emb, given, len(labels),
                                         k=max(ctx.config.knn, AUDIT_NEIGHBOURS))
     rows = ctx.ledger.labels_for([e.id for e in examples])
@@ -231,7 +232,7 @@ def audit_memory(ctx: Context, round_: int, *, apply: bool = True,
                  "suggested": labels[int(result.suggested[n])], "reason": actions[n][1]}
                 for n, e in enumerate(examples)]
     if apply:
-        _act(ctx, round_, examples, findings, person, stronger, write)
+        _act(ctx, round_, examples, emb, findings, person, stronger, write)
     ctx.ledger.record_audit(round_, [(f["item_id"], f["label"], f["source"], f["score"],
                                       f["action"], f["suggested"], f["reason"])
                                      for f in findings if f["action"] != "keep"])
@@ -242,10 +243,12 @@ def audit_memory(ctx: Context, round_: int, *, apply: bool = True,
     return findings
 
 
-def _act(ctx: Context, round_: int, examples: list[Example], findings: list[dict[str, Any]],
-         person: Any, stronger: Any, write: Any) -> None:
-    """Carry out an audit's actions on memory (labels bought go to the ledger first)."""
+def _act(ctx: Context, round_: int, examples: list[Example], emb: np.ndarray,
+         findings: list[dict[str, Any]], person: Any, stronger: Any, write: Any) -> None:
+    """Carry out an audit's actions on memory (labels bought go to the ledger first); the
+    changed examples keep the embeddings memory holds (nothing is embedded again)."""
     by_id = {e.id: e for e in examples}
+    row_of = {e.id: n for n, e in enumerate(examples)}
     changed: list[Example] = []
     for action, who in (("ask", person), ("relabel", stronger)):
         ids = [f["item_id"] for f in findings if f["action"] == action]
@@ -262,7 +265,7 @@ def _act(ctx: Context, round_: int, examples: list[Example], findings: list[dict
     changed += [replace(by_id[f["item_id"]], status="rejected") for f in findings
                 if f["action"] == "drop"]
     if changed:
-        ctx.memory.upsert(changed)
+        ctx.memory.upsert(changed, emb[[row_of[e.id] for e in changed]])
 
 
 def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

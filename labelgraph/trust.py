@@ -346,7 +346,8 @@ def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
     """One (action, reason) per label: keep, ask a person, relabel by a stronger source, or
     drop. Only a suspect with an error score of at least ``act_above`` costs anything (a
     young student is often wrong); a label from a person is never dropped or relabeled by
-    a model: it is asked again when a person is at hand, else kept."""
+    a model: it is asked again when a person is at hand, else kept; the oracle's (gold)
+    labels are kept."""
     out: list[tuple[str, str]] = []
     for score, suspect, source in zip(result.score, result.suspect, sources, strict=True):
         if not suspect:
@@ -357,7 +358,9 @@ def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
                                 f"< {act_above})"))
             continue
         why = f"the evidence prefers another label (error score {score:.2f})"
-        if source in {"human", "oracle"}:
+        if source == "oracle":  # gold: asking again returns the same label at a price
+            out.append(("keep", why + "; kept: the oracle's label is the gold label"))
+        elif source == "human":
             out.append(("ask", why + "; a person's label is asked again") if person
                        else ("keep", why + "; kept: a person's label and no person to ask"))
         elif person:
