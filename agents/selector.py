@@ -2,18 +2,25 @@
 
 Strategies are pure pieces (``labelgraph.strategies``); this node finds their inputs (the
 student's pool probabilities, the embeddings, the labeled mask), records nothing but the
-batch, and proposes synthesis when nothing informative is left in the pool.
+batch, and proposes synthesis when nothing informative is left in the pool. The ``"llm"``
+strategy (:class:`LLMSelection`) needs the run's chat model, so its choice is made here:
+the model picks the batch from a numbered shortlist and says why (ActiveLLM-style).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
 
+from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Selected
 from labelgraph.graph.state import decision_of, round_of
+from labelgraph.llm import capable_of_decisions
+from labelgraph.prompts import SelectionAnswer, one_line, selection_messages
+from labelgraph.strategies import Diverse, Margin
 from labelgraph.types import Candidate, Proposal
 
 if TYPE_CHECKING:
@@ -44,6 +51,106 @@ def _rows(state: State, ctx: Context, name: str, n: int, labeled: np.ndarray,
     return strategy.select(probs, pool.embeddings, labeled, n, ctx.rng(round_, 1))
 
 
+@dataclass
+class LLMSelection:
+    """Strategy ``"llm"``: a chat model picks the batch from a shortlist of ``k * n``
+    uncertain, diverse rows (margin spread over embedding clusters) and says why. The
+    selector node asks the model; as a pure strategy, with no model, it is margin sampling
+    (its fallback)."""
+
+    k: int = 3  #: shortlist size, as a multiple of the batch size
+    excerpt: int = 300  #: characters of each candidate's text shown to the model
+    needs_model: bool = True
+
+    def shortlist(self, probs: np.ndarray, embeddings: np.ndarray, labeled: np.ndarray,
+                  n: int, rng: np.random.Generator) -> np.ndarray:
+        """Up to ``k * n`` unlabeled rows, best first: what the model chooses from."""
+        return Diverse(Margin()).select(probs, embeddings, labeled, self.k * n, rng)
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        return Margin().select(probs, embeddings, labeled, n, rng)
+
+
+def _no_chat_model(ctx: Context) -> str | None:
+    """Why the run's model cannot choose from a list (None: it can)."""
+    if ctx.llm is None:
+        return "no chat model is configured"
+    if ctx.llm.local or not capable_of_decisions(ctx.llm.llm):
+        return "the embedded local model cannot choose from a list"
+    return None
+
+
+def _excerpt(text: str, limit: int) -> str:
+    text = one_line(text)
+    return text if len(text) <= limit else text[:limit].rstrip() + " ..."
+
+
+def _repaired(answer: SelectionAnswer, size: int, n: int) -> tuple[dict[int, str], list[str]]:
+    """The model's valid picks (0-based shortlist position -> reason), at most ``n``, in its
+    order; and what was dropped (numbers out of range, repeated, or over ``n``)."""
+    picks: dict[int, str] = {}
+    dropped: list[str] = []
+    for pick in answer.picks:
+        i = pick.number - 1
+        if not 0 <= i < size:
+            dropped.append(f"{pick.number} (not in 1-{size})")
+        elif i in picks:
+            dropped.append(f"{pick.number} (repeated)")
+        elif len(picks) >= n:
+            dropped.append(f"{pick.number} (over {n})")
+        else:
+            picks[i] = one_line(pick.reason)[:200] or "chosen by the model"
+    return picks, dropped
+
+
+def llm_rows(ctx: Context, strategy: LLMSelection, probs: np.ndarray, labeled: np.ndarray,
+             n: int, round_: int) -> tuple[np.ndarray, dict[int, str], str]:
+    """The batch chosen by the run's chat model from a numbered shortlist: (pool rows, each
+    chosen row's reason, the batch's reason). Falls back to margin sampling, and says why,
+    without a capable chat model, on malformed output, a refused budget or a failed call."""
+    pool = ctx.store.pool()
+    rng = ctx.rng(round_, 1)
+
+    def fallback(why: str) -> tuple[np.ndarray, dict[int, str], str]:
+        rows = strategy.select(probs, pool.embeddings, labeled, n, ctx.rng(round_, 1))
+        return rows, {}, f"margin sampling: LLM selection fell back ({why})"
+
+    missing = _no_chat_model(ctx)
+    if missing:
+        return fallback(missing)
+    short = strategy.shortlist(probs, pool.embeddings, labeled, n, rng)
+    if short.size <= n:  # nothing to choose: don't pay for a question
+        return short, {}, f"took the whole shortlist of {short.size}: nothing to choose"
+    labels = ctx.task.labels
+    guesses = [f"{labels[int(p.argmax())]} {float(p.max()):.2f}" for p in probs[short]]
+    messages = selection_messages(ctx.task, [_excerpt(pool.texts[r], strategy.excerpt)
+                                             for r in short], guesses, n)
+    assert ctx.llm is not None  # for type checkers: _no_chat_model said so
+    try:
+        answer, why = ctx.llm.structured("selector", SelectionAnswer, messages, round_)
+    except BudgetExhausted as exc:
+        return fallback(f"the call does not fit the budget: {exc}")
+    except ProviderError as exc:
+        return fallback(f"the provider failed: {exc}")
+    if answer is None:
+        return fallback(why)
+    picks, dropped = _repaired(answer, short.size, n)
+    if not picks:
+        return fallback("no valid pick: " + ", ".join(dropped[:5]))
+    order = list(picks)
+    fill = [i for i in range(short.size) if i not in picks][:n - len(order)]
+    reasons = {int(short[i]): picks[i] for i in order}
+    reasons.update({int(short[i]): "filled from the shortlist (uncertain and diverse)"
+                    for i in fill})
+    note = f"LLM selection from a shortlist of {short.size}: " + \
+        (one_line(answer.reason)[:300] or "the model gave no overall reason")
+    if dropped:
+        note += f" (ignored picks {', '.join(dropped[:5])})"
+    if fill:
+        note += f" ({len(fill)} filled from the shortlist)"
+    return short[np.asarray(order + fill, dtype=np.int64)], reasons, note
+
+
 def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Pick the batch from the pool (the seed on a cold start)."""
     ctx = runtime.context
@@ -54,9 +161,18 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     n = (decision.batch_size if decision else None) or ctx.config.batch_size
     name = (decision.strategy if decision else None) or ctx.config.strategy
     probs = ctx.store.pool_proba()
-    chosen = _rows(state, ctx, name, n, labeled, probs, round_)
+    why: dict[int, str] = {}
+    note = ""
+    strategy = ctx.strategy(name) if name != COLD_START else None
+    if isinstance(strategy, LLMSelection) and probs is not None:
+        chosen, why, note = llm_rows(ctx, strategy, probs, labeled, n, round_)
+    else:
+        chosen = _rows(state, ctx, name, n, labeled, probs, round_)
     batch = [Candidate(id=pool.ids[r], text=pool.texts[r], origin="pool", intended=None)
              for r in chosen]
+    for item, r in zip(batch, chosen, strict=True):
+        if int(r) in why:
+            item["why_selected"] = why[int(r)]
     proposals: dict[str, Any] = {}
     if int((~labeled).sum()) - len(batch) <= 0:
         proposals["selector"] = Proposal(
@@ -69,5 +185,5 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
                 agent="selector", action="synthesize",
                 reason="the student is confident on every pool item: synthesize near the "
                        "boundary").model_dump()
-    runtime.stream_writer(Selected(round=round_, n=len(batch), strategy=name))
+    runtime.stream_writer(Selected(round=round_, n=len(batch), strategy=name, reason=note))
     return {"batch": batch, "proposals": proposals}

@@ -56,10 +56,12 @@ class Decided(Event):
 
 @dataclass(frozen=True)
 class Selected(Event):
-    """The selector picked ``n`` pool items with ``strategy``."""
+    """The selector picked ``n`` pool items with ``strategy`` (``reason``: why, when the
+    strategy gives one, e.g. the LLM selector's reason or its fallback)."""
 
     n: int
     strategy: str
+    reason: str = ""
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "contrastive": "labelgraph.strategies:Contrastive",
         "cold_start": "labelgraph.strategies:ClusterSeed",
         "cold_start_typical": "labelgraph.strategies:TypicalitySeed",
+        # Chooses with the run's chat model, so it lives in the selector node (margin alone).
+        "llm": "labelgraph.agents.selector:LLMSelection",
     },
     "stopping": {
         "label_budget": "labelgraph.stopping:LabelBudget",

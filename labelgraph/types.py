@@ -7,7 +7,7 @@ The item shapes say what each stage hands on: the selector and generator hand on
 from __future__ import annotations
 
 import hashlib
-from typing import Any, Literal, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -178,6 +178,7 @@ class Candidate(TypedDict):
     text: str
     origin: Origin
     intended: str | None  # the label a synthetic item was written for (never shown to labelers)
+    why_selected: NotRequired[str]  # the LLM selector's reason for picking it (strategy "llm")
 
 
 class LabeledItem(Candidate, total=False):
