@@ -2,8 +2,12 @@
 
 The student is fitted on the embeddings memory already holds (plus TF-IDF), evaluated on
 the held-out gold split when one was given, and compared with its predecessor on a fixed
-"stop set" of pool items; the kappa between them is the input of the stabilizing-predictions
-stopping criterion (``labelgraph.stopping``), which the supervisor's guardrails consult.
+"stop set" of pool items: the kappa between them, the share of changed predictions and the
+mean uncertainty there (and, only when the accuracy plateau is used, cross-validated
+accuracy on the labeled set) are the inputs of the stopping criteria
+(``labelgraph.stopping``) the supervisor's guardrails consult. Features come from the run
+store, built once per run; the pool's probabilities are computed once per student, here,
+and the selector reuses them.
 """
 
 from __future__ import annotations
@@ -13,11 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
+from sklearn.base import clone
 from sklearn.metrics import accuracy_score, cohen_kappa_score, f1_score
+from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
-from labelgraph.student import proba_in_order
+from labelgraph.student import fitting, proba_in_order
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -29,32 +35,67 @@ def stop_set_rows(n: int, size: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng([seed, 7]).choice(n, min(n, size), replace=False))
 
 
+def cv_accuracy(student: Any, features: Any, labels: list[str], seed: int) -> float | None:
+    """Stratified k-fold cross-validated accuracy of a clone of the student on the labeled
+    set (k = min(5, smallest class count)); None when a class has fewer than two examples."""
+    if not labels:
+        return None
+    y = np.asarray(labels)
+    k = min(5, min(Counter(labels).values()))
+    if k < 2 or len(set(labels)) < 2:
+        return None
+    folds = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
+    with fitting(student):
+        return float(np.mean(cross_val_score(clone(student), features, y, cv=folds,
+                                             scoring="accuracy")))
+
+
+def watched(ctx: Context, name: str) -> bool:
+    """Is the stopping criterion ``name`` used or watched in this run (its inputs are
+    computed only then)?"""
+    return name in (*ctx.config.stopping, *getattr(ctx.config, "stopping_watch", ()))
+
+
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
-    """Fit, save and evaluate the student; return this round's model metrics."""
+    """Fit, save and evaluate the student; return this round's model metrics and the
+    stopping criteria's inputs (kappa, changed predictions and uncertainty on the stop
+    set, and cross-validated accuracy when the accuracy plateau is used)."""
     examples, emb = ctx.memory.all(with_embeddings=True)
     by_source = Counter(e.source if e.origin == "pool" else "synthetic" for e in examples)
     out: dict[str, Any] = {"labels": len(examples), "by_source": dict(by_source),
-                           "accuracy": None, "macro_f1": None, "kappa": None}
+                           "accuracy": None, "macro_f1": None, "kappa": None,
+                           "stop_changed": None, "stop_uncertainty": None,
+                           "cv_accuracy": None}
     store = ctx.store
     model = store.fit(examples, emb)
     if model is None:
         return out
     store.save_model(model)
+    labels = list(ctx.task.labels)
     test = store.test()
     if test is not None and test.gold is not None:
-        pred = np.asarray(ctx.task.labels)[proba_in_order(
-            model, store.test_features(), ctx.task.labels).argmax(1)]
+        pred = np.asarray(labels)[proba_in_order(model, store.test_features(),
+                                                 labels).argmax(1)]
         out["accuracy"] = float(accuracy_score(test.gold, pred))
         out["macro_f1"] = float(f1_score(test.gold, pred, average="macro",
-                                         labels=list(ctx.task.labels), zero_division=0))
-    rows = stop_set_rows(len(store.pool()), ctx.config.stop_set_size, ctx.config.seed)
-    preds = proba_in_order(model, store.pool_features()[rows],
-                           ctx.task.labels).argmax(1).astype(np.int64)
+                                         labels=labels, zero_division=0))
+    # The pool's probabilities, computed once per student: the selector reuses them.
+    proba = store.pool_proba()
+    rows = stop_set_rows(len(proba), ctx.config.stop_set_size, ctx.config.seed)
+    stop = proba[rows]
+    preds = stop.argmax(1).astype(np.int64)
+    out["stop_uncertainty"] = float(np.mean(1.0 - stop.max(axis=1))) if len(rows) else None
     prev = store.previous_stop_predictions(round_)
     if prev is not None and prev.shape == preds.shape:
         same = np.array_equal(prev, preds)
         out["kappa"] = 1.0 if same else float(cohen_kappa_score(prev, preds))
+        out["stop_changed"] = float(np.mean(prev != preds)) if len(preds) else 0.0
     store.save_stop_predictions(round_, preds)
+    if watched(ctx, "accuracy_plateau"):
+        ordered = sorted(range(len(examples)), key=lambda i: examples[i].id)  # order-free
+        out["cv_accuracy"] = cv_accuracy(
+            ctx.student, store.features([examples[i].text for i in ordered], emb[ordered]),
+            [examples[i].label for i in ordered], ctx.config.seed)
     return out
 
 

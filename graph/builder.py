@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
 from labelgraph.agents.annotator import annotator_node
 from labelgraph.agents.bootstrap import bootstrap_node
@@ -15,12 +18,13 @@ from labelgraph.agents.selector import selector_node
 from labelgraph.agents.supervisor import supervisor_node
 from labelgraph.agents.verifier import verifier_node
 from labelgraph.graph.context import Context
-from labelgraph.graph.state import State, decision_of
+from labelgraph.graph.state import State, decision_of, round_of
 
-__all__ = ["NODES", "after_bootstrap", "build_graph", "recursion_limit", "route"]
+__all__ = ["NODES", "after_bootstrap", "build_graph", "recursion_limit", "route", "timed"]
 
 NODES = ("bootstrap", "supervisor", "selector", "generator", "annotator", "verifier", "learner")
 STEPS_PER_ROUND = 5
+Node = Callable[[State, "Runtime[Context]"], dict[str, Any]]
 
 
 def after_bootstrap(state: State) -> str:
@@ -36,16 +40,34 @@ def route(state: State) -> str:
     return {"query": "selector", "synthesize": "generator"}.get(action, END)
 
 
+def timed(name: str, node: Node) -> Node:
+    """The node, timed: its wall time is recorded in the ledger for the round it worked on
+    (the supervisor's for the round it opens). A node that pauses for a person records
+    nothing then; it is timed when it completes."""
+
+    def run(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        start = time.perf_counter()
+        update = node(state, runtime)
+        seconds = time.perf_counter() - start
+        round_ = update.get("round", round_of(state)) if isinstance(update, dict) \
+            else round_of(state)
+        runtime.context.ledger.record_timing(int(round_ or 0), name, seconds)
+        return update
+
+    run.__name__ = run.__qualname__ = name
+    run.__doc__ = node.__doc__
+    return run
+
+
 def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> Any:
-    """The compiled LangGraph; pass ``context=`` (a :class:`Context`) to invoke or stream."""
+    """The compiled LangGraph; pass ``context=`` (a :class:`Context`) to invoke or stream.
+    Every node is timed (``LabelGraph.timings()``)."""
     g = StateGraph(State, context_schema=Context)
-    g.add_node("bootstrap", bootstrap_node)
-    g.add_node("supervisor", supervisor_node)
-    g.add_node("selector", selector_node)
-    g.add_node("generator", generator_node)
-    g.add_node("annotator", annotator_node)
-    g.add_node("verifier", verifier_node)
-    g.add_node("learner", learner_node)
+    for name, node in (("bootstrap", bootstrap_node), ("supervisor", supervisor_node),
+                       ("selector", selector_node), ("generator", generator_node),
+                       ("annotator", annotator_node), ("verifier", verifier_node),
+                       ("learner", learner_node)):
+        g.add_node(name, timed(name, node))
     g.add_edge(START, "bootstrap")
     g.add_conditional_edges("bootstrap", after_bootstrap, ["supervisor", "verifier"])
     g.add_conditional_edges("supervisor", route, ["selector", "generator", END])

@@ -21,11 +21,11 @@ from langgraph.types import Command
 from labelgraph.annotators import calibration_report
 from labelgraph.assets import atomic_write_text
 from labelgraph.budget import BudgetMeter
-from labelgraph.config import RunConfig, make_config
+from labelgraph.config import RunConfig, make_config, settings
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, RunStateError
 from labelgraph.events import PoolChecked
-from labelgraph.graph.builder import build_graph, recursion_limit
+from labelgraph.graph.builder import NODES, build_graph, recursion_limit
 from labelgraph.graph.context import Context
 from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
@@ -59,6 +59,7 @@ class RunResult:
     pending: dict[str, Any] | None
     run_dir: Path
     decisions: list[dict[str, Any]] = field(default_factory=list)
+    timings: pd.DataFrame = field(default_factory=pd.DataFrame)  #: node x round, seconds
 
     @property
     def done(self) -> bool:
@@ -115,7 +116,9 @@ class LabelGraph:
     Arguments are checked and stored; nothing heavy happens until the first run. ``llm`` is a
     spec string (``"local"``, ``"none"``, ``"openai:gpt-4o-mini"``, ...) or a
     ``BaseChatModel``; ``annotator``, ``embedding`` and ``policy`` are registry names
-    (``labelgraph plugins`` lists them) or objects.
+    (``labelgraph plugins`` lists them) or objects. Pool embeddings are shared by every run
+    through ``embedding_cache``: by default ``<cache_dir>/embeddings`` (``LABELGRAPH_CACHE_DIR``),
+    a directory of your own, or ``False`` to keep them in the run directory only.
     """
 
     def __init__(self, task: Task, *, llm: str | BaseChatModel | None = "local",
@@ -126,7 +129,7 @@ class LabelGraph:
                  config: RunConfig | Mapping[str, Any] | None = None,
                  chroma_host: str | None = None, chroma_port: int | None = None,
                  prices: dict[str, tuple[float, float]] | None = None,
-                 embedding_cache: str | Path | None = None) -> None:
+                 embedding_cache: str | Path | bool | None = None) -> None:
         if Path(run_dir).exists() and not Path(run_dir).is_dir():
             raise InputError(f"run_dir {run_dir} is a file; pass a directory (new or a run's)")
         if human not in {"interrupt", "oracle"}:
@@ -146,7 +149,10 @@ class LabelGraph:
         self.chroma_host = chroma_host
         self.chroma_port = chroma_port
         self.prices = {k: tuple(v) for k, v in prices.items()} if prices else None
-        self.embedding_cache = Path(embedding_cache) if embedding_cache else None
+        self.embedding_cache: Path | None = (
+            None if embedding_cache is False
+            else settings().cache_dir / "embeddings" if embedding_cache in (None, True)
+            else Path(embedding_cache))  # type: ignore[arg-type]
         self.paths = RunPaths(self.run_dir)
         self.skipped: dict[str, dict[str, int]] = {}
         self.read_only = False
@@ -178,7 +184,7 @@ class LabelGraph:
                 "tools": [vars(spec) for spec in tools.specs()],
                 "prices": self.prices, "chroma_host": self.chroma_host,
                 "chroma_port": self.chroma_port,
-                "embedding_cache": str(self.embedding_cache) if self.embedding_cache else None}
+                "embedding_cache": str(self.embedding_cache) if self.embedding_cache else False}
 
     @classmethod
     def open(cls, run_dir: str | Path, *, read_only: bool = False,
@@ -286,6 +292,10 @@ class LabelGraph:
         if self._context is None:
             # Unknown names fail here, before anything is written or bought.
             registry.get("strategies", self.config.strategy)
+            for name in self.config.bandit_arms:
+                registry.get("strategies", name)
+            for name in self.config.stopping_watch:
+                registry.get("stopping", name)
             if isinstance(self.policy, str) and self.policy != "auto":
                 registry.get("policies", self.policy)
             tools = ToolRegistry(self.tools, mcp=None if self.read_only
@@ -394,10 +404,14 @@ class LabelGraph:
 
     # -- running ----------------------------------------------------------------------
     def add_pool(self, pool: PoolLike, *, text_column: str = "text",
-                 label_column: str | None = None, name: str = "pool") -> PoolData:
-        """Validate a pool (or a gold test split, ``name="test"``) and save it into the run."""
+                 label_column: str | None = None, name: str = "pool",
+                 max_chars: int | None = None) -> PoolData:
+        """Validate a pool (or a gold test split, ``name="test"``) and save it into the run.
+        Long texts are kept (embedded from their first tokens) unless ``max_chars`` skips
+        texts longer than that; see :func:`labelgraph.data.load_pool`."""
         data = pool if isinstance(pool, PoolData) else load_pool(
-            pool, text_column=text_column, label_column=label_column, labels=self.task.labels)
+            pool, text_column=text_column, label_column=label_column, labels=self.task.labels,
+            max_chars=max_chars)
         PoolStore.write(self.run_dir, name, data.texts, data.gold)
         self.skipped[name] = dict(data.skipped)
         return data
@@ -462,7 +476,8 @@ class LabelGraph:
 
     def run(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
             **kw: Any) -> RunResult:
-        """Run until the loop stops or pauses for a human; returns the result so far."""
+        """Run until the loop stops or pauses for a human; returns the result so far.
+        ``kw`` reach :meth:`add_pool`: ``text_column``, ``label_column``, ``max_chars``."""
         for _ in self.stream(pool, test=test, **kw):
             pass
         return self.result()
@@ -536,7 +551,20 @@ class LabelGraph:
         cost = {**self.cost_report(), "seconds": round(time.time() - self._started, 1)}
         return RunResult(dataset=dataset, model=ctx.store.model(), curve=curve, cost=cost,
                          stop_reason=values.get("stop_reason"), pending=self.pending(),
-                         run_dir=self.run_dir, decisions=ctx.ledger.decisions())
+                         run_dir=self.run_dir, decisions=ctx.ledger.decisions(),
+                         timings=self.timings())
+
+    def timings(self) -> pd.DataFrame:
+        """Wall seconds each graph node took, one row per node (in graph order) and one
+        column per round; a node that ran twice in a round (a resume) counts both."""
+        rows = pd.DataFrame(self.context.ledger.timings(), columns=["round", "node", "seconds"])
+        if rows.empty:
+            return pd.DataFrame(dtype=float)
+        table = rows.pivot_table(index="node", columns="round", values="seconds",
+                                 aggfunc="sum", fill_value=0.0)
+        order = [n for n in NODES if n in table.index] + \
+            [n for n in table.index if n not in NODES]
+        return table.loc[order]
 
     def cost_report(self) -> dict[str, Any]:
         """What the run spent: totals; labels, price and LLM cost per source; money per

@@ -69,7 +69,55 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             "bought_twice": result.cost.get("bought_twice", 0),
             "usd_per_accepted_label": result.cost.get("usd_per_accepted_label"),
             "calibration": result.cost.get("calibration", {}),
-            "audits": len(lg.context.ledger.audits())}
+            "audits": len(lg.context.ledger.audits()),
+            "node_seconds": {str(k): round(float(v), 3)
+                             for k, v in node_time(result.timings)["seconds"].items()}}
+
+
+def cost_rows(cost: dict[str, Any]) -> list[tuple[str, str]]:
+    """The cost lines of a report, as (what, figure): total money, labels, price and LLM
+    cost per source, money per accepted label, items labeled twice, calibration. Reads a
+    report summary or ``LabelGraph.cost_report()`` alike (the console's /spend shows them)."""
+    rows = [("cost (USD)", f"{cost['usd']:.4f}")]
+    for source, c in sorted((cost.get("cost_by_source") or cost.get("by_source") or {}).items()):
+        rows.append((f"  {source}: labels / price / LLM calls",
+                     f"{c['labels']} / ${c['usd']:.4f} / ${c['call_usd']:.4f} "
+                     f"({c['tokens']} tokens)"))
+    if cost.get("usd_per_accepted_label") is not None:
+        rows.append(("USD per accepted label", f"{cost['usd_per_accepted_label']:.5f}"))
+    rows.append(("items labeled twice (LLM, then a person)", str(cost.get("bought_twice", 0))))
+    for source, cal in (cost.get("calibration") or {}).items():
+        rows.append((f"{source} confidence on confirmed labels",
+                     f"ECE {cal['ece']:.3f} (raw {cal['ece_raw']:.3f}), accuracy "
+                     f"{cal['accuracy']:.3f}, n={cal['confirmed']}"))
+    return rows
+
+
+def node_time(timings: pd.DataFrame) -> pd.DataFrame:
+    """Per-node wall time of a run (from ``RunResult.timings``): total seconds, share of the
+    time spent in nodes, rounds run and mean seconds per round run, slowest first."""
+    if timings is None or timings.empty:
+        return pd.DataFrame(columns=["seconds", "share", "rounds", "per_round"])
+    total = timings.sum(axis=1)
+    ran = (timings > 0).sum(axis=1)
+    frame = pd.DataFrame({"seconds": total, "share": total / max(float(total.sum()), 1e-12),
+                          "rounds": ran, "per_round": total / ran.clip(lower=1)})
+    return frame.sort_values("seconds", ascending=False)
+
+
+def print_node_time(timings: pd.DataFrame, console: Console) -> None:
+    """The per-node time section: where the run's wall time went, node by node."""
+    frame = node_time(timings)
+    if frame.empty:
+        return
+    table = Table(title="time per node")
+    for col in ("node", "seconds", "share", "rounds", "s / round"):
+        table.add_column(col, justify="right")
+    for node, row in frame.iterrows():
+        table.add_row(str(node), f"{row['seconds']:.2f}", f"{row['share']:.0%}",
+                      str(int(row["rounds"])), f"{row['per_round']:.3f}")
+    table.add_row("all nodes", f"{frame['seconds'].sum():.2f}", "100%", "", "")
+    console.print(table)
 
 
 def print_report(lg: LabelGraph, result: RunResult, console: Console | None = None) -> dict:
@@ -109,22 +157,13 @@ def print_report(lg: LabelGraph, result: RunResult, console: Console | None = No
     if figures["calls_pending_at_kill"]:
         table.add_row("LLM calls in flight at a kill (charged at their reservation)",
                       str(figures["calls_pending_at_kill"]))
-    table.add_row("cost (USD)", f"{figures['usd']:.4f}")
-    for source, cost in sorted(figures["cost_by_source"].items()):
-        table.add_row(f"  {source}: labels / price / LLM calls",
-                      f"{cost['labels']} / ${cost['usd']:.4f} / ${cost['call_usd']:.4f} "
-                      f"({cost['tokens']} tokens)")
-    if figures["usd_per_accepted_label"] is not None:
-        table.add_row("USD per accepted label", f"{figures['usd_per_accepted_label']:.5f}")
-    table.add_row("items labeled twice (LLM, then a person)", str(figures["bought_twice"]))
-    for source, cal in figures["calibration"].items():
-        table.add_row(f"{source} confidence on confirmed labels",
-                      f"ECE {cal['ece']:.3f} (raw {cal['ece_raw']:.3f}), accuracy "
-                      f"{cal['accuracy']:.3f}, n={cal['confirmed']}")
+    for name, value in cost_rows(figures):
+        table.add_row(name, value)
     if figures["audits"]:
         table.add_row("audit findings acted on or noted (ledger: audits)",
                       str(figures["audits"]))
     table.add_row("time", f"{figures['seconds'] / 60:.1f} min")
     table.add_row("stopped because", str(figures["stop_reason"]))
     console.print(table)
+    print_node_time(result.timings, console)
     return figures

@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS audits (
     round INTEGER NOT NULL, item_id TEXT NOT NULL, label TEXT, source TEXT, score REAL NOT NULL,
     action TEXT NOT NULL, suggested TEXT, reason TEXT NOT NULL, created REAL NOT NULL,
     PRIMARY KEY (round, item_id));
+CREATE TABLE IF NOT EXISTS timings (
+    round INTEGER NOT NULL, node TEXT NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -134,6 +136,8 @@ class Ledger:
     def __init__(self, path: str | Path = ":memory:", *, read_only: bool = False) -> None:
         self.path = str(path)
         self._lock = threading.RLock()
+        self._timings: list[tuple[int, str, float, float]] = []  # not yet written
+        self._read_only = read_only
         if read_only and not Path(self.path).is_file():
             raise RunStateError(f"{self.path} does not exist: this run has no ledger yet")
         target = f"file:{Path(self.path).resolve()}?mode=ro" if read_only else self.path
@@ -179,12 +183,20 @@ class Ledger:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                if self._timings:  # node timings ride along with the next real write
+                    self._conn.executemany("INSERT INTO timings VALUES (?,?,?,?)",
+                                           self._timings)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+            self._timings = []
 
     def close(self) -> None:
+        with self._lock:
+            if self._timings and not self._read_only:
+                with self._tx():
+                    pass
         self._conn.close()
 
     # -- writes (idempotent) -------------------------------------------------------
@@ -346,6 +358,20 @@ class Ledger:
         with self._tx() as conn:
             conn.execute("INSERT INTO decisions VALUES (?,?,?) ON CONFLICT(round) DO NOTHING",
                          (round_, json.dumps(decision), time.time()))
+
+    def record_timing(self, round_: int, node: str, seconds: float) -> None:
+        """How long a graph node took in a round. Kept in memory and written with the
+        ledger's next write (or at close), so timing costs no disk sync of its own; a crash
+        loses at most the timings since the last write."""
+        with self._lock:
+            self._timings.append((int(round_), str(node), float(seconds), time.time()))
+
+    def timings(self) -> list[dict[str, Any]]:
+        """Every recorded node timing: round, node, seconds (written or not yet)."""
+        with self._lock:
+            rows = self._rows("SELECT round, node, seconds FROM timings ORDER BY created")
+            rows += [(r, n, sec) for r, n, sec, _ in self._timings]
+        return [{"round": r, "node": n, "seconds": sec} for r, n, sec in rows]
 
     def record_metrics(self, round_: int, metrics: dict[str, Any]) -> None:
         with self._tx() as conn:

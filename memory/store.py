@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 
 from labelgraph.assets import atomic_write, save_npy
 from labelgraph.errors import RunStateError
@@ -24,6 +25,7 @@ from labelgraph.memory.examples import Example, ExampleMemory, memory_status
 from labelgraph.memory.ledger import Ledger, most_authoritative
 from labelgraph.memory.pool import PoolStore, Progress, read_split
 from labelgraph.student import Featurizer, fit_student, proba_in_order
+from labelgraph.types import content_id
 
 __all__ = ["RunLock", "RunPaths", "RunStore", "rebuild_memory"]
 
@@ -171,18 +173,43 @@ class RunStore:
         return self._featurizer
 
     def features(self, texts: list[str], embeddings: np.ndarray) -> Any:
-        return self.featurizer().transform(texts, embeddings)
+        """Student features of texts with their embeddings. Rows that are pool items with the
+        pool's own embeddings are read from the pool's feature matrix (built once per run);
+        only the rest (generated texts, say) are transformed: the result is the same matrix
+        either way, without re-running TF-IDF over memory every round."""
+        emb = np.asarray(embeddings)
+        pool = self.pool()
+        if emb.ndim != 2 or emb.shape[1:] != pool.embeddings.shape[1:] or not len(texts):
+            return self.featurizer().transform(texts, emb)
+        rows = np.fromiter((pool.index.get(content_id(t), -1) for t in texts), dtype=np.int64,
+                           count=len(texts))
+        found = rows >= 0
+        if found.any():
+            found[found] = [pool.texts[r] == t for r, t in zip(rows[found], np.asarray(
+                texts, dtype=object)[found], strict=True)]
+            found[found] = (pool.embeddings[rows[found]] == emb[found]).all(axis=1)
+        if not found.any():
+            return self.featurizer().transform(texts, emb)
+        cached = self.pool_features()[rows[found]]
+        if found.all():
+            return cached
+        rest = np.flatnonzero(~found)
+        fresh = self.featurizer().transform([texts[i] for i in rest], emb[rest])
+        order = np.argsort(np.concatenate([np.flatnonzero(found), rest]), kind="stable")
+        return sparse.vstack([cached, fresh], format="csr")[order]
 
     def pool_features(self) -> Any:
+        """The pool's feature matrix, built once per run and kept."""
         if self._pool_features is None:
             pool = self.pool()
-            self._pool_features = self.features(pool.texts, pool.embeddings)
+            self._pool_features = self.featurizer().transform(pool.texts, pool.embeddings)
         return self._pool_features
 
     def test_features(self) -> Any:
+        """The test split's feature matrix, built once per run and kept."""
         test = self.test()
         if test is not None and self._test_features is None:
-            self._test_features = self.features(test.texts, test.embeddings)
+            self._test_features = self.featurizer().transform(test.texts, test.embeddings)
         return self._test_features
 
     # -- the student ------------------------------------------------------------------
@@ -207,8 +234,9 @@ class RunStore:
         labels = [e.label for e in examples]
         if len(set(labels)) < 2:
             return None
+        # A student built with warm_start=True starts from its predecessor's solution.
         return fit_student(self.student, self.features([e.text for e in examples], embeddings),
-                           labels)
+                           labels, previous=self._model if self._model_loaded else None)
 
     def save_model(self, model: Any) -> None:
         """Keep the student, and write it for the user (``model.joblib``, never read back)."""

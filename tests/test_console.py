@@ -57,7 +57,9 @@ def test_watch_pause_steer_step_and_stop(tmp_path):
     assert any(line.startswith("applied: strategy → entropy") for line in lines)
     assert "round" in ctl.execute("/why") and "the human asked: stop" in ctl.execute("/why")
     assert "entropy" in ctl.execute("/history")
-    assert "labels bought:" in ctl.execute("/spend")
+    spend = ctl.execute("/spend")
+    assert "labels bought:" in spend and "USD per accepted label:" in spend
+    assert "items labeled twice (LLM, then a person): 0" in spend
     assert "positive" in ctl.execute("/labels")
     ctl.execute("/batch 0")  # queued, and refused with its reason when applied
     assert ctl.wait(lambda c: lines[-1].startswith("not applied: bad run config: batch_size"))

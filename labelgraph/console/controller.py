@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -382,20 +381,16 @@ class Controller:
         return "\n".join(lines)
 
     def cmd_spend(self) -> str:
-        ledger = self.lg.context.ledger
-        totals = ledger.totals()
-        by_source = Counter(r.source for r in ledger.all_labels())
-        calls = ledger.calls_by_agent()
-        accepted = sum(1 for v, _, _ in ledger.verdicts().values() if v == "accept")
-        lines = [f"labels bought: {totals['labels']} ("
+        from labelgraph.report import cost_rows
+
+        cost = self.lg.cost_report()
+        by_source = cost["labels_by_source"]
+        lines = [f"labels bought: {cost['labels']} ("
                  + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + ")",
-                 f"LLM: {totals['calls']} calls, {totals['tokens']} tokens, "
-                 f"${totals['usd']:.4f}"]
+                 f"LLM: {cost['calls']} calls, {cost['tokens']} tokens"]
         lines += [f"  {agent}: {c['calls']} calls, {c['tokens']} tokens, ${c['usd']:.4f}"
-                  for agent, c in calls.items()]
-        if accepted:
-            lines.append(f"money per accepted label: ${totals['usd'] / accepted:.5f} "
-                         f"({accepted} accepted)")
+                  for agent, c in self.lg.context.ledger.calls_by_agent().items()]
+        lines += [f"{name.strip()}: {value}" for name, value in cost_rows(cost)]
         return "\n".join(lines)
 
     def cmd_labels(self) -> str:
