@@ -55,15 +55,20 @@ def load_pool(
     text_column: str = "text",
     label_column: str | None = None,
     labels: Sequence[str] | None = None,
-    max_chars: int = 5000,
+    max_chars: int | None = None,
 ) -> PoolData:
     """Load and clean a pool of texts from a file, DataFrame, list or Hugging Face dataset.
 
     Gold labels are read only when ``label_column`` is given; with ``labels`` as well, rows
-    whose gold label is not one of them are skipped and counted.
+    whose gold label is not one of them are skipped and counted. Long texts are kept whole
+    (the embedder reads only their first tokens, the LLM annotator's prompt cuts them); pass
+    ``max_chars`` to skip texts longer than that many characters instead (counted under
+    "too long", like every other skipped row).
     """
-    if max_chars < 1:
-        raise InputError(f"max_chars must be at least 1, got {max_chars}.")
+    if max_chars is not None and (not isinstance(max_chars, int) or isinstance(max_chars, bool)
+                                  or max_chars < 1):
+        raise InputError(f"max_chars must be a positive integer or None (keep every text), "
+                         f"got {max_chars!r}.")
     if isinstance(source, str | os.PathLike):
         path = Path(source)
         frame = _read_file(path)
@@ -203,7 +208,7 @@ def _load_sequence(
     text_column: str,
     label_column: str | None,
     labels: Sequence[str] | None,
-    max_chars: int,
+    max_chars: int | None,
 ) -> PoolData:
     """A list of strings (one text each) or a list of dicts (one row each)."""
     if any(isinstance(item, Mapping) for item in items):
@@ -260,7 +265,7 @@ def _clean(
     raw_gold: list[Any] | None,
     *,
     labels: Sequence[str] | None,
-    max_chars: int,
+    max_chars: int | None,
     source: str,
 ) -> PoolData:
     """Apply the row checks in a fixed order and count every skip under its reason."""
@@ -278,7 +283,7 @@ def _clean(
         if not text:
             skipped["empty"] += 1
             continue
-        if len(text) > max_chars:
+        if max_chars is not None and len(text) > max_chars:
             skipped["too long"] += 1
             continue
         label = None

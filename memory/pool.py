@@ -1,14 +1,18 @@
 """The pool store: a fixed table of texts with content-hash ids and cached embeddings.
 
 Agents refer to pool items by id or row index, never by copying them into graph state.
-Embeddings are computed once per pool (per embedding function) and cached in the run
-directory, so rounds and resumes reuse them.
+Embeddings are computed once per pool (per embedding function and truncation), kept in the
+run directory and in a cache shared by every run (by default under the settings' cache
+directory), so rounds, resumes and new runs on the same pool reuse them. They are computed
+in chunks, each saved atomically as it finishes, so an embedding that is killed resumes
+from its last finished chunk.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,24 +26,71 @@ from labelgraph.types import content_id
 
 Progress = Callable[[int, int], None]
 
+#: texts per saved chunk: a kill loses at most this much work (about a minute on 2 cores)
+CHUNK = 2048
+
 
 def embedding_name(embedding: Any) -> str:
+    """What identifies an embedding's vectors: its ``fingerprint()`` (model and truncation)
+    when it has one, else its registry name."""
+    fingerprint = getattr(embedding, "fingerprint", None)
+    if callable(fingerprint):
+        return str(fingerprint())
     name = getattr(embedding, "name", None)
     return str(name() if callable(name) else name or type(embedding).__name__)
 
 
-def embed_in_batches(embedding: Any, texts: Sequence[str], batch: int = 256,
-                     progress: Progress | None = None) -> np.ndarray:
-    """Embed texts in batches, reporting progress as (done, total)."""
+def cache_key(ids: Sequence[str], embedding: Any) -> str:
+    """The cache key of a pool's embeddings: its ids (content hashes) and the embedding."""
+    return hashlib.sha256(("\n".join(ids) + embedding_name(embedding)).encode()).hexdigest()
+
+
+def embed_in_batches(embedding: Any, texts: Sequence[str], batch: int = 512,
+                     progress: Progress | None = None, done: int = 0,
+                     total: int | None = None) -> np.ndarray:
+    """Embed texts in batches, reporting progress as (done + embedded so far, total)."""
+    total = len(texts) if total is None else total
     parts = []
     for start in range(0, len(texts), batch):
         parts.append(np.asarray(embedding.embed(list(texts[start:start + batch])),
                                 dtype=np.float32))
         if progress:
-            progress(min(start + batch, len(texts)), len(texts))
+            progress(done + min(start + batch, len(texts)), total)
     if not parts:
         return np.zeros((0, int(getattr(embedding, "dim", 0))), dtype=np.float32)
     return np.vstack(parts)
+
+
+def embed_resumable(embedding: Any, texts: Sequence[str], parts: Path,
+                    progress: Progress | None = None, chunk: int | None = None) -> np.ndarray:
+    """Embed texts chunk by chunk, saving each finished chunk atomically under ``parts``;
+    chunks already there (from a killed call on the same texts) are read, not recomputed.
+    ``parts`` must be named by the texts and the embedding (see :func:`cache_key`)."""
+    chunk = chunk or CHUNK
+    spans = [(start, min(start + chunk, len(texts))) for start in range(0, len(texts), chunk)]
+    found: dict[int, np.ndarray] = {}
+    for start, stop in spans:
+        part = _load_cached(parts / f"{start:09d}-{stop:09d}.npy", stop - start)
+        if part is not None:
+            found[start] = part
+    dims = {p.shape[1] for p in found.values()}
+    if len(dims) > 1:  # chunks from incompatible embeddings: trust none of them
+        found = {}
+    done = sum(len(p) for p in found.values())
+    if progress and done:
+        progress(done, len(texts))
+    out = []
+    for start, stop in spans:
+        if start not in found:
+            part = embed_in_batches(embedding, texts[start:stop], progress=progress,
+                                    done=done, total=len(texts))
+            save_npy(parts / f"{start:09d}-{stop:09d}.npy", part)
+            found[start] = part
+            done += stop - start
+        out.append(found[start])
+    if not out:
+        return np.zeros((0, int(getattr(embedding, "dim", 0))), dtype=np.float32)
+    return np.vstack(out)
 
 
 def read_split(path: Path) -> pd.DataFrame:
@@ -121,7 +172,7 @@ class PoolStore:
         ids = frame["id"].tolist()
         texts = frame["text"].tolist()
         gold = frame["gold"].tolist() if frame["gold"].notna().any() else None
-        key = hashlib.sha256(("\n".join(ids) + embedding_name(embedding)).encode()).hexdigest()
+        key = cache_key(ids, embedding)
         emb_path = directory / f"{name}.emb.npy"
         meta_path = directory / f"{name}.emb.json"
         shared = cache_dir / f"{key[:32]}.npy" if cache_dir else None
@@ -138,12 +189,18 @@ class PoolStore:
                 emb = embed_in_batches(embedding, texts, progress=progress)
             return cls(ids, texts, gold, emb)
         if emb is None:
-            emb = embed_in_batches(embedding, texts, progress=progress)
+            # Finished chunks live beside the cache (or, without one, in the run directory)
+            # until the whole pool is embedded, so a killed embedding resumes.
+            parts = (cache_dir / f"{key[:32]}.parts" if cache_dir is not None
+                     else directory / f"{name}.emb.parts")
+            emb = embed_resumable(embedding, texts, parts, progress=progress)
             if shared is not None:
                 save_npy(shared, emb)
-        save_npy(emb_path, emb)
+            save_npy(emb_path, emb)
+            shutil.rmtree(parts, ignore_errors=True)
+        else:
+            save_npy(emb_path, emb)
         atomic_write_text(meta_path, json.dumps({"key": key,
                                                  "embedding": embedding_name(embedding),
                                                  "n": len(ids), "dim": int(emb.shape[1])}))
         return cls(ids, texts, gold, emb)
-
