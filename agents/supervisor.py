@@ -23,13 +23,19 @@ from labelgraph.graph.state import (
 )
 from labelgraph.llm import calls_tools
 from labelgraph.policies import Signals, guard
-from labelgraph.stopping import GUARDRAIL_CRITERIA
+from labelgraph.registry import registry
+from labelgraph.stopping import GUARDRAIL_CRITERIA, votes
 from labelgraph.tools.builtin import builtin_tools
 from labelgraph.types import Decision, Steering
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import State
+
+
+#: The learner's per-round figures the stopping criteria and the bandit read.
+HISTORY = ("round", "action", "strategy", "labels", "kappa", "stop_changed", "stop_uncertainty",
+           "cv_accuracy")
 
 
 def compute_signals(state: State, ctx: Context) -> Signals:
@@ -58,6 +64,7 @@ def compute_signals(state: State, ctx: Context) -> Signals:
         idle_rounds=idle_rounds_of(state),
         can_synthesize=ctx.config.synthesize and ctx.llm is not None,
         kappas=kappas_of(state),
+        history=[{k: m.get(k) for k in HISTORY} for m in metrics],
         proposals=proposals_of(state),
     )
 
@@ -107,9 +114,13 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     signals = compute_signals(state, ctx)
     steering = steering_of(state)
     decision = decide(state, ctx, signals, steering)
+    watched = [(name, registry.create("stopping", name)) for name in ctx.config.stopping_watch]
+    would_stop = dict(votes(watched, signals, ctx.config))  # recorded, not acted on
     seen = signals.as_dict()  # what the decision was made from, for "why?" later
     seen["kappas"] = seen["kappas"][-5:]
-    ctx.ledger.record_decision(signals.round, {**decision.model_dump(), "signals": seen})
+    seen["history"] = seen["history"][-5:]
+    ctx.ledger.record_decision(signals.round, {**decision.model_dump(), "signals": seen,
+                                               "would_stop": would_stop})
     runtime.stream_writer(Decided(
         round=signals.round, action=decision.action, reason=decision.reason,
         batch_size=decision.batch_size, strategy=decision.strategy,

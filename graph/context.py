@@ -107,9 +107,15 @@ class Context:
             "local list continuation" if self.llm is not None and self.llm.local else \
             "tool-calling LLM agent" + tools_of("generator", True) if agentic else \
             "LLM (structured list)"
+        strategy = self.config.strategy
+        selector = f"strategy {strategy!r} (pure)"
+        if strategy == "llm":
+            selector = "LLM picks from a shortlist" if chat is not None and \
+                not self.llm.local else "strategy 'llm': margin (no chat model to pick)"  # type: ignore[union-attr]
+        elif strategy == "bandit":
+            selector = f"bandit over {', '.join(self.config.bandit_arms)} (pure)"
         return {"supervisor": supervisor, "annotator": annotator, "generator": generator,
-                "verifier": verifier, "selector": f"strategy {self.config.strategy!r} (pure)",
-                "learner": "student refit (pure)"}
+                "verifier": verifier, "selector": selector, "learner": "student refit (pure)"}
 
     def annotator_sources(self) -> tuple[Annotator | None, Annotator | None]:
         """Who can be asked again about a doubtful label: a person (or the oracle standing in

@@ -100,12 +100,37 @@ class RunConfig(BaseModel):
         DEFAULT_STOPPING,
         description="optional stopping criteria by registry name (empty: none); the "
                     "budgets, patience and an exhausted pool always apply as well")
+    stopping_watch: tuple[str, ...] = Field(
+        (), description="stopping criteria evaluated and recorded every round (the decision's "
+                        "would_stop) without ending the run; labelgraph bench watches them all")
     min_rounds: int = Field(3, ge=0, description="stabilizing predictions waits this long")
     kappa_threshold: float = Field(
-        0.99, ge=0.0, le=1.0,
-        description="stabilizing predictions: Cohen's kappa between successive students")
+        0.97, ge=0.0, le=1.0,
+        description="stabilizing predictions: Cohen's kappa between successive students "
+                    "(benchmarks/stopping_defaults.py: the lowest that lost at most half a "
+                    "point on each of three public data sets)")
     kappa_window: int = Field(3, ge=1, description="rounds the kappa must hold")
     stop_set_size: int = Field(1000, ge=10, description="pool items the kappa is measured on")
+    stop_window: int = Field(3, ge=1, description="rounds the uncertainty, classification-change, "
+                                                 "plateau and cost-aware criteria look back")
+    uncertainty_threshold: float = Field(
+        0.25, ge=0.0, le=1.0, description="uncertainty criterion: mean (1 - top probability) "
+                                          "on the stop set under this")
+    change_threshold: float = Field(
+        0.01, ge=0.0, le=1.0, description="classification-change criterion: share of the stop "
+                                          "set whose predicted label changed, at most this")
+    plateau_window: int = Field(
+        9, ge=2, description="accuracy-plateau and cost-aware criteria: rounds of "
+                             "cross-validated accuracy the learning curve's slope is fitted on")
+    plateau_delta: float = Field(
+        0.005, ge=0.0, le=1.0, description="accuracy-plateau criterion: cross-validated "
+                                           "accuracy gained per batch under this")
+    min_gain_per_usd: float = Field(
+        0.002, ge=0.0, description="cost-aware criterion: expected accuracy gained per USD "
+                                   "under this (0.002: a fifth of a point per dollar)")
+    bandit_arms: tuple[str, ...] = Field(
+        ("margin", "diverse_margin", "badge", "density_weighted"),
+        description="strategy 'bandit': the strategies it chooses among by measured gain")
     patience: int = Field(3, ge=1, description="stop after this many rounds with no new label")
     max_concurrency: int = Field(4, ge=1, le=64, description="parallel remote LLM calls")
     provider_retries: int = Field(4, ge=0, le=20,
@@ -142,7 +167,7 @@ class RunConfig(BaseModel):
             raise ValueError(f"label_prices must be >= 0, got {negative}")
         return value
 
-    @field_validator("stopping", mode="before")
+    @field_validator("stopping", "stopping_watch", "bandit_arms", mode="before")
     @classmethod
     def _names(cls, value: object) -> tuple[str, ...]:
         if isinstance(value, str):

@@ -8,6 +8,7 @@ synthesis without a generator).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -24,9 +25,10 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.llm import MeteredLLM
 
-__all__ = ["LLMPolicy", "Policy", "RulePolicy", "Signals", "guard"]
+__all__ = ["LLMPolicy", "Policy", "RulePolicy", "Signals", "choose_arm", "guard"]
 
 COLD_START = "cold_start"
+BANDIT = "bandit"
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,9 @@ class Signals:
     idle_rounds: int  #: rounds in a row that added no label to memory
     can_synthesize: bool  #: synthesis is on and an LLM can write
     kappas: list[float | None] = field(default_factory=list)  #: per-round stop-set kappa
+    #: per-round learner figures: round, action, strategy, labels, kappa, stop_changed,
+    #: stop_uncertainty, cv_accuracy (the stopping criteria and the bandit read them)
+    history: list[dict[str, Any]] = field(default_factory=list)
     proposals: dict[str, Proposal] = field(default_factory=dict)  #: by agent name
 
     @property
@@ -157,6 +162,55 @@ class LLMPolicy:
         return decision
 
 
+def arm_rewards(history: Sequence[dict[str, Any]], arms: Collection[str],
+                baseline: int = 3) -> list[tuple[int, str, float]]:
+    """(round, arm, reward) of every query round that used one of ``arms``. The reward is
+    how much the round's labels changed the student's predictions on the stop set, relative
+    to the median change of the last ``baseline`` rounds (whatever their strategy): changes
+    shrink as a run goes on, and a relative reward keeps early plays from looking better
+    for being early."""
+    changes = [(m.get("round"), m.get("stop_changed")) for m in history]
+    out = []
+    for n, m in enumerate(history):
+        value = m.get("stop_changed")
+        if m.get("action") != "query" or m.get("strategy") not in arms or value is None:
+            continue
+        recent = sorted(v for _, v in changes[max(0, n - baseline + 1):n + 1] if v is not None)
+        median = recent[len(recent) // 2]
+        out.append((int(m["round"]), str(m["strategy"]),
+                    float(value) / median if median > 0 else 1.0))
+    return out
+
+
+def choose_arm(history: Sequence[dict[str, Any]], arms: Sequence[str], round_: int,
+               discount: float = 0.8, explore: float = 0.5) -> tuple[str, str]:
+    """The strategy to play this round, and why: each arm once, then discounted UCB over
+    :func:`arm_rewards` (recent rounds weigh more: the best strategy early in a run need
+    not be the best later)."""
+    rewards = arm_rewards(history, arms)
+    played = {arm for _, arm, _ in rewards}
+    fresh = [arm for arm in arms if arm not in played]
+    if fresh:
+        return fresh[0], f"bandit: trying {fresh[0]} (not yet measured)"
+    weight: dict[str, float] = dict.fromkeys(arms, 0.0)
+    total: dict[str, float] = dict.fromkeys(arms, 0.0)
+    for r, arm, reward in rewards:
+        w = discount ** max(round_ - r, 0)
+        weight[arm] += w
+        total[arm] += w * reward
+    mean = {arm: total[arm] / weight[arm] for arm in arms}
+    n = sum(weight.values())
+    score = {arm: mean[arm] + explore * math.sqrt(math.log(max(n, 1.0 + 1e-9)) / weight[arm])
+             for arm in arms}
+    best = max(arms, key=lambda arm: score[arm])
+    last = next((m.get("strategy") for m in reversed(history) if m.get("action") == "query"
+                 and m.get("strategy") in arms), None)
+    others = ", ".join(f"{arm} {mean[arm]:.2f}" for arm in arms if arm != best)
+    move = f"switched from {last}" if last and last != best else "kept"
+    return best, (f"bandit: {move} {best}: its labels changed the student {mean[best]:.2f}× "
+                  f"the recent average (others: {others})")
+
+
 def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Sequence[str],
           criteria: Sequence[tuple[str, StoppingCriterion]],
           strategies: Collection[str]) -> Decision:
@@ -182,12 +236,18 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
     if signals.labels_left is not None:
         size = min(size, signals.labels_left)
     strategy = decision.strategy if decision.strategy in strategies else config.strategy
+    reason = decision.reason
     if cold:
         strategy = COLD_START
     elif strategy == COLD_START and signals.has_model:
         strategy = config.strategy
+    if strategy == BANDIT and action == "query" and not cold:
+        arms = [arm for arm in config.bandit_arms if arm in strategies and arm != BANDIT]
+        if arms:
+            strategy, why = choose_arm(signals.history, arms, signals.round)
+            reason = f"{reason}; {why}"
     targets = [t for t in decision.target_labels if t in labels] or [signals.rarest]
     return decision.model_copy(update={
-        "action": action, "batch_size": max(1, size),
+        "action": action, "batch_size": max(1, size), "reason": reason,
         "strategy": strategy if action == "query" else None,
         "target_labels": targets if action == "synthesize" else []})

@@ -49,6 +49,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "cold_start_typical": "labelgraph.strategies:TypicalitySeed",
         # Chooses with the run's chat model, so it lives in the selector node (margin alone).
         "llm": "labelgraph.agents.selector:LLMSelection",
+        # Resolved each round by the supervisor to one of RunConfig.bandit_arms.
+        "bandit": "labelgraph.strategies:Bandit",
     },
     "stopping": {
         "label_budget": "labelgraph.stopping:LabelBudget",
@@ -58,6 +60,10 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "patience": "labelgraph.stopping:IdlePatience",
         "pool_exhausted": "labelgraph.stopping:PoolExhausted",
         "stabilizing_predictions": "labelgraph.stopping:StabilizingPredictions",
+        "uncertainty": "labelgraph.stopping:OverallUncertainty",
+        "classification_change": "labelgraph.stopping:ClassificationChange",
+        "accuracy_plateau": "labelgraph.stopping:AccuracyPlateau",
+        "cost_aware": "labelgraph.stopping:CostAware",
     },
     "annotators": {
         "oracle": "labelgraph.annotators:OracleAnnotator",

@@ -18,8 +18,10 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.policies import Signals
 
-__all__ = ["GUARDRAIL_CRITERIA", "IdlePatience", "LabelBudget", "MoneyBudget", "PoolExhausted",
-           "RoundBudget", "StabilizingPredictions", "StoppingCriterion", "TokenBudget", "votes"]
+__all__ = ["GUARDRAIL_CRITERIA", "AccuracyPlateau", "ClassificationChange", "CostAware",
+           "IdlePatience", "LabelBudget", "MoneyBudget", "OverallUncertainty", "PoolExhausted",
+           "RoundBudget", "StabilizingPredictions", "StoppingCriterion", "TokenBudget",
+           "expected_gain", "votes"]
 
 #: Criteria that are guardrails: they apply to every run whatever its config says.
 GUARDRAIL_CRITERIA = ("label_budget", "token_budget", "usd_budget", "round_budget", "patience",
@@ -102,6 +104,97 @@ class StabilizingPredictions:
             return None
         return (f"predictions have stabilized: kappa ≥ {config.kappa_threshold} for "
                 f"{config.kappa_window} rounds")
+
+
+def _recent(signals: Signals, key: str, window: int) -> list[float] | None:
+    """The last ``window`` rounds' values of a learner metric, or None while any is missing
+    (too early, or the metric is not measured)."""
+    values = [m.get(key) for m in signals.history[-window:]]
+    if len(values) < window or any(v is None for v in values):
+        return None
+    return [float(v) for v in values]  # type: ignore[arg-type]
+
+
+@dataclass
+class OverallUncertainty:
+    """The student is sure of the pool: the mean uncertainty (1 - its top probability) on
+    the stop set stayed under ``config.uncertainty_threshold`` for ``config.stop_window``
+    rounds (Zhu et al. 2008's overall uncertainty)."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        recent = _recent(signals, "stop_uncertainty", config.stop_window)
+        if signals.round <= config.min_rounds or recent is None or \
+                max(recent) >= config.uncertainty_threshold:
+            return None
+        return (f"the student is sure of the pool: mean uncertainty {recent[-1]:.3f} < "
+                f"{config.uncertainty_threshold} for {config.stop_window} rounds")
+
+
+@dataclass
+class ClassificationChange:
+    """New labels no longer change the student's mind: at most ``config.change_threshold``
+    of the stop set's predicted labels changed in each of the last ``config.stop_window``
+    rounds (Zhu et al. 2008's classification change)."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        recent = _recent(signals, "stop_changed", config.stop_window)
+        if signals.round <= config.min_rounds or recent is None or \
+                max(recent) > config.change_threshold:
+            return None
+        return (f"new labels change few predictions: at most {max(recent):.1%} of the stop set "
+                f"for {config.stop_window} rounds")
+
+
+def expected_gain(signals: Signals, window: int) -> float | None:
+    """Accuracy gained per label lately, from cross-validation on the labeled set (never the
+    test split): the least-squares slope of the last ``window + 1`` rounds' cross-validated
+    accuracy against labels. None until those rounds are measured."""
+    rows = [(m.get("labels"), m.get("cv_accuracy")) for m in signals.history[-(window + 1):]]
+    if len(rows) < window + 1 or any(n is None or a is None for n, a in rows):
+        return None
+    n = [float(r[0]) for r in rows]  # type: ignore[arg-type]
+    acc = [float(r[1]) for r in rows]  # type: ignore[arg-type]
+    mean_n, mean_a = sum(n) / len(n), sum(acc) / len(acc)
+    spread = sum((x - mean_n) ** 2 for x in n)
+    if spread == 0:
+        return 0.0
+    return sum((x - mean_n) * (y - mean_a) for x, y in zip(n, acc, strict=True)) / spread
+
+
+@dataclass
+class AccuracyPlateau:
+    """Accuracy has stopped rising: the slope of cross-validated accuracy on the labeled set
+    over the last ``config.plateau_window`` rounds is under ``config.plateau_delta`` per
+    batch (a learning-curve plateau, measured without the test split; a short window is
+    fooled by the noise of cross-validation on few labels)."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        gain = expected_gain(signals, config.plateau_window)
+        if signals.round <= config.min_rounds or gain is None or \
+                gain * config.batch_size >= config.plateau_delta:
+            return None
+        return (f"accuracy has reached a plateau: cross-validated accuracy gains "
+                f"{gain * config.batch_size:+.4f} per batch of {config.batch_size} "
+                f"(< {config.plateau_delta})")
+
+
+@dataclass
+class CostAware:
+    """The next labels are not worth their price: the expected accuracy gain per dollar
+    (the cross-validated learning curve's slope over the money a label costs so far) fell
+    under ``config.min_gain_per_usd``. Labels that cost nothing never trigger it."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        gain = expected_gain(signals, config.plateau_window)
+        labels = signals.spent["labels"]
+        per_label = signals.spent["usd"] / labels if labels else 0.0
+        if signals.round <= config.min_rounds or gain is None or per_label <= 0:
+            return None
+        per_usd = max(gain, 0.0) / per_label
+        if per_usd >= config.min_gain_per_usd:
+            return None
+        return (f"labels cost more than they bring: {per_usd:.4f} accuracy per USD "
+                f"(< {config.min_gain_per_usd}) at ${per_label:.4f} a label")
 
 
 def votes(criteria: Sequence[tuple[str, StoppingCriterion]], signals: Signals,

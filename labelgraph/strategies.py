@@ -371,6 +371,12 @@ def diverse_margin() -> Diverse:
     return Diverse(Margin())
 
 
+class Bandit(Margin):
+    """The name ``bandit``: the supervisor's guardrails replace it each round with one of
+    ``RunConfig.bandit_arms``, chosen by measured gain (``labelgraph.policies.choose_arm``).
+    Used directly, outside a run, it is margin sampling."""
+
+
 # --- cold start ---------------------------------------------------------------------------
 
 

@@ -333,7 +333,7 @@ def new_label_scores(given: np.ndarray, proba: np.ndarray, neighbours: np.ndarra
     if neighbours is not None:
         # A pseudo-count of the prior keeps a row with no neighbour of a class finite.
         lift = (np.asarray(neighbours, dtype=float) + prior) / (2.0 * np.maximum(prior, 1e-6))
-        log_evidence = log_evidence + neighbour_weight * np.log(lift)
+        log_evidence = log_evidence + neighbour_weight * np.log(np.maximum(lift, 1e-12))
     post = np.exp(log_evidence - log_evidence.max(axis=1, keepdims=True))
     post /= post.sum(axis=1, keepdims=True)
     suggested, score = _prefers_other(post, given)
