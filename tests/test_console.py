@@ -45,8 +45,10 @@ def test_watch_pause_steer_step_and_stop(tmp_path):
     ctl.execute("/step")  # one round, then paused again
     assert ctl.wait(lambda c: c.status == "paused" and
                     lg.context.ledger.last_round() > paused_at)
+    ctl.execute("/batch 0")  # queued, and refused with its reason when applied
     ctl.execute("/continue")
     assert ctl.wait(lambda c: lg.context.ledger.last_round() >= paused_at + 2)
+    assert any(line.startswith("not applied: bad run config: batch_size") for line in lines)
     ctl.execute("/stop")
     assert ctl.wait(lambda c: c.status == "stopped")
     decisions = lg.context.ledger.decisions()
@@ -61,8 +63,6 @@ def test_watch_pause_steer_step_and_stop(tmp_path):
     assert "labels bought:" in spend and "USD per accepted label:" in spend
     assert "items labeled twice (LLM, then a person): 0" in spend
     assert "positive" in ctl.execute("/labels")
-    ctl.execute("/batch 0")  # queued, and refused with its reason when applied
-    assert ctl.wait(lambda c: lines[-1].startswith("not applied: bad run config: batch_size"))
     assert "usage: /batch N" in ctl.execute("/batch")
     ctl.close()
     log = (tmp_path / "run" / "console.log").read_text()
