@@ -23,6 +23,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
+from labelgraph.stopping import CV_ACCURACY, needed
 from labelgraph.student import fitting, proba_in_order
 
 if TYPE_CHECKING:
@@ -50,10 +51,10 @@ def cv_accuracy(student: Any, features: Any, labels: list[str], seed: int) -> fl
                                              scoring="accuracy")))
 
 
-def watched(ctx: Context, name: str) -> bool:
-    """Is the stopping criterion ``name`` used or watched in this run (its inputs are
-    computed only then)?"""
-    return name in (*ctx.config.stopping, *getattr(ctx.config, "stopping_watch", ()))
+def needs(ctx: Context, what: str) -> bool:
+    """Does a stopping criterion this run uses or watches read ``what`` (computed only
+    then: cross-validated accuracy costs k extra fits a round)?"""
+    return what in needed([*ctx.config.stopping, *ctx.config.stopping_watch])
 
 
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
@@ -91,7 +92,7 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
         out["kappa"] = 1.0 if same else float(cohen_kappa_score(prev, preds))
         out["stop_changed"] = float(np.mean(prev != preds)) if len(preds) else 0.0
     store.save_stop_predictions(round_, preds)
-    if watched(ctx, "accuracy_plateau"):
+    if needs(ctx, CV_ACCURACY):
         ordered = sorted(range(len(examples)), key=lambda i: examples[i].id)  # order-free
         out["cv_accuracy"] = cv_accuracy(
             ctx.student, store.features([examples[i].text for i in ordered], emb[ordered]),

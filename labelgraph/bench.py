@@ -31,6 +31,7 @@ from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, LabelGraphError
 from labelgraph.memory.embeddings import MiniLMEmbedding
 from labelgraph.memory.pool import PoolStore
+from labelgraph.policies import HISTORY_FIELDS
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import Featurizer, default_student
@@ -40,8 +41,7 @@ __all__ = ["AULC_DEFINITION", "BenchResult", "Curve", "Schedule", "run_bench",
            "watched_criteria"]
 
 #: A labelgraph round's figures kept in the bench's JSON (what the stopping criteria read).
-ROUND_FIGURES = ("round", "action", "strategy", "labels", "accuracy", "kappa", "stop_changed",
-                 "stop_uncertainty", "cv_accuracy")
+ROUND_FIGURES = (*HISTORY_FIELDS, "accuracy")
 DEFAULT_STRATEGIES = ("random", "margin", "diverse_margin", "badge", "bandit")
 AULC_DEFINITION = ("mean held-out accuracy over the schedule's points (after the seed, then "
                    "after each round); the label axis is evenly spaced, so this is the area "

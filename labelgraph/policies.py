@@ -25,10 +25,15 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.llm import MeteredLLM
 
-__all__ = ["LLMPolicy", "Policy", "RulePolicy", "Signals", "choose_arm", "guard"]
+__all__ = ["HISTORY_FIELDS", "LLMPolicy", "Policy", "RulePolicy", "Signals", "choose_arm",
+           "guard"]
 
 COLD_START = "cold_start"
 BANDIT = "bandit"
+#: The learner's per-round figures in :attr:`Signals.history` (the stopping criteria and
+#: the bandit read them).
+HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
+                  "stop_uncertainty", "cv_accuracy")
 
 
 @dataclass(frozen=True)

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.policies import Signals
 
-__all__ = ["GUARDRAIL_CRITERIA", "AccuracyPlateau", "ClassificationChange", "CostAware",
-           "IdlePatience", "LabelBudget", "MoneyBudget", "OverallUncertainty", "PoolExhausted",
-           "RoundBudget", "StabilizingPredictions", "StoppingCriterion", "TokenBudget",
-           "expected_gain", "votes"]
+__all__ = ["CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau", "ClassificationChange",
+           "CostAware", "IdlePatience", "LabelBudget", "MoneyBudget", "OverallUncertainty",
+           "PoolExhausted", "RoundBudget", "StabilizingPredictions", "StoppingCriterion",
+           "TokenBudget", "expected_gain", "needed", "votes"]
 
 #: Criteria that are guardrails: they apply to every run whatever its config says.
 GUARDRAIL_CRITERIA = ("label_budget", "token_budget", "usd_budget", "round_budget", "patience",
@@ -161,12 +161,18 @@ def expected_gain(signals: Signals, window: int) -> float | None:
     return sum((x - mean_n) * (y - mean_a) for x, y in zip(n, acc, strict=True)) / spread
 
 
+#: What a criterion reads that the learner computes only on request (``needs``).
+CV_ACCURACY = "cv_accuracy"
+
+
 @dataclass
 class AccuracyPlateau:
     """Accuracy has stopped rising: the slope of cross-validated accuracy on the labeled set
     over the last ``config.plateau_window`` rounds is under ``config.plateau_delta`` per
     batch (a learning-curve plateau, measured without the test split; a short window is
     fooled by the noise of cross-validation on few labels)."""
+
+    needs = frozenset({CV_ACCURACY})
 
     def stop(self, signals: Signals, config: RunConfig) -> str | None:
         gain = expected_gain(signals, config.plateau_window)
@@ -184,6 +190,8 @@ class CostAware:
     (the cross-validated learning curve's slope over the money a label costs so far) fell
     under ``config.min_gain_per_usd``. Labels that cost nothing never trigger it."""
 
+    needs = frozenset({CV_ACCURACY})
+
     def stop(self, signals: Signals, config: RunConfig) -> str | None:
         gain = expected_gain(signals, config.plateau_window)
         labels = signals.spent["labels"]
@@ -195,6 +203,14 @@ class CostAware:
             return None
         return (f"labels cost more than they bring: {per_usd:.4f} accuracy per USD "
                 f"(< {config.min_gain_per_usd}) at ${per_label:.4f} a label")
+
+
+def needed(names: Sequence[str]) -> set[str]:
+    """What the named criteria read beyond the learner's every-round figures."""
+    from labelgraph.registry import registry
+
+    return {need for name in names for need in getattr(registry.get("stopping", name),
+                                                          "needs", ())}
 
 
 def votes(criteria: Sequence[tuple[str, StoppingCriterion]], signals: Signals,

@@ -56,6 +56,17 @@ def test_cv_accuracy_only_when_the_accuracy_plateau_is_watched(tmp_path, pool):
     lg.close()
 
 
+def test_cv_accuracy_is_computed_for_every_criterion_that_reads_it(tmp_path, pool):
+    from labelgraph.stopping import CV_ACCURACY, needed
+
+    assert needed(["cost_aware"]) == needed(["accuracy_plateau"]) == {CV_ACCURACY}
+    assert needed(["stabilizing_predictions", "uncertainty"]) == set()
+    lg = run(tmp_path / "run", pool, stopping=("cost_aware",))
+    cv = [m["cv_accuracy"] for m in lg.context.ledger.metrics() if m["accuracy"] is not None]
+    assert cv[-1] is not None and 0.0 <= cv[-1] <= 1.0
+    lg.close()
+
+
 def test_cv_accuracy_needs_two_examples_of_every_class():
     x = np.random.default_rng(0).normal(size=(7, 3))
     assert cv_accuracy(default_student(), x, ["a"] * 6 + ["b"], 0) is None
