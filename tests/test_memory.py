@@ -278,3 +278,67 @@ def test_persistent_reopen_keeps_rows(tmp_path: Path) -> None:
         assert row[0][0].id == "tax"
     finally:
         _close(path)
+
+
+def test_reads_come_from_the_written_through_copy(filled: ExampleMemory,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """After the first read, reads cost no Chroma round trip; what they return is what Chroma
+    holds, updates included (the copy is written through, chunk by chunk)."""
+    calls: list[str] = []
+    real_get = type(filled.collection).get
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        calls.append("get")
+        return real_get(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(filled.collection), "get", spy)
+    filled.upsert([_ex("tax", label="weather", status="flagged")])
+    examples, emb = filled.all(status=None, with_embeddings=True)
+    assert calls == []
+    assert filled.has(["tax", "nope"]) == {"tax"} and len(filled) == 6
+    (tax,) = filled.get(["tax"])
+    assert (tax.label, tax.status) == ("weather", "flagged")
+    stored = real_get(filled.collection, include=["documents", "metadatas", "embeddings"])
+    order = np.argsort(stored["ids"])
+    assert [e.id for e in examples] == [stored["ids"][i] for i in order]
+    assert [e.metadata() for e in examples] == [stored["metadatas"][i] for i in order]
+    np.testing.assert_allclose(emb, np.asarray(stored["embeddings"])[order])
+    emb[:] = 0  # a caller's changes never reach the copy
+    assert np.abs(filled.all(status=None, with_embeddings=True)[1]).sum() > 0
+
+
+def test_a_failed_write_leaves_the_copy_as_chroma_is(memory: ExampleMemory,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(examples_mod, "CHUNK", 2)
+    real_upsert = type(memory.collection).upsert
+    writes: list[int] = []
+
+    def fail_second(self, ids, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        writes.append(len(ids))
+        if len(writes) == 2:
+            raise RuntimeError("disk full")
+        return real_upsert(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(type(memory.collection), "upsert", fail_second)
+    with pytest.raises(RuntimeError, match="disk full"):
+        memory.upsert([_ex("cat"), _ex("dog"), _ex("tax")])
+    assert memory.has(["cat", "dog", "tax"]) == {"cat", "dog"} == \
+        set(memory.collection.get(include=[])["ids"])
+
+
+@pytest.mark.parametrize("status", ["accepted", None])
+def test_exact_search_agrees_with_chromas_index(filled: ExampleMemory,
+                                                embedding: HashingEmbedding,
+                                                monkeypatch: pytest.MonkeyPatch,
+                                                status: str | None) -> None:
+    """Small memories are searched exactly over the copy, large ones through Chroma's index:
+    on a memory this small both must give the same neighbours and similarities."""
+    queries = embedding.embed([TEXTS[key][0] for key in ("cat", "tax", "rain")])
+    exact = filled.similar(queries, 3, status=status, exclude=["dog"])
+    monkeypatch.setattr(examples_mod, "EXACT_LIMIT", 0)
+    indexed = filled.similar(queries, 3, status=status, exclude=["dog"])
+    assert [[e.id for e, _ in row] for row in exact] == \
+        [[e.id for e, _ in row] for row in indexed]
+    for a, b in zip(exact, indexed, strict=True):
+        assert [s for _, s in a] == pytest.approx([s for _, s in b], abs=1e-5)
+    assert all("dog" not in {e.id for e, _ in row} for row in exact)
