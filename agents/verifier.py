@@ -6,7 +6,8 @@ and its nearest labeled neighbours speak against, each class measured against it
 usual support (``labelgraph.trust.new_label_scores``); runs the verifier's tools as
 checks (``labelgraph.tools.hooks``); with ``RunConfig.judge``, asks an LLM judge about each
 doubtful label (flagged, or an LLM label under ``judge_below`` confidence). Accepted labels
-go into memory; flagged LLM labels are kept apart, out of training. The item it hands on
+go into memory; flagged LLM labels are kept apart, out of training. Every ``audit_every``
+rounds it audits the whole memory, unless no label there could change. The item it hands on
 is a :class:`~labelgraph.types.VerifiedItem`.
 """
 
@@ -32,6 +33,7 @@ from labelgraph.trust import (
     AuditResult,
     audit_actions,
     audit_scores,
+    changeable,
     neighbour_distribution,
     new_label_scores,
 )
@@ -268,6 +270,15 @@ def _act(ctx: Context, round_: int, examples: list[Example], emb: np.ndarray,
         ctx.memory.upsert(changed, emb[[row_of[e.id] for e in changed]])
 
 
+def worth_auditing(ctx: Context) -> bool:
+    """Could the periodic audit change a label? Not while every label in memory is the
+    oracle's, or a person's with nobody to ask again: then it is skipped (its
+    cross-validation is the verifier's largest cost). ``LabelGraph.audit`` always runs."""
+    person = ctx.annotator_sources()[0] is not None
+    return any(changeable(e.source, person=person) for e in ctx.memory.all(status=None)[0]
+               if e.status != "rejected")
+
+
 def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Verify the batch and write accepted (and flagged) labels to memory; every
     ``audit_every`` rounds, audit the whole memory."""
@@ -277,6 +288,7 @@ def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     count = Counter(i["verdict"] for i in items)
     runtime.stream_writer(Verified(round=round_, accepted=count["accept"],
                                    flagged=count["flag"], rejected=count["reject"]))
-    if ctx.config.audit_every and round_ % ctx.config.audit_every == 0:
+    if ctx.config.audit_every and round_ % ctx.config.audit_every == 0 \
+            and worth_auditing(ctx):
         audit_memory(ctx, round_, write=runtime.stream_writer)
     return {"batch": items}

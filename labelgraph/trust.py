@@ -340,6 +340,12 @@ def new_label_scores(given: np.ndarray, proba: np.ndarray, neighbours: np.ndarra
     return AuditResult(score=score, suggested=suggested, suspect=score >= min_score)
 
 
+def changeable(source: str, *, person: bool) -> bool:
+    """Could an audit change a label from ``source``? Not the oracle's (gold: asking again
+    returns the same label at a price), nor a person's when no person can be asked again."""
+    return source != "oracle" and (source != "human" or person)
+
+
 def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
                   stronger: bool, act_above: float = 0.7,
                   drop_above: float = 0.9) -> list[tuple[str, str]]:
@@ -358,11 +364,12 @@ def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
                                 f"< {act_above})"))
             continue
         why = f"the evidence prefers another label (error score {score:.2f})"
-        if source == "oracle":  # gold: asking again returns the same label at a price
-            out.append(("keep", why + "; kept: the oracle's label is the gold label"))
+        if not changeable(source, person=person):
+            out.append(("keep", why + ("; kept: the oracle's label is the gold label"
+                                       if source == "oracle" else
+                                       "; kept: a person's label and no person to ask")))
         elif source == "human":
-            out.append(("ask", why + "; a person's label is asked again") if person
-                       else ("keep", why + "; kept: a person's label and no person to ask"))
+            out.append(("ask", why + "; a person's label is asked again"))
         elif person:
             out.append(("ask", why))
         elif stronger:

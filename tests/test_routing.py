@@ -187,3 +187,22 @@ def test_a_few_shot_labeler_waits_for_demonstrations_a_simulated_one_does_not(tm
     assert LLMAnnotator().few_shot(lg.context) and not LLMAnnotator(n_shots=0).few_shot(
         lg.context)
     assert not hasattr(SimulatedAnnotator(), "few_shot")
+
+
+@pytest.mark.parametrize(("annotator", "audits"), [("oracle", False), ("simulated", True)])
+def test_the_periodic_audit_runs_only_where_it_could_change_a_label(tmp_path, annotator,
+                                                                     audits) -> None:
+    """Gold labels are always kept, so a run labeled only by the oracle skips the periodic
+    audit (its cross-validation is the verifier's largest cost); an LLM-labeled run audits."""
+    from labelgraph.events import Audited
+
+    who = "oracle" if annotator == "oracle" else SimulatedAnnotator(error_rate=0.2, seed=1)
+    lg = LabelGraph(TASK, llm="none", annotator=who, budget=Budget(labels=40),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"batch_size": 10, "seed_size": 10, "synthesize": False,
+                            "stopping": [], "spot_check": 0.0, "audit_every": 1})
+    events = [chunk for mode, chunk in lg.stream(make_pool(30), label_column="label")
+              if mode == "custom"]
+    assert len(lg.context.memory) >= 30
+    assert any(isinstance(e, Audited) for e in events) is audits
+    assert len(lg.audit()) == len(lg.context.memory)  # asked for, it runs whatever the sources
