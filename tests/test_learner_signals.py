@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
+from sklearn.metrics import cohen_kappa_score, f1_score
 
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.agents.learner import cv_accuracy, stop_set_rows
+from labelgraph.agents.learner import cv_accuracy, kappa, macro_f1, stop_set_rows
 from labelgraph.student import default_student, proba_in_order
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -86,3 +88,20 @@ def test_features_read_from_the_pool_equal_a_fresh_transform(tmp_path, pool):
     want = store.featurizer().transform(texts, emb)
     assert got.shape == want.shape and (got != want).nnz == 0
     lg.close()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_learners_metrics_are_scikit_learns(seed: int) -> None:
+    """Macro-F1 and kappa computed from one count matrix equal scikit-learn's, with classes
+    never given or never predicted, and gold labels outside the schema (index -1)."""
+    rng = np.random.default_rng(seed)
+    k, n = 5, 60
+    gold = rng.integers(-1 if seed % 2 else 0, 3, n)  # classes 3 and 4 never given
+    pred = rng.integers(0, 4, n)
+    names = np.array(["a", "b", "c", "d", "e"])
+    given = np.where(gold >= 0, names[np.maximum(gold, 0)], "outside")
+    assert macro_f1(gold, pred, k) == pytest.approx(
+        f1_score(given, names[pred], labels=list(names), average="macro", zero_division=0))
+    other = np.where(rng.random(n) < 0.7, pred, rng.integers(0, k, n))
+    assert kappa(pred, other, k) == pytest.approx(cohen_kappa_score(pred, other))
+    assert kappa(pred, pred, k) == 1.0
