@@ -2,10 +2,10 @@
 
 Chroma is an index, not the truth: everything here can be rebuilt from the ledger. Writes
 are upserts in chunks (Chroma ignores ``add`` of an existing id and caps batch sizes), and
-metadata holds only scalars (Chroma rejects ``None`` and nested values). Reads that are not
-similarity searches (every example, by id, counts) come from an in-process copy written
-through with every upsert: the one process driving a run is memory's only writer, and the
-loop reads all of memory several times a round.
+metadata holds only scalars (Chroma rejects ``None`` and nested values). Reads (every
+example, by id, counts, and similarity search up to ``EXACT_LIMIT`` examples) come from an
+in-process copy written through with every upsert: the one process driving a run is
+memory's only writer, and the loop reads all of memory several times a round.
 """
 
 from __future__ import annotations
@@ -161,10 +161,10 @@ class ExampleMemory:
                                          label=label)
         skip = set(exclude)
         examples, vectors = self.all(status=status, label=label, with_embeddings=True)
-        keep = [n for n, e in enumerate(examples) if e.id not in skip]
+        keep = [j for j, e in enumerate(examples) if e.id not in skip]
         if not keep:
             return [[] for _ in range(len(embeddings))]
-        examples = [examples[n] for n in keep]
+        examples = [examples[j] for j in keep]
         sims = _unit(np.asarray(embeddings, dtype=np.float32)) @ _unit(vectors[keep]).T
         top = min(k, len(examples))
         out: list[list[tuple[Example, float]]] = []
