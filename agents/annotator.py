@@ -13,6 +13,7 @@ from langgraph.runtime import Runtime
 
 from labelgraph.events import Labeled
 from labelgraph.graph.state import batch_of, round_of
+from labelgraph.memory.ledger import item_costs
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -25,12 +26,11 @@ def annotator_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     round_ = round_of(state)
     batch = batch_of(state)
     answers = ctx.annotator.annotate(batch, ctx, round_, runtime.stream_writer)
-    bought = ctx.ledger.labels_for([i["id"] for i in batch])
+    # Everything an item cost: every source it was bought from (an LLM, then a person).
+    cost = item_costs(ctx.ledger.labels_for([i["id"] for i in batch]).values())
     for item, answer in zip(batch, answers, strict=True):
         item.update(label=answer.label, source=answer.source, confidence=answer.confidence)
-        # Everything the item cost: every source it was bought from (an LLM, then a person).
-        item["cost"] = round(sum(row.cost for (item_id, _), row in bought.items()
-                                 if item_id == item["id"]), 8)
+        item["cost"] = cost.get(item["id"], 0.0)
         if answer.label is None:
             item["reason"] = answer.note or "no label"
     by_source = Counter(i["source"] for i in batch if i.get("label") is not None)

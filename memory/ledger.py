@@ -115,6 +115,14 @@ class CallRow:
 SOURCE_RANK = {"human": 4, "oracle": 3, "strong": 2, "llm": 1}
 
 
+def item_costs(rows: Iterable[LabelRow]) -> dict[str, float]:
+    """Per item, everything it cost: the sum over every source it was bought from."""
+    cost: dict[str, float] = {}
+    for r in rows:
+        cost[r.item_id] = cost.get(r.item_id, 0.0) + r.cost
+    return {item_id: round(total, 8) for item_id, total in cost.items()}
+
+
 def most_authoritative(rows: Iterable[LabelRow]) -> dict[str, LabelRow]:
     """Per item, the label of the most authoritative source: human, oracle, a stronger
     model, then the LLM."""

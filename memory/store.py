@@ -22,7 +22,7 @@ from scipy import sparse
 from labelgraph.assets import atomic_write, save_npy
 from labelgraph.errors import RunStateError
 from labelgraph.memory.examples import Example, ExampleMemory, memory_status
-from labelgraph.memory.ledger import Ledger, most_authoritative
+from labelgraph.memory.ledger import Ledger, item_costs, most_authoritative
 from labelgraph.memory.pool import PoolStore, Progress, read_split
 from labelgraph.student import Featurizer, fit_student, proba_in_order
 from labelgraph.types import content_id
@@ -279,13 +279,11 @@ def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
     rows = ledger.all_labels()
     best = most_authoritative(r for r in rows if r.label and verdicts.get(
         r.item_id, ("",))[0] in {"accept", "flag"})
-    cost: dict[str, float] = {}
-    for r in rows:
-        cost[r.item_id] = cost.get(r.item_id, 0.0) + r.cost
+    cost = item_costs(rows)
     examples = {item_id: Example(id=item_id, text=r.text, label=r.label, source=r.source,
                                  confidence=float(r.confidence or 0.0), round=r.round,
                                  status=memory_status(verdicts[item_id][0], r.source),
-                                 origin=r.origin, cost=round(cost[item_id], 8))
+                                 origin=r.origin, cost=cost[item_id])
                 for item_id, r in best.items() if r.label}
     for finding in ledger.audits():  # labels an audit dropped stay out
         if finding["action"] == "drop" and finding["item_id"] in examples:
