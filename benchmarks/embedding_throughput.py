@@ -1,6 +1,7 @@
 """MiniLM embedding throughput on 2 cores: short snippets and long documents.
 
     python benchmarks/embedding_throughput.py [--short 2000] [--long 400] [--lengths 256 128]
+        [--batch-tokens 512 2048 4096] [--pool-sample 3000]
         [--label before] [--out benchmarks/results/embedding_throughput.json]
     python benchmarks/embedding_throughput.py --pool 100000 [--limit 10000] [--run-rounds 3]
 
@@ -138,6 +139,10 @@ def main() -> None:
     ap.add_argument("--short", type=int, default=2000)
     ap.add_argument("--long", type=int, default=400)
     ap.add_argument("--lengths", type=int, nargs="*", default=[])
+    ap.add_argument("--batch-tokens", type=int, nargs="*", default=[],
+                    help="also time the defaults with these token budgets per batch")
+    ap.add_argument("--pool-sample", type=int, default=0,
+                    help="also time this many documents of the 100 000-document pool")
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--label", default="current")
     ap.add_argument("--out", type=Path, default=RESULTS)
@@ -161,14 +166,21 @@ def main() -> None:
     ng = ng[ng["text"].str.split().str.len() >= 300]
     docs = ng.sample(n=min(args.long, len(ng)), random_state=0)["text"].tolist()
     sets = {"short snippets": short, "20NG documents >=300 words": docs}
+    if args.pool_sample:  # mid-length documents, as in the 100 000-document pool
+        sets["pool documents"] = build_pool(100000).iloc[50000:50000 + args.pool_sample][
+            "text"].tolist()
+    sets = {name: texts for name, texts in sets.items() if texts}
 
     configs = {name: make(None, **opts) if "max_length" not in opts else
                make(opts["max_length"], **{k: v for k, v in opts.items() if k != "max_length"})
                for name, opts in CONFIGS.items()}
     configs.update({f"{n} tokens": make(n) for n in args.lengths})
+    configs.update({f"batches of {n} tokens": make(None, batch_tokens=n,
+                                                   batch_size=max(64, n // 32))
+                    for n in args.batch_tokens})
     best: dict[tuple[str, str], list[float]] = {}
     for emb in configs.values():
-        emb.embed(short[:16])  # load the model outside the timing
+        emb.embed(next(iter(sets.values()))[:16])  # load the model outside the timing
     for _ in range(args.repeats):  # interleaved, so a burst of load hits every setting
         for cname, emb in configs.items():
             for sname, texts in sets.items():
