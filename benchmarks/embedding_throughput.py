@@ -1,7 +1,7 @@
 """MiniLM embedding throughput on 2 cores: short snippets and long documents.
 
     python benchmarks/embedding_throughput.py [--short 2000] [--long 400] [--lengths 256 128]
-        [--batch-tokens 512 2048 4096] [--pool-sample 3000]
+        [--batch-tokens 512 2048 4096] [--sessions 1 4] [--pool-sample 3000]
         [--label before] [--out benchmarks/results/embedding_throughput.json]
     python benchmarks/embedding_throughput.py --pool 100000 [--limit 10000] [--run-rounds 3]
 
@@ -62,8 +62,10 @@ def rate(emb: MiniLMEmbedding, texts: list[str]) -> tuple[float, float]:
 
 #: the settings before this change (256 tokens, up to 64 texts a batch whatever their length)
 #: against the defaults after it; run side by side, so both see the same machine load
-CONFIGS = {"256 tokens, batches of 64 (old settings)": {"max_length": 256,
+CONFIGS = {"256 tokens, batches of 64 (old settings)": {"max_length": 256, "sessions": 1,
                                                         "batch_tokens": 10**9},
+           "1 session, 1 024-token batches (before sessions)": {"sessions": 1,
+                                                                "batch_tokens": 1024},
            "defaults": {}}
 
 
@@ -141,6 +143,8 @@ def main() -> None:
     ap.add_argument("--lengths", type=int, nargs="*", default=[])
     ap.add_argument("--batch-tokens", type=int, nargs="*", default=[],
                     help="also time the defaults with these token budgets per batch")
+    ap.add_argument("--sessions", type=int, nargs="*", default=[],
+                    help="also time the defaults with this many onnxruntime sessions")
     ap.add_argument("--pool-sample", type=int, default=0,
                     help="also time this many documents of the 100 000-document pool")
     ap.add_argument("--repeats", type=int, default=2)
@@ -178,6 +182,7 @@ def main() -> None:
     configs.update({f"batches of {n} tokens": make(None, batch_tokens=n,
                                                    batch_size=max(64, n // 32))
                     for n in args.batch_tokens})
+    configs.update({f"{n} sessions": make(None, sessions=n) for n in args.sessions})
     best: dict[tuple[str, str], list[float]] = {}
     for emb in configs.values():
         emb.embed(next(iter(sets.values()))[:16])  # load the model outside the timing

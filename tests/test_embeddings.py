@@ -6,6 +6,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 import warnings
 
@@ -151,6 +152,15 @@ def test_minilm_construction_is_lazy_and_picklable() -> None:
 def test_minilm_rejects_bad_batch_size() -> None:
     with pytest.raises(InputError, match="batch_size"):
         MiniLMEmbedding(batch_size=0)
+    with pytest.raises(InputError, match="sessions"):
+        MiniLMEmbedding(sessions=0)
+
+
+def test_minilm_splits_the_cores_between_sessions() -> None:
+    assert MiniLMEmbedding(threads=2)._plan() == (2, 1)
+    assert MiniLMEmbedding(threads=8)._plan() == (4, 2)
+    assert MiniLMEmbedding(threads=8, sessions=1)._plan() == (1, 8)
+    assert MiniLMEmbedding(threads=1, sessions=3)._plan() == (3, 1)
 
 
 @pytest.fixture(scope="module")
@@ -182,6 +192,40 @@ def test_minilm_batching_does_not_change_results(minilm: MiniLMEmbedding) -> Non
     alone = np.vstack([minilm.embed([t]) for t in texts])
     # int8 activations are quantized per batch, so allow a little drift.
     assert (np.sum(together * alone, axis=1) > 0.98).all()
+
+
+@pytest.mark.minilm
+def test_minilm_sessions_side_by_side_give_the_same_vectors() -> None:
+    texts = [f"{t} number {i}" for i, t in enumerate(TEXTS * 6)] + ["a long one " * 60]
+    one = MiniLMEmbedding(batch_size=4, sessions=1, threads=1)
+    three = MiniLMEmbedding(batch_size=4, sessions=3, threads=3)
+    # same batches, so the same int8 quantization: identical vectors
+    np.testing.assert_array_equal(three.embed(texts), one.embed(texts))
+    assert len(three._more_sessions) == 2  # the batches really went to three sessions
+    assert len(one._more_sessions) == 0
+
+
+@pytest.mark.minilm
+def test_minilm_a_failing_session_fails_the_call() -> None:
+    emb = MiniLMEmbedding(batch_size=2, sessions=2, threads=2)
+    emb.embed(TEXTS)
+
+    class Broken:
+        def run(self, *args: object) -> None:
+            raise RuntimeError("session died")
+
+    class Slow:  # so the broken session surely gets a batch
+        def __init__(self, session: object) -> None:
+            self.session = session
+
+        def run(self, *args: object) -> object:
+            time.sleep(0.05)
+            return self.session.run(*args)
+
+    emb._session = Slow(emb._session)
+    emb._more_sessions[0] = Broken()
+    with pytest.raises(RuntimeError, match="session died"):
+        emb.embed(TEXTS * 4)
 
 
 @pytest.mark.minilm
