@@ -57,9 +57,13 @@ def new_label_suspects(ctx: Context, items: list[LabeledItem],
                        emb: np.ndarray) -> AuditResult | None:
     """Which new labels the student and the nearest labeled neighbours speak against, each
     class measured against its own usual support (so a rare class is not suspect for being
-    rare). None before there is a student and a memory to compare with."""
+    rare). None before there is a student and a memory to compare with. Labels a doubt could
+    not change (the oracle's; a person's with nobody to ask again) are never suspects, so an
+    oracle run skips the work."""
     labels = list(ctx.task.labels)
-    known = [n for n, i in enumerate(items) if i.get("label") in labels]
+    person = ctx.annotator_sources()[0] is not None
+    known = [n for n, i in enumerate(items) if i.get("label") in labels
+             and changeable(i.get("source") or "llm", person=person)]
     model = ctx.store.model()
     if model is None or not known:
         return None

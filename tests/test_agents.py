@@ -54,6 +54,18 @@ def test_verifier_flags_a_label_that_neighbours_and_student_dispute(ctx):
     assert [e.id for e in flagged] == [wrong["id"]]  # an LLM label under dispute: kept apart
 
 
+@pytest.mark.parametrize(("source", "verdict"), [("llm", "flag"), ("oracle", "accept")])
+def test_verifier_never_suspects_a_gold_label(ctx, source, verdict):
+    pool = ctx.store.pool()
+    odd = {"id": pool.ids[40], "text": pool.texts[40], "origin": "pool", "intended": None,
+           "label": "negative" if pool.gold[40] == "positive" else "positive",
+           "source": source, "confidence": 1.0}
+    # the same label on the same text: disputed when a model gave it, kept when it is gold
+    (out,) = verify(ctx, [odd], round_=2)
+    assert out["verdict"] == verdict
+    assert (out["reason"] == "ok") == (source == "oracle")
+
+
 def test_generator_drops_near_duplicates_of_pool_memory_and_each_other(ctx):
     pool = ctx.store.pool()
     fresh = "an entirely new kind of review about submarines and opera"
