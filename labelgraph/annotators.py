@@ -84,6 +84,24 @@ def label_price(ctx: Context, source: str) -> float:
 Finish = Callable[[int, Answer], Answer]
 
 
+def _replayed(row: LabelRow) -> Answer:
+    """The answer a ledger row recorded."""
+    signals = Signals.from_dict(json.loads(row.signals)) if row.signals else None
+    return Answer(row.label, row.source, row.confidence, row.note, signals)
+
+
+def _label_row(item: Candidate, answer: Answer, round_: int, price: float,
+               spent: Spend | None = None) -> LabelRow:
+    """The ledger row recording ``answer`` for ``item`` at ``price`` (and ``spent`` on calls)."""
+    assert answer.label is not None
+    return LabelRow(
+        item["id"], answer.source, item["text"], answer.label, answer.confidence,
+        item.get("origin", "pool"), item.get("intended"), round_, usd=price,
+        tokens=spent.tokens if spent else 0, note=answer.note,
+        call_usd=spent.usd if spent else 0.0,
+        signals=json.dumps(answer.signals.as_dict()) if answer.signals else None)
+
+
 def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
               get: Callable[[], Answer], llm: MeteredLLM | None = None,
               price: float | None = None,
@@ -95,10 +113,7 @@ def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
 
     def replay() -> Answer | None:
         known = ctx.ledger.labels_for([item["id"]]).get((item["id"], source))
-        if known is None:
-            return None
-        signals = Signals.from_dict(json.loads(known.signals)) if known.signals else None
-        return Answer(known.label, source, known.confidence, known.note, signals)
+        return None if known is None else _replayed(known)
 
     spent = Spend()
 
@@ -114,11 +129,7 @@ def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
     def record(answer: Answer) -> Spend | None:
         if answer.label is None:  # an abstention costs no label
             return None
-        ctx.ledger.record_labels([LabelRow(
-            item["id"], source, item["text"], answer.label, answer.confidence,
-            item.get("origin", "pool"), item.get("intended"), round_, usd=price,
-            tokens=spent.tokens, note=answer.note, call_usd=spent.usd,
-            signals=json.dumps(answer.signals.as_dict()) if answer.signals else None)])
+        ctx.ledger.record_labels([_label_row(item, answer, round_, price, spent)])
         return Spend(labels=1, usd=price)
 
     try:
@@ -128,6 +139,45 @@ def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
         return Answer(None, source, None, f"budget: {exc}")
     except ProviderError as exc:
         return Answer(None, source, None, f"provider: {exc}")
+
+
+def buy_known_labels(ctx: Context, items: Sequence[Candidate], answers: Sequence[Answer],
+                     source: str, round_: int) -> list[Answer]:
+    """Labels known without asking anyone (the oracle's gold), bought for a whole batch at
+    once with :func:`buy_label`'s guarantees: what the ledger holds is replayed, the rest is
+    reserved label by label (an item past the budget abstains) and recorded in one write,
+    so a crash leaves all of the batch bought or none of it. One ledger read and one write
+    instead of one each per item."""
+    price = label_price(ctx, source)
+    known = ctx.ledger.labels_for([i["id"] for i in items])
+    out: list[Answer] = []
+    rows: list[LabelRow] = []
+    held: list[Spend] = []
+    bought: dict[str, Answer] = {}
+    for item, answer in zip(items, answers, strict=True):
+        row = known.get((item["id"], source))
+        if row is not None or item["id"] in bought:
+            out.append(_replayed(row) if row is not None else bought[item["id"]])
+            continue
+        if answer.label is not None:
+            try:
+                held.append(ctx.meter.reserve(labels=1, usd=price, what=f"{source} label"))
+            except BudgetExhausted as exc:
+                answer = Answer(None, source, None, f"budget: {exc}")
+            else:
+                rows.append(_label_row(item, answer, round_, price))
+                bought[item["id"]] = answer
+        out.append(answer)
+    try:
+        if rows:
+            ctx.ledger.record_labels(rows)
+    except BaseException:
+        for hold in held:
+            ctx.meter.settle(hold)
+        raise
+    for hold in held:
+        ctx.meter.settle(hold, labels=1, usd=price)
+    return out
 
 
 @dataclass(frozen=True)
@@ -270,15 +320,12 @@ class OracleAnnotator:
     def annotate(self, items: list[Candidate], ctx: Context, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         pool = ctx.store.pool()
-        out = []
+        answers = []
         for item in items:
             gold = pool.gold_of(item["id"])
-            if gold is None:
-                out.append(Answer(None, "oracle", None, "no gold label for this item"))
-            else:
-                out.append(buy_label(ctx, item, "oracle", round_,
-                                     lambda g=gold: Answer(g, "oracle", 1.0)))
-        return out
+            answers.append(Answer(None, "oracle", None, "no gold label for this item")
+                           if gold is None else Answer(gold, "oracle", 1.0))
+        return buy_known_labels(ctx, items, answers, "oracle", round_)
 
 
 class SimulatedAnnotator:

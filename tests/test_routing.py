@@ -8,7 +8,12 @@ import pytest
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.annotators import HybridAnnotator, LLMAnnotator, SimulatedAnnotator
+from labelgraph.annotators import (
+    HybridAnnotator,
+    LLMAnnotator,
+    OracleAnnotator,
+    SimulatedAnnotator,
+)
 from labelgraph.errors import InputError
 from labelgraph.memory.examples import Example
 from labelgraph.memory.store import rebuild_memory
@@ -206,3 +211,50 @@ def test_the_periodic_audit_runs_only_where_it_could_change_a_label(tmp_path, an
     assert len(lg.context.memory) >= 30
     assert any(isinstance(e, Audited) for e in events) is audits
     assert len(lg.audit()) == len(lg.context.memory)  # asked for, it runs whatever the sources
+
+
+def _oracle_context(tmp_path, labels: int, prices: dict | None = None):  # noqa: ANN202
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=labels),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"label_prices": prices or {}})
+    lg.add_pool(make_pool(), label_column="label")
+    ctx = lg.context
+    pool = ctx.store.pool()
+    items = [{"id": pool.ids[i], "text": pool.texts[i], "origin": "pool", "intended": None}
+             for i in range(6)]
+    return ctx, pool, items
+
+
+def test_the_oracle_buys_a_batch_at_once_within_budget_and_never_twice(tmp_path) -> None:
+    ctx, pool, items = _oracle_context(tmp_path, labels=4, prices={"oracle": 0.5})
+    oracle = OracleAnnotator()
+    # the third item twice: bought once; the budget of 4 labels stops the batch at item 5
+    batch = [items[0], items[1], items[2], items[2], items[3], items[4], items[5]]
+    answers = oracle.annotate(batch, ctx, round_=1)
+    assert [a.label for a in answers[:5]] == [pool.gold[i] for i in (0, 1, 2, 2, 3)]
+    assert [a.label for a in answers[5:]] == [None, None]
+    assert all(a.note.startswith("budget:") for a in answers[5:])
+    assert ctx.ledger.totals()["labels"] == 4 and ctx.meter.spent.labels == 4
+    assert ctx.ledger.totals()["usd"] == pytest.approx(2.0)
+    assert ctx.meter.pending == type(ctx.meter.pending)()  # every reservation settled
+    # asked again (a re-run after a crash): the same labels replayed, nothing bought
+    again = oracle.annotate(items[:4], ctx, round_=1)
+    assert [a.label for a in again] == [pool.gold[i] for i in range(4)]
+    assert ctx.ledger.totals()["labels"] == 4 and ctx.meter.spent.labels == 4
+
+
+def test_a_failed_oracle_write_buys_nothing_of_the_batch(tmp_path, monkeypatch) -> None:
+    ctx, _, items = _oracle_context(tmp_path, labels=10)
+
+    def disk_full(rows):  # noqa: ANN001, ANN202
+        raise OSError("disk full")
+
+    monkeypatch.setattr(ctx.ledger, "record_labels", disk_full)
+    with pytest.raises(OSError, match="disk full"):
+        OracleAnnotator().annotate(items, ctx, round_=1)
+    monkeypatch.undo()
+    assert ctx.ledger.totals()["labels"] == 0
+    assert ctx.meter.spent.labels == 0 and ctx.meter.pending.labels == 0
+    assert len(OracleAnnotator().annotate(items, ctx, round_=1)) == 6
+    assert ctx.ledger.totals()["labels"] == 6
+
