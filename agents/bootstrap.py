@@ -1,5 +1,6 @@
-"""The bootstrap node: load and embed the pool, restore memory, choose the cold-start seed,
-and pick up labels a killed run bought but never verified (they go to the verifier)."""
+"""The bootstrap node: load and embed the pool, choose the cold-start seed, and pick up
+labels a killed run bought but never verified (they go to the verifier). Memory is checked
+against the ledger before any node runs (``LabelGraph.stream``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from langgraph.runtime import Runtime
 
 from labelgraph.events import PoolLoaded, progress_writer
 from labelgraph.graph.state import round_of
-from labelgraph.memory.store import rebuild_memory
 from labelgraph.types import LabeledItem
 
 if TYPE_CHECKING:
@@ -18,16 +18,12 @@ if TYPE_CHECKING:
 
 
 def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
-    """Embed the pool (cached), restore memory from the ledger, pick the cold-start seed."""
+    """Embed the pool (cached), pick the cold-start seed, send unverified labels on."""
     ctx = runtime.context
     round_ = round_of(state)
     pool = ctx.store.pool(progress=progress_writer(runtime.stream_writer, "embed", round_))
     ctx.store.test()
     log = [f"pool: {len(pool)} items"]
-    expected = sum(1 for v, _, _ in ctx.ledger.verdicts().values() if v in {"accept", "flag"})
-    if len(ctx.memory) < expected:
-        log.append(f"memory restored from the ledger: "
-                   f"{rebuild_memory(ctx.ledger, ctx.memory)} examples")
     seed: list[str] = []
     if ctx.store.model() is None:
         rows = ctx.strategy("cold_start").select(None, pool.embeddings, ctx.labeled_mask(),

@@ -24,14 +24,14 @@ from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig, make_config, settings
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, RunStateError
-from labelgraph.events import PoolChecked
+from labelgraph.events import MemoryRepaired, PoolChecked
 from labelgraph.graph.builder import NODES, build_graph, recursion_limit
 from labelgraph.graph.context import Context
 from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
-from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory
+from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory, repair_memory
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
@@ -160,6 +160,7 @@ class LabelGraph:
         self._graph: Any = None
         self._conn: sqlite3.Connection | None = None
         self._lock: RunLock | None = None
+        self._memory_checked = False  # against the ledger, by the first stream()
         self._started = time.time()
         self._steering: Steering | None = None  # changes made before the graph started
 
@@ -335,7 +336,8 @@ class LabelGraph:
                 backoff=self.config.retry_backoff)
             client = make_client(None if self.chroma_host else self.paths.chroma,
                                  host=self.chroma_host, port=self.chroma_port)
-            memory = ExampleMemory(client, embedding, name=collection_name(run_id))
+            memory = ExampleMemory(client, embedding, name=collection_name(run_id),
+                                   write_behind=self.config.memory_write_behind)
             self._context = self._assemble(ledger, meter, memory, embedding, annotator,
                                            self._make_policy(metered), tools, criteria,
                                            metered)
@@ -470,9 +472,20 @@ class LabelGraph:
         for event in checked:
             yield ("custom", event)
         context = self.context
-        yield from self.graph.stream(graph_input, self.config_dict, context=context,
-                                     stream_mode=["updates", "custom"], durability="sync",
-                                     interrupt_before=pause_before)
+        if not self._memory_checked:  # once per driver: after that the copy is current
+            repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
+                                     context.embed_items([{"id": e.id, "text": e.text}
+                                                          for e in rows]))
+            self._memory_checked = True
+            if repaired:
+                yield ("custom", MemoryRepaired(round=context.ledger.last_round(),
+                                                examples=repaired))
+        try:
+            yield from self.graph.stream(graph_input, self.config_dict, context=context,
+                                         stream_mode=["updates", "custom"], durability="sync",
+                                         interrupt_before=pause_before)
+        finally:  # stopped, paused or failed: Chroma catches up with memory
+            context.memory.flush()
 
     def run(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
             **kw: Any) -> RunResult:
@@ -600,8 +613,9 @@ class LabelGraph:
             self._conn.close()
             self._conn, self._graph = None, None
         if self._context is not None:
+            self._context.memory.flush()
             self._context.ledger.close()
-            self._context = None
+            self._context, self._memory_checked = None, False
         if self._lock is not None:
             self._lock.release()
             self._lock = None

@@ -153,6 +153,11 @@ class RunConfig(BaseModel):
                                description="judge: an LLM label under this confidence is "
                                            "doubtful")
     tfidf: bool = Field(True, description="student features: TF-IDF beside the embeddings")
+    memory_write_behind: float = Field(
+        5.0, ge=0.0, le=3600.0,
+        description="seconds a memory write may wait to reach Chroma with later ones (0: at "
+                    "once); every write is in the ledger first, and a resumed run repairs "
+                    "what a crash kept from Chroma")
     seed: int = Field(0, description="random seed of every choice the run makes")
 
     @field_validator("label_prices")

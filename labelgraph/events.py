@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Audited", "Decided", "Event", "Generated", "LabelRequest", "Labeled", "Learned",
-           "PoolChecked", "PoolLoaded", "Progress", "Selected", "Verified", "progress_writer"]
+           "MemoryRepaired", "PoolChecked", "PoolLoaded", "Progress", "Selected", "Verified",
+           "progress_writer"]
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,14 @@ class PoolChecked(Event):
     name: str
     size: int
     skipped: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MemoryRepaired(Event):
+    """Memory held ``examples`` rows otherwise than the ledger says (writes a crash kept from
+    Chroma) and they were written again from the ledger, before the run went on."""
+
+    examples: int
 
 
 @dataclass(frozen=True)

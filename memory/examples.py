@@ -4,12 +4,15 @@ Chroma is an index, not the truth: everything here can be rebuilt from the ledge
 are upserts in chunks (Chroma ignores ``add`` of an existing id and caps batch sizes), and
 metadata holds only scalars (Chroma rejects ``None`` and nested values). Reads (every
 example, by id, counts, and similarity search up to ``EXACT_LIMIT`` examples) come from an
-in-process copy written through with every upsert: the one process driving a run is
-memory's only writer, and the loop reads all of memory several times a round.
+in-process copy updated with every upsert: the one process driving a run is memory's only
+writer, and the loop reads all of memory several times a round. With ``write_behind`` the
+writes reach Chroma in bulk, at most that many seconds late and at :meth:`flush`; what a
+crash keeps from Chroma the bootstrap repairs from the ledger.
 """
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -88,10 +91,15 @@ def make_client(path: str | Path | None = None, *, host: str | None = None,
 class ExampleMemory:
     """Labeled examples with provenance, searchable by embedding similarity."""
 
-    def __init__(self, client: Any, embedding: Any, name: str = "examples") -> None:
+    def __init__(self, client: Any, embedding: Any, name: str = "examples", *,
+                 write_behind: float = 0.0) -> None:
         self.embedding = embedding
+        #: seconds a write may wait to reach Chroma with later ones (0: written at once)
+        self.write_behind = write_behind
         self._copy: dict[str, tuple[Example, np.ndarray]] | None = None  # loaded on first read
         self._sorted: tuple[list[Example], np.ndarray] | None = None  # id order, kept
+        self._pending: dict[str, tuple[str, dict[str, Any], np.ndarray]] = {}  # not in Chroma
+        self._flushed = time.monotonic()
         try:
             self.collection = client.get_or_create_collection(
                 name=name, embedding_function=embedding, metadata={"hnsw:space": "cosine"})
@@ -118,22 +126,40 @@ class ExampleMemory:
         return self._copy
 
     def upsert(self, examples: Sequence[Example], embeddings: np.ndarray | None = None) -> None:
-        """Insert or replace examples; embeddings are computed when not given."""
+        """Insert or replace examples; embeddings are computed when not given. Reads see them
+        at once; Chroma does when :attr:`write_behind` seconds have passed since the last
+        write reached it (at once by default), or at :meth:`flush`."""
         if not examples:
             return
         if embeddings is None:
             embeddings = self.embedding.embed([e.text for e in examples])
         rows = self._rows()
-        for start in range(0, len(examples), CHUNK):
-            part = examples[start:start + CHUNK]
-            vectors = np.asarray(embeddings[start:start + CHUNK], dtype=np.float32)
-            metadatas = [e.metadata() for e in part]
-            self.collection.upsert(ids=[e.id for e in part], documents=[e.text for e in part],
-                                   embeddings=vectors, metadatas=metadatas)
-            # the copy holds what Chroma now holds, as Chroma gives it back
-            for e, meta, vector in zip(part, metadatas, vectors, strict=True):
-                rows[e.id] = (self._example(e.id, e.text, meta), vector.copy())
-            self._sorted = None
+        for e, vector in zip(examples, np.asarray(embeddings, dtype=np.float32), strict=True):
+            meta = e.metadata()
+            # the copy holds what Chroma will hold, as Chroma gives it back
+            rows[e.id] = (self._example(e.id, e.text, meta), vector.copy())
+            self._pending[e.id] = (e.text, meta, rows[e.id][1])
+        self._sorted = None
+        if time.monotonic() - self._flushed >= self.write_behind:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what Chroma does not hold yet, in chunks. If a chunk fails, it and the rest
+        stay pending (the next flush retries them) and the error propagates."""
+        while self._pending:
+            ids = list(self._pending)[:CHUNK]
+            rows = [self._pending[i] for i in ids]
+            self.collection.upsert(ids=ids, documents=[text for text, _, _ in rows],
+                                   embeddings=np.stack([v for _, _, v in rows]),
+                                   metadatas=[meta for _, meta, _ in rows])
+            for i in ids:
+                del self._pending[i]
+        self._flushed = time.monotonic()
+
+    @property
+    def pending(self) -> int:
+        """How many written examples have not reached Chroma yet."""
+        return len(self._pending)
 
     def get(self, ids: Sequence[str]) -> list[Example]:
         """The stored examples with these ids (any status), in no particular order."""
@@ -178,6 +204,7 @@ class ExampleMemory:
                          exclude: Sequence[str], label: str | None,
                          ) -> list[list[tuple[Example, float]]]:
         """:meth:`similar` through Chroma's index (large memories)."""
+        self.flush()
         clauses = ([{"status": status}] if status else []) + (
             [{"label": label}] if label is not None else [])
         where = None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}

@@ -12,6 +12,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from labelgraph.memory.pool import PoolStore, Progress, read_split
 from labelgraph.student import Featurizer, fit_student, proba_in_order
 from labelgraph.types import content_id
 
-__all__ = ["RunLock", "RunPaths", "RunStore", "rebuild_memory"]
+__all__ = ["RunLock", "RunPaths", "RunStore", "ledger_memory", "rebuild_memory", "repair_memory"]
 
 
 @dataclass(frozen=True)
@@ -268,8 +269,8 @@ class RunStore:
         return np.load(folder / f"{rounds[-1]}.npy", allow_pickle=False) if rounds else None
 
 
-def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
-    """Re-index every verified label from the ledger into Chroma; returns how many.
+def ledger_memory(ledger: Ledger) -> dict[str, Example]:
+    """What memory holds by the ledger's account: every verified label, by item id.
 
     The ledger is the truth and Chroma an index: where an item has labels from several
     sources, the most authoritative one (human, oracle, a stronger model, the LLM) is
@@ -298,5 +299,31 @@ def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
             examples[item_id] = Example(id=item_id, text=r.text, label=str(r.label),
                                         source=r.source, confidence=0.0, round=r.round,
                                         origin=r.origin).corrected(label)
+    return examples
+
+
+def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
+    """Re-index every verified label from the ledger into Chroma; returns how many."""
+    examples = ledger_memory(ledger)
     memory.upsert(list(examples.values()))
     return len(examples)
+
+
+def same_example(a: Example, b: Example) -> bool:
+    """Equal but for float noise in the confidence and cost (a value that went through the
+    graph's state and the same value read from the ledger may differ in the last bit)."""
+    return replace(a, confidence=0.0, cost=0.0) == replace(b, confidence=0.0, cost=0.0) \
+        and abs(a.confidence - b.confidence) < 1e-9 and abs(a.cost - b.cost) < 1e-9
+
+
+def repair_memory(ledger: Ledger, memory: ExampleMemory,
+                  embed: Callable[[list[Example]], np.ndarray] | None = None) -> int:
+    """Re-index only the examples memory lacks or holds otherwise than the ledger says
+    (writes a crash kept from Chroma); returns how many. ``embed`` gives their vectors
+    (default: the memory's embedding function)."""
+    want = ledger_memory(ledger)
+    have = {e.id: e for e in memory.get(list(want))}
+    stale = [e for i, e in want.items() if i not in have or not same_example(have[i], e)]
+    if stale:
+        memory.upsert(stale, embed(stale) if embed is not None else None)
+    return len(stale)

@@ -42,8 +42,10 @@ lg = LabelGraph(Task(labels=["positive", "negative"], description="movie review 
                 llm=ScriptedChatModel(responder=respond), annotator="llm", policy="rule",
                 budget=Budget(labels=30), run_dir=run_dir, embedding="hashing",
                 tools={"verifier": [audit]},
+                # memory reaches Chroma only when the run ends: a crash loses all of it
+                # there, and the resumed run must repair it from the ledger
                 config={"seed_size": 8, "batch_size": 6, "synthesize": False,
-                        "stopping": []})
+                        "stopping": [], "memory_write_behind": 3600})
 pool = make_pool()
 result = lg.run(pool if not (Path(run_dir) / "pool.parquet").exists() else None,
                 label_column="label")

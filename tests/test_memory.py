@@ -307,8 +307,8 @@ def test_reads_come_from_the_written_through_copy(filled: ExampleMemory,
     assert np.abs(filled.all(status=None, with_embeddings=True)[1]).sum() > 0
 
 
-def test_a_failed_write_leaves_the_copy_as_chroma_is(memory: ExampleMemory,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_write_stays_pending_and_the_next_flush_writes_it(
+        memory: ExampleMemory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(examples_mod, "CHUNK", 2)
     real_upsert = type(memory.collection).upsert
     writes: list[int] = []
@@ -322,8 +322,43 @@ def test_a_failed_write_leaves_the_copy_as_chroma_is(memory: ExampleMemory,
     monkeypatch.setattr(type(memory.collection), "upsert", fail_second)
     with pytest.raises(RuntimeError, match="disk full"):
         memory.upsert([_ex("cat"), _ex("dog"), _ex("tax")])
-    assert memory.has(["cat", "dog", "tax"]) == {"cat", "dog"} == \
-        set(memory.collection.get(include=[])["ids"])
+    # reads see every write; Chroma holds the first chunk, the failed one waits
+    assert memory.has(["cat", "dog", "tax"]) == {"cat", "dog", "tax"}
+    assert set(memory.collection.get(include=[])["ids"]) == {"cat", "dog"}
+    assert memory.pending == 1
+    memory.flush()
+    assert set(memory.collection.get(include=[])["ids"]) == {"cat", "dog", "tax"}
+    assert memory.pending == 0
+
+
+def test_write_behind_reaches_chroma_in_bulk_at_flush_or_when_due(
+        client, embedding: HashingEmbedding, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    memory = ExampleMemory(client, embedding, name=f"wb-{uuid.uuid4().hex[:8]}",
+                           write_behind=60.0)
+    upserts: list[list[str]] = []
+    real_upsert = type(memory.collection).upsert
+
+    def spy(self, ids, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        upserts.append(list(ids))
+        return real_upsert(self, ids, *args, **kwargs)
+
+    monkeypatch.setattr(type(memory.collection), "upsert", spy)
+    memory.upsert([_ex("cat"), _ex("dog")])
+    memory.upsert([_ex("cat", label="weather", status="flagged"), _ex("tax")])
+    assert upserts == [] and memory.pending == 3
+    assert memory.get(["cat"])[0].label == "weather" and len(memory) == 3  # reads see them
+    memory.flush()
+    assert upserts == [["cat", "dog", "tax"]] and memory.pending == 0  # one write, latest rows
+    stored = memory.collection.get(ids=["cat"], include=["metadatas"])["metadatas"][0]
+    assert (stored["label"], stored["status"]) == ("weather", "flagged")
+    clock = [1000.0]
+    monkeypatch.setattr(examples_mod.time, "monotonic", lambda: clock[0])
+    memory.flush()
+    memory.upsert([_ex("sun")])
+    assert memory.pending == 1  # not due yet
+    clock[0] += 61
+    memory.upsert([_ex("rain")])  # due: both go
+    assert upserts[-1] == ["sun", "rain"] and memory.pending == 0
 
 
 @pytest.mark.parametrize("status", ["accepted", None])

@@ -9,11 +9,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from chromadb.api.client import SharedSystemClient
 
 from conftest import sentiment_of
 from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.errors import RunStateError
+from labelgraph.memory.embeddings import HashingEmbedding
+from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
+from labelgraph.memory.ledger import Ledger
+from labelgraph.memory.store import ledger_memory, same_example
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 WORKER = Path(__file__).parent / "crash_worker.py"
@@ -22,6 +27,17 @@ WORKER = Path(__file__).parent / "crash_worker.py"
 def run_worker(run_dir: Path, crash_at: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, str(WORKER), str(run_dir), crash_at],
                           capture_output=True, text=True, timeout=300)
+
+
+def chroma_examples(run_dir: Path) -> dict[str, Example]:
+    """What the run's Chroma collection holds, read from its files."""
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
+    client = make_client(run_dir / "chroma")
+    memory = ExampleMemory(client, HashingEmbedding(), name=collection_name(run_id))
+    try:
+        return {e.id: e for e in memory.all(status=None)[0]}
+    finally:
+        SharedSystemClient.clear_system_cache()
 
 
 def ledger_rows(run_dir: Path, sql: str) -> list[tuple]:
@@ -36,6 +52,7 @@ def test_kill_mid_run_then_resume_in_a_fresh_process(tmp_path, crash_at):
     assert first.returncode == 17, first.stderr
     bought_before = ledger_rows(run_dir, "SELECT item_id FROM labels")
     assert bought_before, "the crash should come after some labels were bought"
+    assert chroma_examples(run_dir) == {}  # the crash kept every memory write from Chroma
 
     second = run_worker(run_dir, "none")
     assert second.returncode == 0, second.stderr
@@ -53,6 +70,12 @@ def test_kill_mid_run_then_resume_in_a_fresh_process(tmp_path, crash_at):
     # Every bought label reached memory: nothing lost.
     lg = LabelGraph.open(run_dir, read_only=True)
     assert len(lg.result().dataset) == 30
+    # ... and Chroma: the resumed run repaired it from the ledger, row by row.
+    ledger = Ledger(run_dir / "ledger.sqlite", read_only=True)
+    stored, want = chroma_examples(run_dir), ledger_memory(ledger)
+    assert stored.keys() == want.keys() and len(want) == 30
+    assert all(same_example(stored[i], want[i]) for i in want)
+    ledger.close()
 
 
 def _human_graph(tmp_path: Path, annotator: str, llm=None) -> LabelGraph:  # noqa: ANN001

@@ -16,7 +16,7 @@ from labelgraph.annotators import (
 )
 from labelgraph.errors import InputError
 from labelgraph.memory.examples import Example
-from labelgraph.memory.store import rebuild_memory
+from labelgraph.memory.store import rebuild_memory, repair_memory
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 LABELS = list(TASK.labels)
@@ -258,3 +258,16 @@ def test_a_failed_oracle_write_buys_nothing_of_the_batch(tmp_path, monkeypatch) 
     assert len(OracleAnnotator().annotate(items, ctx, round_=1)) == 6
     assert ctx.ledger.totals()["labels"] == 6
 
+
+def test_live_memory_is_what_the_ledger_says_so_a_repair_touches_nothing(tmp_path) -> None:
+    """A hybrid run with audits and a person's correction: every example memory holds is the
+    ledger's account of it, so after a crash only what Chroma missed is written again."""
+    lg = _hybrid_run(tmp_path, 0.8, audit_every=2)
+    ctx = lg.context
+    some = ctx.memory.all()[0][0]
+    lg.correct(some.id, "negative" if some.label == "positive" else "positive")
+    assert repair_memory(ctx.ledger, ctx.memory) == 0
+    # a lost write (the correction never reached memory) is found and written again
+    ctx.memory.upsert([some])
+    assert repair_memory(ctx.ledger, ctx.memory) == 1
+    assert ctx.memory.get([some.id])[0].source == "human"
