@@ -19,7 +19,7 @@ import math
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from labelgraph.api import LabelGraph
+from labelgraph.config import make_config
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, LabelGraphError
 from labelgraph.memory.embeddings import MiniLMEmbedding
@@ -198,7 +199,9 @@ class BenchResult:
                  f"{', '.join(self.data['labels'])}; {sched.seed_size} seed labels, then "
                  f"{sched.rounds} rounds of {sched.batch} (budget {sched.budget}); seeds "
                  f"{', '.join(map(str, s['seeds']))}; oracle annotator; student "
-                 f"{s['student']} on {s['features']}.", "",
+                 f"{s['student']} on {s['features']}."
+                 + (f" Run settings: {', '.join(f'{k}={v}' for k, v in s['config'].items())}."
+                    if s.get("config") else ""), "",
                  "| library | strategy | AULC (mean ± sd) | final accuracy | final macro-F1 "
                  "| query s/round | run s |", "|---|---|---:|---:|---:|---:|---:|"]
         summary = self.summary()
@@ -354,13 +357,18 @@ def _stops(metrics: list[dict[str, Any]], decisions: list[dict[str, Any]],
     return out
 
 
+#: run settings the bench itself decides (the schedule, the strategy, the seed, stopping)
+BENCH_SETTINGS = frozenset({"strategy", "batch_size", "seed_size", "synthesize", "stopping",
+                            "stopping_watch", "seed"})
+
+
 def _run_labelgraph(task: Task, pool: PoolData, test: PoolData, strategy: str, seed: int,
                     schedule: Schedule, criteria: Sequence[str], embedding: Any,
                     cache: Path | None, work: Path | None,
-                    keep: bool) -> tuple[Curve, list[str]]:
+                    keep: bool, settings: Mapping[str, Any]) -> tuple[Curve, list[str]]:
     """One run through the public API; returns its curve and its cold-start seed ids."""
     curve = Curve("labelgraph", strategy, seed)
-    config = {"strategy": strategy, "batch_size": schedule.batch,
+    config = {**settings, "strategy": strategy, "batch_size": schedule.batch,
               "seed_size": schedule.seed_size, "synthesize": False, "stopping": (),
               "stopping_watch": tuple(criteria), "seed": seed}
     run_dir = Path(tempfile.mkdtemp(prefix=f"bench-{strategy}-{seed}-", dir=work))
@@ -584,12 +592,20 @@ def run_bench(data: str | Path | PoolData | Any, *, text_column: str = "text",
               max_pool: int | None = None, embedding: str | Any = "minilm",
               embedding_cache: str | Path | None = None, work_dir: str | Path | None = None,
               keep_runs: bool = False, name: str | None = None,
+              config: Mapping[str, Any] | None = None,
               log: Callable[[str], None] | None = None,
               on_curve: Callable[[BenchResult], None] | None = None) -> BenchResult:
     """Run every strategy on every seed (and, with ``compare``, small-text's and modAL's
     strategies on the same features, seeds and schedule); return all the numbers.
-    ``on_curve`` sees the result after every run (the CLI writes the outputs so far, so an
-    interrupted bench keeps what it measured)."""
+    ``config`` sets other run settings for labelgraph's runs (``bandit_arms``, say; not
+    those the bench decides). ``on_curve`` sees the result after every run (the CLI
+    writes the outputs so far, so an interrupted bench keeps what it measured)."""
+    config = dict(config or {})
+    taken = sorted(BENCH_SETTINGS & set(config))
+    if taken:
+        raise InputError(f"the bench decides {taken} itself (the schedule, strategies and "
+                         "seeds are options of their own); set other run settings")
+    make_config(config)  # unknown keys and bad values fail here, before any run
     say = log or (lambda _msg: None)
     done = on_curve or (lambda _result: None)
     schedule = schedule or Schedule()
@@ -628,7 +644,7 @@ def run_bench(data: str | Path | PoolData | Any, *, text_column: str = "text",
             notes.append(f"{lib} is not installed ({why}): its strategies were skipped "
                          "(pip install 'labelgraph[bench]')")
         compare_names = [n for n in compare_names if n.split(":")[0] not in missing]
-    settings = {"schedule": asdict(schedule), "seeds": list(seeds),
+    settings = {"schedule": asdict(schedule), "seeds": list(seeds), "config": config,
                 "strategies": list(strategies), "compare": compare,
                 "compare_strategies": compare_names if compare else [],
                 "test_size": None if held is not None else test_size, "max_pool": max_pool,
@@ -651,7 +667,8 @@ def run_bench(data: str | Path | PoolData | Any, *, text_column: str = "text",
                 continue
             try:
                 curve, ids = _run_labelgraph(task, pool, test_split, strategy, seed, schedule,
-                                             criteria, embedding, cache, work, keep_runs)
+                                             criteria, embedding, cache, work, keep_runs,
+                                             config)
             except (InputError, KeyError) as exc:
                 if "unknown" in str(exc).lower() or isinstance(exc, KeyError):
                     rejected.add(strategy)

@@ -387,6 +387,10 @@ def bench(
         help="where the runs' directories go (default: a temporary directory)")] = None,
     keep_runs: Annotated[bool, typer.Option(
         "--keep-runs", help="keep every run directory (for labelgraph export/report)")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="a run setting for labelgraph's runs, repeatable: --set bandit_reward=gain "
+             "--set bandit_arms=margin,badge (a JSON value or plain text)")] = None,
 ) -> None:
     """Compare strategies (and libraries) on your labeled data: simulated active learning
     with the oracle annotator, several seeds, accuracy, macro-F1, the area under the
@@ -415,12 +419,26 @@ def bench(
                                              if x.strip()],
         max_pool=max_pool, embedding=embedding,
         embedding_cache=embedding_cache or cache_root() / "embeddings", work_dir=work_dir,
-        keep_runs=keep_runs, name=name,
+        keep_runs=keep_runs, name=name, config=_settings(set_ or []),
         log=lambda line: console.print(line, markup=False, highlight=False),
         on_curve=lambda so_far: so_far.write(out))
     written = result.write(out)
     console.print(result.to_markdown(), markup=False, highlight=False, soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _settings(pairs: list[str]) -> dict[str, Any]:
+    """KEY=VALUE pairs as run settings; a value is read as JSON where it parses, else text."""
+    out: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InputError(f"--set takes KEY=VALUE, got {pair!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except ValueError:
+            out[key.strip()] = value
+    return out
 
 
 @command

@@ -130,6 +130,34 @@ def test_cli_writes_the_three_outputs(labeled_csv: Path, cache: Path, tmp_path: 
     assert not list((tmp_path / "runs").iterdir())  # run directories removed
 
 
+def test_cli_passes_run_settings_to_labelgraphs_runs(labeled_csv: Path, cache: Path,
+                                                     tmp_path: Path) -> None:
+    out = tmp_path / "set"
+    res = CliRunner().invoke(app, [
+        "bench", str(labeled_csv), "--seeds", "1", "--strategies", "bandit",
+        "--seed-size", "10", "--rounds", "4", "--batch-size", "10", "--out", str(out),
+        "--embedding-cache", str(cache), "--set", "bandit_reward=gain",
+        "--set", "bandit_arms=margin,badge", "--set", "kappa_window=2"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(out.with_suffix(".json").read_text())
+    assert data["settings"]["config"] == {"bandit_reward": "gain",
+                                          "bandit_arms": "margin,badge", "kappa_window": 2}
+    assert "Run settings: bandit_reward=gain" in out.with_suffix(".md").read_text()
+    used = data["runs"][0]["strategies_used"]
+    assert set(used) - {"cold_start"} <= {"margin", "badge"} and len(set(used)) > 1
+
+
+@pytest.mark.parametrize(("pairs", "message"), [
+    (["seed=3"], "the bench decides ['seed']"),
+    (["no_such_knob=1"], "unknown config keys"),
+    (["bandit_reward=often"], "bandit_reward"),
+    (["justtext"], "KEY=VALUE")])
+def test_cli_refuses_bad_run_settings(labeled_csv: Path, pairs: list[str], message: str) -> None:
+    args = [a for p in pairs for a in ("--set", p)]
+    res = CliRunner().invoke(app, ["bench", str(labeled_csv), *args])
+    assert res.exit_code == 1 and message in res.output
+
+
 def test_cli_needs_data_or_demo() -> None:
     res = CliRunner().invoke(app, ["bench"])
     assert res.exit_code == 1 and "--demo" in res.output
