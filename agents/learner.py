@@ -84,6 +84,25 @@ def needs(ctx: Context, what: str) -> bool:
     return what in needed([*ctx.config.stopping, *ctx.config.stopping_watch])
 
 
+def batch_gain(ctx: Context, examples: list[Any], round_: int) -> float | None:
+    """How much the last round's labels improved the student, measured on this round's new
+    pool labels, which neither the latest student nor its predecessor was fitted on: the
+    mean gain in log-probability of the gold label. It credits the last round's strategy
+    (the bandit's ``gain`` reward); None without both students or new pool labels."""
+    now, before = ctx.store.pool_proba(), ctx.store.previous_pool_proba()
+    if now is None or before is None or now.shape != before.shape:
+        return None
+    pool, labels = ctx.store.pool(), list(ctx.task.labels)
+    new = [(pool.index[e.id], labels.index(e.label)) for e in examples
+           if e.round == round_ and e.origin == "pool" and e.id in pool.index
+           and e.label in labels]
+    if not new:
+        return None
+    rows, gold = np.asarray(new).T
+    eps = 1e-6
+    return float(np.mean(np.log(now[rows, gold] + eps) - np.log(before[rows, gold] + eps)))
+
+
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
     """Fit, save and evaluate the student; return this round's model metrics and the
     stopping criteria's inputs (kappa, changed predictions and uncertainty on the stop
@@ -93,7 +112,7 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
     out: dict[str, Any] = {"labels": len(examples), "by_source": dict(by_source),
                            "accuracy": None, "macro_f1": None, "kappa": None,
                            "stop_changed": None, "stop_uncertainty": None,
-                           "cv_accuracy": None}
+                           "cv_accuracy": None, "batch_gain": batch_gain(ctx, examples, round_)}
     store = ctx.store
     model = store.fit(examples, emb)
     if model is None:

@@ -131,6 +131,11 @@ class RunConfig(BaseModel):
     bandit_arms: tuple[str, ...] = Field(
         ("margin", "diverse_margin", "badge", "density_weighted"),
         description="strategy 'bandit': the strategies it chooses among by measured gain")
+    bandit_reward: Literal["change", "gain"] = Field(
+        "change", description="strategy 'bandit': what rewards an arm: 'change' (how much its "
+                              "labels changed the student's stop-set predictions) or 'gain' "
+                              "(how much they raised its log-probability of the next round's "
+                              "new labels, which no student compared was fitted on)")
     patience: int = Field(3, ge=1, description="stop after this many rounds with no new label")
     max_concurrency: int = Field(4, ge=1, le=64, description="parallel remote LLM calls")
     provider_retries: int = Field(4, ge=0, le=20,

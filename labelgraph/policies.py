@@ -33,7 +33,7 @@ BANDIT = "bandit"
 #: The learner's per-round figures in :attr:`Signals.history` (the stopping criteria and
 #: the bandit read them).
 HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
-                  "stop_uncertainty", "cv_accuracy")
+                  "stop_uncertainty", "cv_accuracy", "batch_gain")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,8 @@ class Signals:
     can_synthesize: bool  #: synthesis is on and an LLM can write
     kappas: list[float | None] = field(default_factory=list)  #: per-round stop-set kappa
     #: per-round learner figures: round, action, strategy, labels, kappa, stop_changed,
-    #: stop_uncertainty, cv_accuracy (the stopping criteria and the bandit read them)
+    #: stop_uncertainty, cv_accuracy, batch_gain (the stopping criteria and the bandit read
+    #: them)
     history: list[dict[str, Any]] = field(default_factory=list)
     proposals: dict[str, Proposal] = field(default_factory=dict)  #: by agent name
 
@@ -168,12 +169,35 @@ class LLMPolicy:
 
 
 def arm_rewards(history: Sequence[dict[str, Any]], arms: Collection[str],
-                baseline: int = 3) -> list[tuple[int, str, float]]:
-    """(round, arm, reward) of every query round that used one of ``arms``. The reward is
-    how much the round's labels changed the student's predictions on the stop set, relative
-    to the median change of the last ``baseline`` rounds (whatever their strategy): changes
-    shrink as a run goes on, and a relative reward keeps early plays from looking better
-    for being early."""
+                baseline: int = 3, reward: str = "change") -> list[tuple[int, str, float]]:
+    """(round, arm, reward) of every query round that used one of ``arms``.
+
+    ``change``: how much the round's labels changed the student's predictions on the stop
+    set, relative to the median change of the last ``baseline`` rounds (whatever their
+    strategy): changes shrink as a run goes on, and a relative reward keeps early plays
+    from looking better for being early. ``gain``: how much they improved the student on
+    the next round's new labels (the learner's ``batch_gain``, measured on labels neither
+    student was fitted on), less the median gain of the last ``baseline`` rounds, in units
+    of the mean such deviation."""
+    if reward not in {"change", "gain"}:
+        raise ValueError(f"unknown bandit reward {reward!r}; choose 'change' or 'gain'")
+    if reward == "gain":
+        by_round = {m.get("round"): m.get("batch_gain") for m in history}
+        gains = [(int(m["round"]), str(m["strategy"]), by_round.get(int(m["round"]) + 1))
+                 for m in history if m.get("action") == "query" and m.get("strategy") in arms
+                 and m.get("round") is not None]
+        known = [(r, g) for r, g in sorted(by_round.items(), key=lambda x: x[0] or 0)
+                 if g is not None and r is not None]
+        out = []
+        for r, arm, gain in gains:
+            if gain is None:
+                continue
+            recent = sorted(g for q, g in known if r + 1 - baseline < q <= r + 1)
+            out.append((r, arm, float(gain) - recent[len(recent) // 2]))
+        # in units of the run's typical deviation, so that UCB's exploration weighs the
+        # same whatever the scale of the gains (they shrink as the student improves)
+        scale = sum(abs(v) for _, _, v in out) / len(out) if out else 0.0
+        return [(r, arm, v / scale if scale > 0 else 0.0) for r, arm, v in out]
     changes = [(m.get("round"), m.get("stop_changed")) for m in history]
     out = []
     for n, m in enumerate(history):
@@ -188,30 +212,39 @@ def arm_rewards(history: Sequence[dict[str, Any]], arms: Collection[str],
 
 
 def choose_arm(history: Sequence[dict[str, Any]], arms: Sequence[str], round_: int,
-               discount: float = 0.8, explore: float = 0.5) -> tuple[str, str]:
+               discount: float = 0.8, explore: float = 0.5,
+               reward: str = "change") -> tuple[str, str]:
     """The strategy to play this round, and why: each arm once, then discounted UCB over
     :func:`arm_rewards` (recent rounds weigh more: the best strategy early in a run need
     not be the best later)."""
-    rewards = arm_rewards(history, arms)
-    played = {arm for _, arm, _ in rewards}
+    rewards = arm_rewards(history, arms, reward=reward)
+    played = {m.get("strategy") for m in history if m.get("action") == "query"}
     fresh = [arm for arm in arms if arm not in played]
     if fresh:
         return fresh[0], f"bandit: trying {fresh[0]} (not yet measured)"
     weight: dict[str, float] = dict.fromkeys(arms, 0.0)
     total: dict[str, float] = dict.fromkeys(arms, 0.0)
-    for r, arm, reward in rewards:
+    for r, arm, value in rewards:
         w = discount ** max(round_ - r, 0)
         weight[arm] += w
-        total[arm] += w * reward
-    mean = {arm: total[arm] / weight[arm] for arm in arms}
+        total[arm] += w * value
+    # an arm played but not measured yet (a gain is known a round later) waits for it
+    measured = [arm for arm in arms if weight[arm] > 0] or list(arms)
+    mean = {arm: total[arm] / weight[arm] if weight[arm] else 0.0 for arm in arms}
     n = sum(weight.values())
-    score = {arm: mean[arm] + explore * math.sqrt(math.log(max(n, 1.0 + 1e-9)) / weight[arm])
-             for arm in arms}
-    best = max(arms, key=lambda arm: score[arm])
+    score = {arm: mean[arm] + explore * math.sqrt(math.log(max(n, 1.0 + 1e-9))
+                                                  / max(weight[arm], 1e-9))
+             for arm in measured}
+    best = max(measured, key=lambda arm: score[arm])
     last = next((m.get("strategy") for m in reversed(history) if m.get("action") == "query"
                  and m.get("strategy") in arms), None)
-    others = ", ".join(f"{arm} {mean[arm]:.2f}" for arm in arms if arm != best)
+    others = ", ".join(f"{arm} {mean[arm]:+.2f}" if reward == "gain" else
+                       f"{arm} {mean[arm]:.2f}" for arm in arms if arm != best)
     move = f"switched from {last}" if last and last != best else "kept"
+    if reward == "gain":
+        return best, (f"bandit: {move} {best}: its labels raised the student's log-probability "
+                      f"of the next labels by {mean[best]:+.2f} typical deviations from the "
+                      f"recent median (others: {others})")
     return best, (f"bandit: {move} {best}: its labels changed the student {mean[best]:.2f}× "
                   f"the recent average (others: {others})")
 
@@ -249,7 +282,8 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
     if strategy == BANDIT and action == "query" and not cold:
         arms = [arm for arm in config.bandit_arms if arm in strategies and arm != BANDIT]
         if arms:
-            strategy, why = choose_arm(signals.history, arms, signals.round)
+            strategy, why = choose_arm(signals.history, arms, signals.round,
+                                       reward=config.bandit_reward)
             reason = f"{reason}; {why}"
     targets = [t for t in decision.target_labels if t in labels] or [signals.rarest]
     return decision.model_copy(update={

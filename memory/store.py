@@ -139,6 +139,7 @@ class RunStore:
     _model: Any = field(default=None, init=False, repr=False)
     _model_loaded: bool = field(default=False, init=False, repr=False)
     _proba: np.ndarray | None = field(default=None, init=False, repr=False)
+    _previous_proba: np.ndarray | None = field(default=None, init=False, repr=False)
 
     # -- data -------------------------------------------------------------------------
     def check(self) -> None:
@@ -246,6 +247,7 @@ class RunStore:
         if self.read_only:
             raise RunStateError("a read-only run store writes no file")
         atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))
+        self._previous_proba = self._proba  # the outgoing student's, if it was computed
         self._model, self._model_loaded, self._proba = model, True, None
 
     def pool_proba(self) -> np.ndarray | None:
@@ -256,6 +258,11 @@ class RunStore:
         if self._proba is None:
             self._proba = proba_in_order(model, self.pool_features(), self.labels)
         return self._proba
+
+    def previous_pool_proba(self) -> np.ndarray | None:
+        """The student before the latest one: its probabilities over the pool, when this
+        process computed them (None after a reopen)."""
+        return self._previous_proba
 
     # -- the stop set -----------------------------------------------------------------
     def save_stop_predictions(self, round_: int, predictions: np.ndarray) -> None:

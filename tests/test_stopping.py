@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from labelgraph import Budget, LabelGraph, Task
@@ -104,6 +105,34 @@ def test_arm_rewards_are_relative_to_the_recent_change() -> None:
     assert rewards[2][2] == pytest.approx(0.5) and rewards[3][2] == pytest.approx(1.0)
 
 
+def test_gain_rewards_credit_the_round_before_the_labels_they_were_measured_on() -> None:
+    history = [_round(1, strategy="cold_start"),
+               _round(2, strategy="margin"),
+               _round(3, strategy="badge", batch_gain=0.30),  # margin's labels (round 2)
+               _round(4, strategy="margin", batch_gain=0.10),  # badge's
+               _round(5, strategy="badge", batch_gain=0.20)]  # margin's again
+    rewards = arm_rewards(history, ["margin", "badge"], reward="gain")
+    # each less the median gain of the last three rounds up to the one measured on (0,
+    # -0.2, 0), in units of the mean absolute deviation (0.2 / 3)
+    assert rewards == [(2, "margin", pytest.approx(0.0)), (3, "badge", pytest.approx(-3.0)),
+                       (4, "margin", pytest.approx(0.0))]
+    with pytest.raises(ValueError, match="unknown bandit reward"):
+        arm_rewards(history, ["margin"], reward="luck")
+
+
+def test_choose_arm_waits_for_an_arms_first_gain_and_says_why() -> None:
+    arms = ["margin", "badge"]
+    history = [_round(2, strategy="margin"), _round(3, strategy="badge", batch_gain=0.2)]
+    # badge was played but is not measured yet: margin, the one measured arm, is chosen
+    arm, why = choose_arm(history, arms, 4, reward="gain")
+    assert arm == "margin" and "log-probability of the next labels" in why
+    history += [_round(4, strategy="margin", batch_gain=0.5),
+                _round(5, strategy="badge", batch_gain=0.1),
+                _round(6, strategy="margin", batch_gain=0.6)]
+    # badge's labels (rounds 3 and 5) were followed by the large gains
+    assert choose_arm(history, arms, 7, reward="gain", explore=0.0)[0] == "badge"
+
+
 def test_choose_arm_tries_each_arm_then_prefers_the_one_that_moves_the_student() -> None:
     arms = ["margin", "badge", "kcenter"]
     assert choose_arm([], arms, 2)[0] == "margin"
@@ -151,3 +180,18 @@ def test_a_run_watches_every_criterion_and_the_bandit_switches(tmp_path, pool) -
     metrics = lg.context.ledger.metrics()
     assert any(m.get("cv_accuracy") is not None for m in metrics)
     assert any(m.get("stop_changed") is not None for m in metrics)
+
+
+def test_the_learner_measures_each_rounds_gain_on_the_next_labels(tmp_path, pool) -> None:
+    lg = LabelGraph(TASK, llm=None, annotator="oracle", budget=Budget(labels=38),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 8, "batch_size": 6, "synthesize": False,
+                            "stopping": (), "strategy": "bandit", "bandit_reward": "gain",
+                            "bandit_arms": ("margin", "random")})
+    lg.run(pool.iloc[:50], test=pool.iloc[50:], label_column="label")
+    gains = [m.get("batch_gain") for m in lg.context.ledger.metrics()]
+    # no gain before two students exist; after that one every round, a finite number
+    assert gains[:2] == [None, None] and len(gains) == 6
+    assert all(isinstance(g, float) and np.isfinite(g) for g in gains[2:])
+    reasons = [d["reason"] for d in lg.context.ledger.decisions() if d["action"] == "query"]
+    assert any("log-probability of the next labels" in r for r in reasons)
