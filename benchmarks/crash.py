@@ -297,6 +297,7 @@ def analyse(run_dir: Path, processes: list[Process], ref: Reference | None) -> d
         "rounds_rerun": rerun,
         "tokens": int(tokens + orphan_tokens), "usd": float(usd + orphan_usd),
         "memory": reopened.get("memory"), "stop_reason": reopened.get("stop_reason"),
+        "chroma_matches_ledger": reopened.get("chroma_matches_ledger"),
         "reopen_error": reopened.get("error"),
     }
     out["overruns"] = [f"labels {len(labels)} > {BUDGET_LABELS}"] \
@@ -330,6 +331,8 @@ def problems(result: dict[str, Any], finished: bool) -> list[str]:
     if result.get("memory_vs_reference"):
         found.append(f"memory size {result['memory']} vs reference "
                      f"{result['memory'] - result['memory_vs_reference']}")
+    if result.get("chroma_matches_ledger") is False:
+        found.append("Chroma does not hold what the ledger says")
     if result["paid_twice"] > result["in_flight_at_kills"]:
         found.append(f"paid twice {result['paid_twice']} > in flight "
                      f"{result['in_flight_at_kills']}")
@@ -437,6 +440,7 @@ def summary(trials: list[dict[str, Any]], wall: float) -> dict[str, Any]:
         "memory_short": sum(1 for t in ok if (t["result"].get("memory_vs_reference") or 0) < 0),
         "memory_differs": sum(1 for t in ok if t["result"].get("memory_vs_reference")),
         "dataset_differs": sum(1 for t in ok if not t["result"].get("same_dataset_as_reference")),
+        "chroma_differs": sum(1 for t in ok if not t["result"].get("chroma_matches_ledger")),
         "items_asked_twice": sum(len(t["result"]["items_asked_twice"]) for t in ok),
         "calls_paid_twice": total("paid_twice"),
         "calls_in_flight_at_kills": total("in_flight_at_kills"),
@@ -471,7 +475,8 @@ def markdown(s: dict[str, Any], ref: Reference) -> str:
              f"Also: unfinished runs {s['unfinished']}, abnormal stops {s['abnormal_stops']}, "
              f"trials paid twice > in flight {s['trials_paid_twice_over_in_flight']}, "
              f"memory differs from reference {s['memory_differs']}, labeled dataset differs "
-             f"{s['dataset_differs']}, worker errors {s['worker_errors']}, late kills not "
+             f"{s['dataset_differs']}, Chroma differs from the ledger {s['chroma_differs']}, "
+             f"worker errors {s['worker_errors']}, late kills not "
              f"counted {s['late_kills_not_counted']}.",
              f"Where the kills landed (last node the process finished): "
              f"{', '.join(f'{k}: {v}' for k, v in s['kill_phases'].items())}; "

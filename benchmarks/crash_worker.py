@@ -121,13 +121,36 @@ def drive(run_dir: Path, seed: int) -> int:
     return 0
 
 
+def chroma_matches_ledger(run_dir: Path) -> bool:
+    """Does the run's Chroma collection, read from its files, hold what the ledger says?
+    (Memory reaches Chroma behind the ledger; the driver repairs what a kill kept from it.)"""
+    from chromadb.api.client import SharedSystemClient
+
+    from labelgraph.memory.embeddings import HashingEmbedding
+    from labelgraph.memory.examples import ExampleMemory, collection_name, make_client
+    from labelgraph.memory.ledger import Ledger
+    from labelgraph.memory.store import ledger_memory, same_example
+
+    run_id = json.loads((run_dir / "run.json").read_text())["run_id"]
+    memory = ExampleMemory(make_client(run_dir / "chroma"), HashingEmbedding(),
+                           name=collection_name(run_id))
+    stored = {e.id: e for e in memory.all(status=None)[0]}
+    ledger = Ledger(run_dir / "ledger.sqlite", read_only=True)
+    want = ledger_memory(ledger)
+    ledger.close()
+    SharedSystemClient.clear_system_cache()
+    return stored.keys() == want.keys() and all(same_example(stored[i], want[i]) for i in want)
+
+
 def inspect(run_dir: Path) -> int:
-    """Print the run's memory size, stop reason and cost, opened read-only."""
+    """Print the run's memory size, stop reason and cost, opened read-only, and whether
+    its Chroma collection holds what the ledger says."""
+    chroma_ok = chroma_matches_ledger(run_dir)
     lg = LabelGraph.open(run_dir, read_only=True)
     result = lg.result()
     cost = {k: v for k, v in result.cost.items() if k != "seconds"}
     print(json.dumps({"memory": len(result.dataset), "stop_reason": result.stop_reason,
-                      "cost": cost,
+                      "cost": cost, "chroma_matches_ledger": chroma_ok,
                       "dataset": sorted([str(i), str(lab), str(s)] for i, lab, s in zip(
                           result.dataset.get("id", []), result.dataset.get("label", []),
                           result.dataset.get("status", []), strict=True))}))
