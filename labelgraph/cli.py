@@ -365,6 +365,9 @@ def bench(
     rounds: Annotated[int, typer.Option(help="query rounds after the seed")] = 20,
     batch_size: Annotated[int, typer.Option(help="labels bought per round")] = 25,
     seeds: Annotated[int, typer.Option(help="number of seeds (0, 1, ... seeds-1)")] = 3,
+    first_seed: Annotated[int, typer.Option(
+        help="the first seed, to add seeds to an earlier bench (--first-seed 2 --seeds 3: "
+             "seeds 2, 3 and 4)")] = 0,
     strategies: Annotated[str, typer.Option(
         help="comma-separated labelgraph strategies (labelgraph plugins lists them)")] =
         "random,margin,diverse_margin,badge,bandit",
@@ -412,7 +415,7 @@ def bench(
     result = run_bench(
         source, text_column=text_column, label_column=label_column,
         labels=[x.strip() for x in labels.split(",") if x.strip()] if labels else None,
-        test=test, test_size=test_size, seeds=list(range(seeds)),
+        test=test, test_size=test_size, seeds=list(range(first_seed, first_seed + seeds)),
         strategies=[x.strip() for x in strategies.split(",") if x.strip()],
         schedule=Schedule(seed_size=seed_size, rounds=rounds, batch=batch_size),
         compare=compare, compare_strategies=[x.strip() for x in compare_strategies.split(",")

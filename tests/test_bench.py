@@ -137,9 +137,10 @@ def test_cli_passes_run_settings_to_labelgraphs_runs(labeled_csv: Path, cache: P
         "bench", str(labeled_csv), "--seeds", "1", "--strategies", "bandit",
         "--seed-size", "10", "--rounds", "4", "--batch-size", "10", "--out", str(out),
         "--embedding-cache", str(cache), "--set", "bandit_reward=gain",
-        "--set", "bandit_arms=margin,badge", "--set", "kappa_window=2"])
+        "--set", "bandit_arms=margin,badge", "--set", "kappa_window=2", "--first-seed", "3"])
     assert res.exit_code == 0, res.output
     data = json.loads(out.with_suffix(".json").read_text())
+    assert [r["seed"] for r in data["runs"]] == [3] == data["settings"]["seeds"]
     assert data["settings"]["config"] == {"bandit_reward": "gain",
                                           "bandit_arms": "margin,badge", "kappa_window": 2}
     assert "Run settings: bandit_reward=gain" in out.with_suffix(".md").read_text()
