@@ -3,17 +3,29 @@
     python benchmarks/bench_table.py reviews=rt.json R8=r8.json 20NG=ng_a.json,ng_b.json \
         [--out benchmarks/results/strategies_3data.md]
 
-A data set may come in several files (a bench split by strategies across processes); the
-best fixed strategy of each data set (the bandit excluded) is in bold.
+A data set may come in several files: a bench split by strategies across processes, or
+seeds added later (``labelgraph bench --first-seed``); runs are pooled by strategy and seed.
+A bench run with ``--set`` settings is a strategy of its own (``bandit (bandit_reward=gain)``).
+The best fixed strategy of each data set (switching ones excluded) is in bold, and each
+switching strategy is compared with it seed by seed (paired difference, mean and standard
+error over the seeds both have).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 from pathlib import Path
 
-SWITCHING = {"bandit"}
+SWITCHING = "bandit"
+
+
+def label(strategy: str, config: dict) -> str:
+    """A strategy's row name: its registry name, with the bench's --set settings if any."""
+    if not config:
+        return strategy
+    return f"{strategy} ({', '.join(f'{k}={v}' for k, v in config.items())})"
 
 
 def main() -> None:
@@ -21,29 +33,53 @@ def main() -> None:
     parser.add_argument("sets", nargs="+", help="NAME=FILE[,FILE...]")
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    table: dict[str, dict[str, dict]] = {}
+    aulc: dict[str, dict[str, dict[int, float]]] = {}  # strategy -> data set -> seed -> AULC
     names: list[str] = []
     for spec in args.sets:
         name, _, paths = spec.partition("=")
         names.append(name)
         for path in paths.split(","):
-            for row in json.loads(Path(path).read_text())["summary"]:
-                if row["library"] == "labelgraph":
-                    table.setdefault(row["strategy"], {})[name] = row
-    fixed = [s for s in table if s not in SWITCHING]
-    best = {n: max((s for s in fixed if n in table[s]), key=lambda s: table[s][n]["aulc"])
+            bench = json.loads(Path(path).read_text())
+            config = bench["settings"].get("config") or {}
+            for run in bench["runs"]:
+                if run.get("library", "labelgraph") == "labelgraph" and run["aulc"] is not None:
+                    row = label(run["strategy"], config)
+                    aulc.setdefault(row, {}).setdefault(name, {})[run["seed"]] = run["aulc"]
+    fixed = [s for s in aulc if not s.startswith(SWITCHING)]
+    best = {n: max((s for s in fixed if n in aulc[s]),
+                   key=lambda s: statistics.mean(aulc[s][n].values()), default=None)
             for n in names}
     lines = ["| strategy | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
-    for strategy, by_set in table.items():
+    for strategy, by_set in aulc.items():
         cells = []
         for n in names:
-            row = by_set.get(n)
-            if row is None:
+            seeds = by_set.get(n)
+            if not seeds:
                 cells.append("—")
                 continue
-            cell = f"{row['aulc']:.4f} ± {row['aulc_sd']:.4f}"
+            values = list(seeds.values())
+            sd = statistics.pstdev(values)  # as the bench reports it (numpy.std)
+            cell = f"{statistics.mean(values):.4f} ± {sd:.4f}"
+            if len(values) != max(len(aulc[s].get(n, {})) for s in aulc):
+                cell += f" ({len(values)} seeds)"
             cells.append(f"**{cell}**" if best[n] == strategy else cell)
         lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    lines += ["", "Switching against the best fixed strategy, seed by seed (points of AULC, "
+              "mean ± standard error of the paired differences):", ""]
+    for strategy in (s for s in aulc if s.startswith(SWITCHING)):
+        parts = []
+        for n in names:
+            if best[n] is None:  # no fixed strategy to compare with
+                continue
+            mine, theirs = aulc[strategy].get(n, {}), aulc[best[n]][n]
+            common = sorted(set(mine) & set(theirs))
+            if len(common) < 2:
+                continue
+            diffs = [100 * (mine[k] - theirs[k]) for k in common]
+            se = statistics.stdev(diffs) / len(diffs) ** 0.5
+            parts.append(f"{n} {statistics.mean(diffs):+.2f} ± {se:.2f} against {best[n]} "
+                         f"({len(common)} seeds)")
+        lines.append(f"- {strategy}: " + "; ".join(parts))
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:
