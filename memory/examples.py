@@ -6,8 +6,9 @@ metadata holds only scalars (Chroma rejects ``None`` and nested values). Reads (
 example, by id, counts, and similarity search up to ``EXACT_LIMIT`` examples) come from an
 in-process copy updated with every upsert: the one process driving a run is memory's only
 writer, and the loop reads all of memory several times a round. With ``write_behind`` the
-writes reach Chroma in bulk, at most that many seconds late and at :meth:`flush`; what a
-crash keeps from Chroma the bootstrap repairs from the ledger.
+writes reach Chroma in bulk (with the first write made that many seconds after the last
+flush, and at :meth:`flush`); what a crash keeps from Chroma, the driver that reopens the
+run rewrites from the ledger (``labelgraph.memory.store.repair_memory``).
 """
 
 from __future__ import annotations
