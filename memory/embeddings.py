@@ -253,8 +253,9 @@ class MiniLMEmbedding(TextEmbedding):
 
         options = ort.SessionOptions()
         # Sessions side by side, one thread each on 2 cores, beat one session using both
-        # cores per operator: 3 000 pool documents embedded at 132 a second against 112
-        # (benchmarks/embedding_throughput.py --sessions). Small batches suit one thread.
+        # cores per operator: 3 000 pool documents embedded at 134 a second against 116
+        # (benchmarks/embedding_throughput.py --pool-sample 3000 --sessions 1). Small
+        # batches suit one thread.
         options.intra_op_num_threads = self._plan()[1]
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
