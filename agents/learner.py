@@ -89,8 +89,11 @@ def batch_gain(ctx: Context, examples: list[Any], round_: int) -> float | None:
     pool labels, which neither the latest student nor its predecessor was fitted on: the
     mean gain in log-probability of the gold label. It credits the last round's strategy
     (the bandit's ``gain`` reward); None without both students or new pool labels."""
-    now, before = ctx.store.pool_proba(), ctx.store.previous_pool_proba()
-    if now is None or before is None or now.shape != before.shape:
+    before = ctx.store.previous_pool_proba()
+    if before is None:  # checked first: a reopened run would refit its student for nothing
+        return None
+    now = ctx.store.pool_proba()
+    if now is None or now.shape != before.shape:
         return None
     pool, labels = ctx.store.pool(), list(ctx.task.labels)
     new = [(pool.index[e.id], labels.index(e.label)) for e in examples

@@ -195,3 +195,22 @@ def test_the_learner_measures_each_rounds_gain_on_the_next_labels(tmp_path, pool
     assert all(isinstance(g, float) and np.isfinite(g) for g in gains[2:])
     reasons = [d["reason"] for d in lg.context.ledger.decisions() if d["action"] == "query"]
     assert any("log-probability of the next labels" in r for r in reasons)
+
+
+def test_a_reopened_run_measures_no_gain_and_fits_nothing_for_it(tmp_path, pool) -> None:
+    from labelgraph.agents.learner import batch_gain
+
+    run_dir = tmp_path / "run"
+    lg = LabelGraph(TASK, llm=None, annotator="oracle", budget=Budget(labels=20),
+                    run_dir=run_dir, embedding="hashing",
+                    config={"seed_size": 8, "batch_size": 6, "synthesize": False,
+                            "stopping": ()})
+    lg.run(pool.iloc[:50], test=pool.iloc[50:], label_column="label")
+    lg.close()
+    again = LabelGraph.open(run_dir)
+    ctx = again.context
+    examples, _ = ctx.memory.all(with_embeddings=True)
+    # no predecessor in this process: no gain, and the student is not refitted to find out
+    assert batch_gain(ctx, examples, 4) is None
+    assert not ctx.store._model_loaded
+    again.close()
