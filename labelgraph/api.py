@@ -395,6 +395,10 @@ class LabelGraph:
                 raise RunStateError(
                     f"{self.paths.checkpoints} is damaged ({exc}); move it aside to restart "
                     "the graph from the ledger's records") from None
+            # WAL without an fsync per commit: a killed process loses no checkpoint, and
+            # what a power cut could roll back the ledger (fsynced) replays unbought.
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
             self._conn = conn
             self._graph = build_graph(SqliteSaver(self._conn))
         return self._graph
