@@ -120,7 +120,7 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
     model = store.fit(examples, emb)
     if model is None:
         return out
-    store.save_model(model)
+    store.keep_model(model)
     labels = list(ctx.task.labels)
     test = store.test()
     if test is not None and test.gold is not None:

@@ -488,8 +488,9 @@ class LabelGraph:
             yield from self.graph.stream(graph_input, self.config_dict, context=context,
                                          stream_mode=["updates", "custom"], durability="sync",
                                          interrupt_before=pause_before)
-        finally:  # stopped, paused or failed: Chroma catches up with memory
-            context.memory.flush()
+        finally:  # stopped, paused or failed: Chroma catches up with memory, and the
+            context.memory.flush()  # user's copy of the student with the latest one
+            context.store.write_model()
 
     def run(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
             **kw: Any) -> RunResult:

@@ -138,6 +138,7 @@ class RunStore:
     _test_features: Any = field(default=None, init=False, repr=False)
     _model: Any = field(default=None, init=False, repr=False)
     _model_loaded: bool = field(default=False, init=False, repr=False)
+    _model_unwritten: bool = field(default=False, init=False, repr=False)
     _proba: np.ndarray | None = field(default=None, init=False, repr=False)
     _previous_proba: np.ndarray | None = field(default=None, init=False, repr=False)
 
@@ -240,15 +241,26 @@ class RunStore:
         return fit_student(self.student, self.features([e.text for e in examples], embeddings),
                            labels, previous=self._model if self._model_loaded else None)
 
-    def save_model(self, model: Any) -> None:
-        """Keep the student, and write it for the user (``model.joblib``, never read back)."""
-        import joblib
-
+    def keep_model(self, model: Any) -> None:
+        """Make ``model`` the latest student; :meth:`write_model` writes it for the user."""
         if self.read_only:
             raise RunStateError("a read-only run store writes no file")
-        atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))
         self._previous_proba = self._proba  # the outgoing student's, if it was computed
         self._model, self._model_loaded, self._proba = model, True, None
+        self._model_unwritten = True
+
+    def write_model(self) -> None:
+        """Write the latest student to ``model.joblib`` if it changed since the last write.
+
+        Called when a run stops, pauses or fails, not every round: the file is for the user
+        and never read back (a reopened run refits), so a kill costs nothing but its update.
+        """
+        import joblib
+
+        if self._model_unwritten and self._model is not None and not self.read_only:
+            model = self._model
+            atomic_write(self.paths.model, lambda tmp: joblib.dump(model, tmp))
+        self._model_unwritten = False
 
     def pool_proba(self) -> np.ndarray | None:
         """The latest student's probabilities over the whole pool (computed once per student)."""

@@ -90,6 +90,33 @@ def test_rule_policy_runs_to_a_stop_within_the_label_budget(tmp_path, pool):
     assert result.curve["labels"].tolist() == [6, 11, 16, 21, 23]
 
 
+def test_model_joblib_is_written_when_the_run_pauses_and_when_it_stops(tmp_path, pool):
+    import joblib
+    import numpy as np
+
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=23),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 6, "batch_size": 5, "stopping": []})
+    path = tmp_path / "run" / "model.joblib"
+    for _ in lg.stream(pool, label_column="label", pause_before="supervisor"):
+        pass
+    assert not path.exists()  # paused after the bootstrap: no student yet
+    learned = 0
+    for mode, chunk in lg.stream(pause_before="supervisor"):  # round 1, to the next pause
+        learned += mode == "updates" and "learner" in chunk
+        assert not path.exists()  # not written every round, only when the stream ends
+    assert learned == 1
+    paused = joblib.load(path)  # round 1's student
+    assert lg.result().curve["labels"].tolist() == [6]
+    result = lg.resume()
+    written = joblib.load(path)
+    assert result.curve["labels"].tolist()[-1] == 23
+    assert len(written.coef_[0]) == len(paused.coef_[0])
+    assert not np.allclose(written.coef_, paused.coef_)  # replaced by the final student
+    np.testing.assert_array_equal(written.coef_, result.model.coef_)
+    lg.close()
+
+
 def test_malformed_llm_decision_falls_back_to_the_rule_policy(tmp_path, pool):
     def respond(messages: list[Any], tool: str) -> dict[str, Any] | str:
         if tool == "Decision":
