@@ -19,9 +19,9 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
 from labelgraph.annotators import calibration_report
-from labelgraph.assets import atomic_write_text
+from labelgraph.assets import atomic_write_text, embedding_cache_root
 from labelgraph.budget import BudgetMeter
-from labelgraph.config import RunConfig, make_config, settings
+from labelgraph.config import RunConfig, make_config
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, RunStateError
 from labelgraph.events import MemoryRepaired, PoolChecked
@@ -117,7 +117,8 @@ class LabelGraph:
     spec string (``"local"``, ``"none"``, ``"openai:gpt-4o-mini"``, ...) or a
     ``BaseChatModel``; ``annotator``, ``embedding`` and ``policy`` are registry names
     (``labelgraph plugins`` lists them) or objects. Pool embeddings are shared by every run
-    through ``embedding_cache``: by default ``<cache_dir>/embeddings`` (``LABELGRAPH_CACHE_DIR``),
+    through ``embedding_cache``: by default ``<cache_dir>/embeddings``
+    (``LABELGRAPH_CACHE_DIR``, or ``LABELGRAPH_EMBEDDING_CACHE_DIR`` for this cache alone),
     a directory of your own, or ``False`` to keep them in the run directory only.
     """
 
@@ -151,7 +152,7 @@ class LabelGraph:
         self.prices = {k: tuple(v) for k, v in prices.items()} if prices else None
         self.embedding_cache: Path | None = (
             None if embedding_cache is False
-            else settings().cache_dir / "embeddings" if embedding_cache in (None, True)
+            else embedding_cache_root() if embedding_cache in (None, True)
             else Path(embedding_cache))  # type: ignore[arg-type]
         self.paths = RunPaths(self.run_dir)
         self.skipped: dict[str, dict[str, int]] = {}

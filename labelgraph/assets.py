@@ -46,6 +46,14 @@ def cache_root() -> Path:
     return settings().cache_dir
 
 
+def embedding_cache_root() -> Path:
+    """Where pool embeddings are shared across runs: ``$LABELGRAPH_EMBEDDING_CACHE_DIR``, or
+    ``embeddings/`` in the cache directory (it grows with every new pool: it may want a
+    disk of its own)."""
+    found = settings()
+    return found.embedding_cache_dir or found.cache_dir / "embeddings"
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Write a file all at once: ``write(tmp)`` fills a unique temporary file beside ``path``,
     which is flushed to disk and renamed over ``path``; on any error ``path`` is untouched."""

@@ -200,7 +200,7 @@ def demo(
     oracle that stands in for a human (the gold labels), so the demo runs unattended.
     """
     from labelgraph.api import LabelGraph
-    from labelgraph.assets import cache_root
+    from labelgraph.assets import embedding_cache_root
     from labelgraph.data import load_rotten_tomatoes, split_gold
     from labelgraph.types import Budget, Task
 
@@ -218,7 +218,7 @@ def demo(
     lg = LabelGraph(task, llm=llm, annotator=annotator, human="oracle",
                     budget=Budget(labels=labels), run_dir=run_dir,
                     embedding="hashing" if fast else "minilm",
-                    embedding_cache=cache_root() / "embeddings",
+                    embedding_cache=embedding_cache_root(),
                     config={"seed": seed, "synthesize": llm != "none"})
     _go(lg, pool=pool, test=test, label_column="label")
 
@@ -382,7 +382,8 @@ def bench(
         "modAL:entropy_sampling"),
     embedding: Annotated[str, typer.Option(help="embedding by registry name")] = "minilm",
     embedding_cache: Annotated[Path | None, typer.Option(
-        help="shared embedding cache (default: the labelgraph cache's embeddings/)")] = None,
+        help="shared embedding cache (default: the labelgraph cache's embeddings/, or "
+             "$LABELGRAPH_EMBEDDING_CACHE_DIR)")] = None,
     out: Annotated[Path, typer.Option(
         help="path prefix of the outputs: PREFIX.json, PREFIX.md and PREFIX.png")] =
         Path("bench"),
@@ -399,7 +400,7 @@ def bench(
     with the oracle annotator, several seeds, accuracy, macro-F1, the area under the
     learning curve, query time, and where each stopping criterion would have stopped.
     Writes PREFIX.json (every number), PREFIX.md (the table) and PREFIX.png (the curves)."""
-    from labelgraph.assets import cache_root
+    from labelgraph.assets import embedding_cache_root
     from labelgraph.bench import Schedule, run_bench
 
     if (data is None) == (not demo):
@@ -421,7 +422,7 @@ def bench(
         compare=compare, compare_strategies=[x.strip() for x in compare_strategies.split(",")
                                              if x.strip()],
         max_pool=max_pool, embedding=embedding,
-        embedding_cache=embedding_cache or cache_root() / "embeddings", work_dir=work_dir,
+        embedding_cache=embedding_cache or embedding_cache_root(), work_dir=work_dir,
         keep_runs=keep_runs, name=name, config=_settings(set_ or []),
         log=lambda line: console.print(line, markup=False, highlight=False),
         on_curve=lambda so_far: so_far.write(out))

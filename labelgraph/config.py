@@ -211,10 +211,13 @@ class Settings(BaseSettings):
 
     cache_dir: Path = Field(Path.home() / ".cache" / "labelgraph",
                             description="demo data, tokenizer and embedding caches")
+    embedding_cache_dir: Path | None = Field(
+        None, description="pool embeddings shared across runs (default: <cache_dir>/embeddings)")
     tokenizer_path: Path | None = Field(None, description="a MiniLM tokenizer.json to use")
     model_dir: Path | None = Field(None, description="where the local GGUF model is assembled")
 
-    @field_validator("cache_dir", "tokenizer_path", "model_dir", mode="after")
+    @field_validator("cache_dir", "embedding_cache_dir", "tokenizer_path", "model_dir",
+                     mode="after")
     @classmethod
     def _expand(cls, value: Path | None) -> Path | None:
         return value.expanduser() if value is not None else None

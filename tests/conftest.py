@@ -29,6 +29,16 @@ def sentiment_of(text: str) -> str:
     return "positive" if any(w in text for w in POS) else "negative"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _embedding_cache(tmp_path_factory: pytest.TempPathFactory):
+    """Runs share pool embeddings in a temporary directory, never in the user's cache (a
+    vector cached by an earlier session must not hide what a change does to embedding)."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("LABELGRAPH_EMBEDDING_CACHE_DIR", str(tmp_path_factory.mktemp("shared-emb")))
+    yield
+    patch.undo()
+
+
 @pytest.fixture
 def pool() -> pd.DataFrame:
     return make_pool()

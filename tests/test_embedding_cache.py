@@ -143,6 +143,7 @@ def _pool() -> list[dict[str, str]]:
 def test_runs_share_pool_embeddings_by_default(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABELGRAPH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LABELGRAPH_EMBEDDING_CACHE_DIR")  # the tests' own (conftest)
     counts = []
     for run in ("a", "b"):
         emb = Counting()
@@ -157,9 +158,23 @@ def test_runs_share_pool_embeddings_by_default(tmp_path: Path,
     assert list((tmp_path / "cache" / "embeddings").glob("*.npy"))
 
 
+def test_the_shared_cache_can_have_a_directory_of_its_own(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LABELGRAPH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LABELGRAPH_EMBEDDING_CACHE_DIR", str(tmp_path / "big-disk"))
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=6),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"synthesize": False})
+    assert lg.embedding_cache == tmp_path / "big-disk"
+    lg.run(pool=_pool(), label_column="label")
+    assert list((tmp_path / "big-disk").glob("*.npy"))
+    assert not (tmp_path / "cache" / "embeddings").exists()
+
+
 def test_the_shared_cache_can_be_switched_off(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LABELGRAPH_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.delenv("LABELGRAPH_EMBEDDING_CACHE_DIR")
     lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=6),
                     run_dir=tmp_path / "off", embedding="hashing", embedding_cache=False,
                     config={"synthesize": False})
