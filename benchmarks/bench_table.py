@@ -1,14 +1,17 @@
 """One AULC table (strategy x data set) from several `labelgraph bench` JSON files.
 
     python benchmarks/bench_table.py reviews=rt.json R8=r8.json 20NG=ng_a.json,ng_b.json \
-        [--out benchmarks/results/strategies_3data.md]
+        [--out benchmarks/results/strategies_3data.md] [--min-seeds 10] \
+        [--hindsight margin,diverse_margin,badge]
 
 A data set may come in several files: a bench split by strategies across processes, or
 seeds added later (``labelgraph bench --first-seed``); runs are pooled by strategy and seed.
 A bench run with ``--set`` settings is a strategy of its own (``bandit (bandit_reward=gain)``).
-The best fixed strategy of each data set (switching ones excluded) is in bold, and each
-switching strategy is compared with it seed by seed (paired difference, mean and standard
-error over the seeds both have).
+The best fixed strategy of each data set (switching ones excluded; with ``--min-seeds``,
+only those measured on that many seeds) is in bold, and each switching strategy is
+compared with it seed by seed (paired difference, mean and standard error over the seeds
+both have). ``--hindsight`` adds the ceiling of choosing among some fixed strategies: the
+best of them per seed, known only after the fact, against the best fixed strategy.
 """
 
 from __future__ import annotations
@@ -32,6 +35,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("sets", nargs="+", help="NAME=FILE[,FILE...]")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--min-seeds", type=int, default=0,
+                        help="only a fixed strategy with at least this many seeds on a data "
+                             "set can be its best (fewer seeds: listed, not compared)")
+    parser.add_argument("--hindsight", default="",
+                        help="comma-separated fixed strategies: how much better than the best "
+                             "fixed one is the best of them picked per seed in hindsight (the "
+                             "most any choice among them made once per run could gain)")
     args = parser.parse_args()
     aulc: dict[str, dict[str, dict[int, float]]] = {}  # strategy -> data set -> seed -> AULC
     names: list[str] = []
@@ -46,7 +56,7 @@ def main() -> None:
                     row = label(run["strategy"], config)
                     aulc.setdefault(row, {}).setdefault(name, {})[run["seed"]] = run["aulc"]
     fixed = [s for s in aulc if not s.startswith(SWITCHING)]
-    best = {n: max((s for s in fixed if n in aulc[s]),
+    best = {n: max((s for s in fixed if len(aulc[s].get(n, {})) >= max(args.min_seeds, 1)),
                    key=lambda s: statistics.mean(aulc[s][n].values()), default=None)
             for n in names}
     lines = ["| strategy | " + " | ".join(names) + " |", "|---|" + "---:|" * len(names)]
@@ -80,6 +90,19 @@ def main() -> None:
             parts.append(f"{n} {statistics.mean(diffs):+.2f} ± {se:.2f} against {best[n]} "
                          f"({len(common)} seeds)")
         lines.append(f"- {strategy}: " + "; ".join(parts))
+    pick = [s for s in args.hindsight.split(",") if s]
+    if pick:
+        parts = []
+        for n in names:
+            common = sorted(set.intersection(*(set(aulc.get(s, {}).get(n, {})) for s in pick))
+                            & set(aulc[best[n]][n]) if best[n] else set())
+            if common:
+                gain = [100 * (max(aulc[s][n][k] for s in pick) - aulc[best[n]][n][k])
+                        for k in common]
+                parts.append(f"{n} {statistics.mean(gain):+.2f} over {best[n]} "
+                             f"({len(common)} seeds)")
+        lines.append(f"- hindsight, the best of {', '.join(pick)} picked per seed: "
+                     + "; ".join(parts))
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:
