@@ -434,8 +434,8 @@ class _Features:
                 stores.append(PoolStore.open(Path(tmp), name, embedding, cache_dir=cache,
                                              write=cache is not None))
         p, t = stores
-        featurizer = Featurizer(tfidf=tfidf).fit(p.texts)
-        return cls(x=featurizer.transform(p.texts, p.embeddings),
+        featurizer = Featurizer(tfidf=tfidf)
+        return cls(x=featurizer.fit_transform(p.texts, p.embeddings),
                    y=np.array([code[g] for g in p.gold or []]), emb=p.embeddings, ids=p.ids,
                    x_test=featurizer.transform(t.texts, t.embeddings),
                    y_test=np.array([code[g] for g in t.gold or []]))

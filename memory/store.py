@@ -179,7 +179,8 @@ class RunStore:
         """Student features of texts with their embeddings. Rows that are pool items with the
         pool's own embeddings are read from the pool's feature matrix (built once per run);
         only the rest (generated texts, say) are transformed: the result is the same matrix
-        either way, without re-running TF-IDF over memory every round."""
+        either way (to the last bit of a TF-IDF weight), without re-running TF-IDF over
+        memory every round."""
         emb = np.asarray(embeddings)
         pool = self.pool()
         if emb.ndim != 2 or emb.shape[1:] != pool.embeddings.shape[1:] or not len(texts):
@@ -202,10 +203,16 @@ class RunStore:
         return sparse.vstack([cached, fresh], format="csr")[order]
 
     def pool_features(self) -> Any:
-        """The pool's feature matrix, built once per run and kept."""
+        """The pool's feature matrix, built once per run and kept (in the same pass over
+        the pool as the TF-IDF vocabulary, when that is not fitted yet)."""
         if self._pool_features is None:
             pool = self.pool()
-            self._pool_features = self.featurizer().transform(pool.texts, pool.embeddings)
+            if self._featurizer is None:
+                featurizer = Featurizer(tfidf=self.tfidf)
+                self._pool_features = featurizer.fit_transform(pool.texts, pool.embeddings)
+                self._featurizer = featurizer
+            else:
+                self._pool_features = self._featurizer.transform(pool.texts, pool.embeddings)
         return self._pool_features
 
     def test_features(self) -> Any:

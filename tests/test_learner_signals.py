@@ -86,8 +86,25 @@ def test_features_read_from_the_pool_equal_a_fresh_transform(tmp_path, pool):
                      items.embeddings[0] + 1.0])  # the last: another embedding, recomputed
     got = store.features(texts, emb)
     want = store.featurizer().transform(texts, emb)
-    assert got.shape == want.shape and (got != want).nnz == 0
-    lg.close()
+    assert got.shape == want.shape and abs(got - want).max() <= 1e-12  # the pool's matrix
+    lg.close()                                                   # came from fit_transform
+
+
+@pytest.mark.parametrize("tfidf", [True, False])
+def test_featurizer_fit_transform_is_fit_then_transform(tfidf: bool) -> None:
+    from labelgraph.data import load_rotten_tomatoes
+    from labelgraph.student import Featurizer
+
+    texts = load_rotten_tomatoes()["text"].tolist()[:2000]
+    emb = np.random.default_rng(0).normal(size=(len(texts), 16))
+    once = Featurizer(tfidf=tfidf, tfidf_weight=0.5).fit_transform(texts, emb)
+    fitted = Featurizer(tfidf=tfidf, tfidf_weight=0.5).fit(texts)
+    twice = fitted.transform(texts, emb)
+    assert once.shape == twice.shape == (2000, 16 + (len(fitted.vectorizer_.vocabulary_)
+                                                    if tfidf else 0))
+    assert abs(once - twice).max() <= 1e-12 and abs(once).sum() > 0
+    tiny = Featurizer().fit_transform(["one text", "another"], emb[:2])  # every term once
+    assert tiny.shape[0] == 2 and tiny.shape[1] > 16
 
 
 @pytest.mark.parametrize("seed", range(6))
