@@ -53,7 +53,7 @@ class Featurizer(BaseEstimator, TransformerMixin):
     def fit_transform(self, texts: Sequence[str],  # type: ignore[override]
                       embeddings: np.ndarray) -> sparse.csr_matrix:
         """``fit(texts).transform(texts, embeddings)`` in one pass over the texts (tokenizing
-        a pool is most of the work: on the 10 201 review snippets 0.9 s became 0.5 s)."""
+        a pool is most of the work: on the 10 201 review snippets 0.80 s became 0.58 s)."""
         return self._join(embeddings, self._fit_words(texts))
 
     def _join(self, embeddings: np.ndarray,

@@ -251,7 +251,7 @@ class RunStore:
     def keep_model(self, model: Any) -> None:
         """Make ``model`` the latest student; :meth:`write_model` writes it for the user."""
         if self.read_only:
-            raise RunStateError("a read-only run store writes no file")
+            raise RunStateError("a read-only run store keeps and writes no student")
         self._previous_proba = self._proba  # the outgoing student's, if it was computed
         self._model, self._model_loaded, self._proba = model, True, None
         self._model_unwritten = True
