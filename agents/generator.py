@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Generated
-from labelgraph.graph.state import decision_of, metrics_of, round_of
+from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import calls_tools
 from labelgraph.prompts import GeneratedExamples, generator_messages, list_prompt
 from labelgraph.tools.agent import ToolLimits, run_tool_agent
@@ -124,7 +124,7 @@ def generator_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
             reason=f"no usable examples after {attempts} attempts ({dropped} near-duplicates):"
                    " query the pool instead").model_dump()
     else:
-        last = [m for m in metrics_of(state) if m.get("action") == "synthesize"]
+        last = [m for m in ctx.ledger.metrics() if m.get("action") == "synthesize"]
         if last and last[-1].get("batch") and last[-1]["accepted"] / last[-1]["batch"] < 0.3:
             proposals["generator"] = Proposal(
                 agent="generator", action="query",

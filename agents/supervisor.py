@@ -8,6 +8,7 @@ the budget), and the first decision after a change says it followed the human.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
@@ -15,8 +16,6 @@ from langgraph.runtime import Runtime
 from labelgraph.events import Decided
 from labelgraph.graph.state import (
     idle_rounds_of,
-    kappas_of,
-    metrics_of,
     proposals_of,
     round_of,
     steering_of,
@@ -33,9 +32,11 @@ if TYPE_CHECKING:
     from labelgraph.graph.state import State
 
 
-def compute_signals(state: State, ctx: Context) -> Signals:
-    """What the supervisor knows at the start of a round, from the state and the run."""
-    metrics = metrics_of(state)
+def compute_signals(state: State, ctx: Context,
+                    metrics: list[dict[str, Any]] | None = None) -> Signals:
+    """What the supervisor knows at the start of a round, from the state and the run
+    (``metrics``: every finished round's, by default read from the ledger)."""
+    metrics = ctx.ledger.metrics() if metrics is None else metrics
     counts = ctx.memory.label_counts()
     accs = [m["accuracy"] for m in metrics if m.get("accuracy") is not None]
     last = metrics[-1] if metrics else {}
@@ -58,7 +59,7 @@ def compute_signals(state: State, ctx: Context) -> Signals:
         else len(metrics),
         idle_rounds=idle_rounds_of(state),
         can_synthesize=ctx.config.synthesize and ctx.llm is not None,
-        kappas=kappas_of(state),
+        kappas=[m.get("kappa") for m in metrics],
         history=[{k: m.get(k) for k in HISTORY_FIELDS} for m in metrics],
         proposals=proposals_of(state),
     )
@@ -78,8 +79,10 @@ def forced(force: dict[str, Any]) -> Decision:
                     criteria=["human"] if action == "stop" else [])
 
 
-def decide(state: State, ctx: Context, signals: Signals, steering: Steering) -> Decision:
-    """The policy's decision (or the person's), made valid and affordable by the guardrails."""
+def decide(ctx: Context, signals: Signals, steering: Steering,
+           metrics: Sequence[dict[str, Any]] = ()) -> Decision:
+    """The policy's decision (or the person's), made valid and affordable by the guardrails
+    (``metrics``, every finished round's, for the tools a tool-calling policy may call)."""
     if steering.force:
         proposed = forced(steering.force)
         if proposed.action == "stop":
@@ -89,7 +92,7 @@ def decide(state: State, ctx: Context, signals: Signals, steering: Steering) -> 
         return guard(proposed, signals, ctx.config, ctx.task.labels, criteria, ctx.strategies)
     if getattr(ctx.policy, "uses_tools", False) and ctx.llm is not None and \
             calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
-        tools = [*builtin_tools(ctx, "supervisor", metrics_of(state)),
+        tools = [*builtin_tools(ctx, "supervisor", metrics),
                  *ctx.tools.for_agent("supervisor")]
         proposed = ctx.policy.decide(signals, ctx.config, tools=tools)
     else:
@@ -106,9 +109,10 @@ def decide(state: State, ctx: Context, signals: Signals, steering: Steering) -> 
 def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Decide the next round's action and record the decision and its reason."""
     ctx = runtime.context
-    signals = compute_signals(state, ctx)
+    metrics = ctx.ledger.metrics()  # every finished round's (the state keeps the latest)
+    signals = compute_signals(state, ctx, metrics)
     steering = steering_of(state)
-    decision = decide(state, ctx, signals, steering)
+    decision = decide(ctx, signals, steering, metrics)
     watched = [(name, registry.create("stopping", name)) for name in ctx.config.stopping_watch]
     would_stop = dict(votes(watched, signals, ctx.config))  # recorded, not acted on
     seen = signals.as_dict()  # what the decision was made from, for "why?" later

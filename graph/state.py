@@ -6,15 +6,15 @@ instead of re-applying defaults with ``state.get(...)`` in every node.
 
 from __future__ import annotations
 
-import operator
 from typing import Annotated, Any, TypedDict
 
 from labelgraph.types import Decision, LabeledItem, Proposal, Steering
 
-__all__ = ["State", "batch_of", "decision_of", "idle_rounds_of", "kappas_of", "metrics_of",
-           "proposals_of", "round_of", "steering_of"]
+__all__ = ["State", "batch_of", "decision_of", "idle_rounds_of", "proposals_of", "round_of",
+           "steering_of"]
 
 MAX_LOG = 200
+RECENT_METRICS = 5
 
 
 def merge_proposals(old: dict[str, Any] | None, new: dict[str, Any] | None) -> dict[str, Any]:
@@ -29,13 +29,21 @@ def bounded_log(old: list[str] | None, new: list[str] | None) -> list[str]:
     return ((old or []) + (new or []))[-MAX_LOG:]
 
 
+def recent_metrics(old: list[dict[str, Any]] | None,
+                   new: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The latest RECENT_METRICS rounds' metrics, for a front-end reading the state: every
+    round's are in the ledger (``Ledger.metrics()``, where the nodes read the history), so a
+    checkpoint does not grow with the number of rounds."""
+    return ((old or []) + (new or []))[-RECENT_METRICS:]
+
+
 class State(TypedDict, total=False):
     round: int  #: the current round (0 before the first decision)
     seed: list[str]  #: the cold-start seed's pool ids, chosen once by bootstrap
     decision: dict[str, Any] | None  #: the last Decision, as a dict
     batch: list[LabeledItem]  #: the round's items as the last stage left them
     proposals: Annotated[dict[str, Any], merge_proposals]  #: agent -> Proposal dict
-    metrics: Annotated[list[dict[str, Any]], operator.add]  #: one row per finished round
+    metrics: Annotated[list[dict[str, Any]], recent_metrics]  #: the latest rounds' rows
     spend: dict[str, float]  #: labels, tokens and usd spent (a snapshot, for display)
     idle_rounds: int  #: rounds in a row that added nothing to memory
     stop_reason: str | None  #: why the run stopped; set once
@@ -60,14 +68,6 @@ def proposals_of(state: State) -> dict[str, Proposal]:
 def batch_of(state: State) -> list[LabeledItem]:
     """A copy of the batch items, safe to update."""
     return [dict(item) for item in state.get("batch") or []]  # type: ignore[misc]
-
-
-def metrics_of(state: State) -> list[dict[str, Any]]:
-    return list(state.get("metrics") or [])
-
-
-def kappas_of(state: State) -> list[float | None]:
-    return [m.get("kappa") for m in metrics_of(state)]
 
 
 def idle_rounds_of(state: State) -> int:

@@ -117,6 +117,33 @@ def test_model_joblib_is_written_when_the_run_pauses_and_when_it_stops(tmp_path,
     lg.close()
 
 
+def test_checkpoints_do_not_grow_with_rounds_and_the_supervisor_sees_every_round(
+        tmp_path, pool):
+    import sqlite3
+
+    from labelgraph.agents.supervisor import compute_signals
+    from labelgraph.graph.state import RECENT_METRICS
+
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=26),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 2, "batch_size": 2, "stopping": [],
+                            "synthesize": False})
+    result = lg.run(pool, label_column="label")
+    assert len(result.curve) == 13
+    state = lg.graph.get_state(lg.config_dict).values
+    assert [m["round"] for m in state["metrics"]] == list(range(14 - RECENT_METRICS, 14))
+    signals = compute_signals(state, lg.context)  # the history comes from the ledger
+    assert [m["round"] for m in signals.history] == list(range(1, 14))
+    assert len(signals.kappas) == 13
+    conn = sqlite3.connect(tmp_path / "run" / "checkpoints.sqlite")
+    sizes = [n for (n,) in conn.execute("SELECT length(checkpoint) FROM checkpoints "
+                                        "ORDER BY rowid")]
+    conn.close()
+    half = len(sizes) // 2  # a row of metrics a round would add ~4 KB over the second half
+    assert max(sizes[half:]) < 1.3 * max(sizes[:half])
+    lg.close()
+
+
 def test_malformed_llm_decision_falls_back_to_the_rule_policy(tmp_path, pool):
     def respond(messages: list[Any], tool: str) -> dict[str, Any] | str:
         if tool == "Decision":
