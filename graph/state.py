@@ -24,9 +24,13 @@ def merge_proposals(old: dict[str, Any] | None, new: dict[str, Any] | None) -> d
     return {**(old or {}), **new}
 
 
+def _latest(old: list[Any] | None, new: list[Any] | None, keep: int) -> list[Any]:
+    return ((old or []) + (new or []))[-keep:]
+
+
 def bounded_log(old: list[str] | None, new: list[str] | None) -> list[str]:
     """Console messages, keeping only the latest MAX_LOG so the checkpoint stays small."""
-    return ((old or []) + (new or []))[-MAX_LOG:]
+    return _latest(old, new, MAX_LOG)
 
 
 def recent_metrics(old: list[dict[str, Any]] | None,
@@ -34,7 +38,7 @@ def recent_metrics(old: list[dict[str, Any]] | None,
     """The latest RECENT_METRICS rounds' metrics, for a front-end reading the state: every
     round's are in the ledger (``Ledger.metrics()``, where the nodes read the history), so a
     checkpoint does not grow with the number of rounds."""
-    return ((old or []) + (new or []))[-RECENT_METRICS:]
+    return _latest(old, new, RECENT_METRICS)
 
 
 class State(TypedDict, total=False):
