@@ -7,14 +7,19 @@ schedule; plain loop and graph interleaved), with the parts the plain loop does 
 timed inside the graph run: Chroma catching up with memory (``ExampleMemory.flush``), the
 checkpoint saver's ``put`` and ``put_writes``, saving the pool and test split into the run
 (``LabelGraph.add_pool``), building the run's context, and ``result()``; beside them, each
-node's own time as the run records it. Medians over the repeats; results go to
-benchmarks/results/graph_parts.json.
+node's own time as the run records it. Two references beside them: LangGraph's own cost,
+a graph of the run's shape (five nodes a round, the same number of rounds) whose nodes do
+nothing, without a checkpointer and with a SqliteSaver fsyncing every commit or not (the
+run's setting); and the pool's features built in two passes over the texts (fit, then
+transform) against one (``Featurizer.fit_transform``). Medians over the repeats; results
+go to benchmarks/results/graph_parts.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import statistics
 import tempfile
 import time
@@ -25,12 +30,15 @@ from typing import Any
 
 import graph_overhead as go
 from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
 
 import labelgraph.api as api
 from labelgraph.assets import atomic_write_text
 from labelgraph.memory.examples import ExampleMemory
+from labelgraph.student import Featurizer
 
 RESULTS = Path(__file__).resolve().parent / "results" / "graph_parts.json"
+ROUND_NODES = ("supervisor", "selector", "annotator", "verifier", "learner")
 PARTS: dict[str, float] = defaultdict(float)
 
 
@@ -55,6 +63,49 @@ _time(api.LabelGraph, "_assemble", "context built")
 _time(api.LabelGraph, "result", "result()")
 
 
+def empty_graph_seconds(rounds: int, saver: str | None) -> float:
+    """One pass of a graph of the run's shape whose nodes do nothing: ``saver`` None (no
+    checkpointer), "FULL" or "NORMAL" (SQLite's synchronous setting, WAL mode)."""
+    def step(state: dict[str, Any]) -> dict[str, Any]:
+        return {"n": state.get("n", 0) + 1}
+
+    graph = StateGraph(dict)
+    graph.add_node("bootstrap", step)
+    for node in ROUND_NODES:
+        graph.add_node(node, step)
+    graph.add_edge(START, "bootstrap")
+    graph.add_edge("bootstrap", ROUND_NODES[0])
+    for a, b in zip(ROUND_NODES, ROUND_NODES[1:], strict=False):
+        graph.add_edge(a, b)
+    limit = 1 + len(ROUND_NODES) * rounds
+    graph.add_conditional_edges(ROUND_NODES[-1], lambda s: END if s["n"] >= limit
+                                else ROUND_NODES[0], [ROUND_NODES[0], END])
+    with tempfile.TemporaryDirectory(prefix="graph_parts-empty-") as tmp:
+        checkpointer = None
+        if saver is not None:
+            conn = sqlite3.connect(Path(tmp) / "checkpoints.sqlite", check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={saver}")
+            checkpointer = SqliteSaver(conn)
+        compiled = graph.compile(checkpointer=checkpointer)
+        kwargs: dict[str, Any] = {"durability": "sync"} if checkpointer else {}
+        start = time.perf_counter()
+        for _ in compiled.stream({"n": 0}, {"configurable": {"thread_id": "t"},
+                                            "recursion_limit": limit + 10}, **kwargs):
+            pass
+        return time.perf_counter() - start
+
+
+def features_seconds(split: go.Split, one_pass: bool) -> float:
+    """The pool's student features, fitted and transformed in one pass or two."""
+    start = time.perf_counter()
+    if one_pass:
+        Featurizer().fit_transform(split.pool_text, split.pool_emb)
+    else:
+        Featurizer().fit(split.pool_text).transform(split.pool_text, split.pool_emb)
+    return time.perf_counter() - start
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dataset", default="rt")
@@ -76,6 +127,13 @@ def main() -> None:
                 rows[part].append(seconds)
             for node, seconds in (run["recorded"] or {}).items():
                 rows[f"node {node}"].append(seconds)
+            rounds = run["rounds"]
+            for saver in (None, "FULL", "NORMAL"):
+                rows[f"empty graph, {rounds} rounds, checkpoints: {saver or 'none'}"].append(
+                    empty_graph_seconds(rounds, saver))
+            for one_pass in (False, True):
+                rows[f"pool features, {'one pass' if one_pass else 'two passes'}"].append(
+                    features_seconds(split, one_pass))
     medians = {part: round(statistics.median(v), 3) for part, v in rows.items()}
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(),
