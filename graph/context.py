@@ -9,8 +9,9 @@ with fakes where a real part cannot run here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -50,6 +51,9 @@ class Context:
     tools: ToolRegistry  #: the tools each agent may call
     criteria: tuple[tuple[str, StoppingCriterion], ...]  #: every stopping rule, by name
     llm: MeteredLLM | None = None  #: the metered chat model, if any
+    #: set by a front-end to pause the run between items of a long step (see
+    #: :class:`~labelgraph.errors.PauseRequested`); nodes only read it
+    pause: threading.Event = field(default_factory=threading.Event, compare=False)
 
     def rng(self, round_: int, salt: int = 0) -> np.random.Generator:
         """A generator seeded by run seed and round, so a re-run node makes the same choices."""
@@ -64,10 +68,12 @@ class Context:
         return registry.names("strategies")
 
     def labeled_mask(self) -> np.ndarray:
-        """Which pool rows already have a label bought (from the ledger, the truth)."""
+        """Which pool rows are done with (from the ledger, the truth): a label is bought, or
+        a person skipped the item, so it is not asked again."""
         pool = self.store.pool()
         mask = np.zeros(len(pool), dtype=bool)
-        rows = [pool.index[i] for i in self.ledger.labeled_ids() if i in pool.index]
+        done = self.ledger.labeled_ids() | self.ledger.skipped_ids()
+        rows = [pool.index[i] for i in done if i in pool.index]
         mask[rows] = True
         return mask
 

@@ -21,7 +21,7 @@ import numpy as np
 from langgraph.types import interrupt
 
 from labelgraph.budget import Spend, buy_once
-from labelgraph.errors import BudgetExhausted, InputError, ProviderError
+from labelgraph.errors import BudgetExhausted, InputError, PauseRequested, ProviderError
 from labelgraph.events import LabelRequest, progress_writer
 from labelgraph.llm import MeteredLLM, calls_tools, resolve_llm, returns_logprobs
 from labelgraph.memory.ledger import LabelRow
@@ -547,6 +547,8 @@ class LLMAnnotator:
                 return list(pool.map(lambda job: job(), jobs))
         out = []
         for n, job in enumerate(jobs, 1):
+            if ctx.pause.is_set():  # between items: what is bought replays on resume
+                raise PauseRequested(f"paused after {n - 1} of {len(jobs)} labels")
             out.append(job())
             progress(n, len(jobs))
         return out
@@ -585,6 +587,8 @@ class HumanAnnotator:
                                "questions": questions})
             answers = dict(reply or {})
         out = []
+        asked = {items[n]["id"] for n in ask}
+        skipped = []
         for item in items:
             given = answers.get(item["id"])
             if (item["id"], "human") in known or given is not None:
@@ -593,6 +597,9 @@ class HumanAnnotator:
                                      lambda label=label: Answer(label, "human", 1.0)))
             else:
                 out.append(Answer(None, "human", None, "skipped by the human"))
+                if item["id"] in asked:
+                    skipped.append(item["id"])
+        ctx.ledger.record_skips(skipped, round_, "skipped by the human")  # not asked again
         return out
 
 

@@ -23,8 +23,8 @@ from labelgraph.assets import atomic_write_text, embedding_cache_root
 from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig, make_config
 from labelgraph.data import PoolData, load_pool
-from labelgraph.errors import InputError, RunStateError
-from labelgraph.events import MemoryRepaired, PoolChecked
+from labelgraph.errors import InputError, PauseRequested, RunStateError
+from labelgraph.events import Continued, MemoryRepaired, NotContinued, Paused, PoolChecked
 from labelgraph.graph.builder import NODES, build_graph, recursion_limit
 from labelgraph.graph.context import Context
 from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
@@ -33,7 +33,7 @@ from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
 from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory, repair_memory
 from labelgraph.registry import registry
-from labelgraph.stopping import GUARDRAIL_CRITERIA
+from labelgraph.stopping import GUARDRAIL_CRITERIA, how_to_go_on, votes
 from labelgraph.student import check_student, default_student
 from labelgraph.tools.agent import ToolLimits
 from labelgraph.tools.registry import ToolRegistry
@@ -284,8 +284,9 @@ class LabelGraph:
                                    limits=ToolLimits.from_config(self.config))
         return registry.create("policies", name)
 
-    def _criteria(self) -> tuple[tuple[str, Any], ...]:
-        names = list(dict.fromkeys([*GUARDRAIL_CRITERIA, *self.config.stopping]))
+    @staticmethod
+    def _criteria(config: RunConfig) -> tuple[tuple[str, Any], ...]:
+        names = list(dict.fromkeys([*GUARDRAIL_CRITERIA, *config.stopping]))
         return tuple((name, registry.create("stopping", name)) for name in names)
 
     @property
@@ -302,7 +303,7 @@ class LabelGraph:
                 registry.get("policies", self.policy)
             tools = ToolRegistry(self.tools, mcp=None if self.read_only
                                  else self.config.mcp_servers)
-            criteria = self._criteria()
+            criteria = self._criteria(self.config)
             embedding = registry.create("embeddings", self.embedding) \
                 if isinstance(self.embedding, str) else self.embedding
             annotator = self._make_annotator()
@@ -366,6 +367,8 @@ class LabelGraph:
         steering = Steering.fold(ledger.human_actions())  # a person's standing changes
         config = make_config({**self.config.model_dump(), **steering.settings}) \
             if steering.settings else self.config
+        if config.stopping != self.config.stopping:
+            criteria = self._criteria(config)
         if steering.budget:
             meter.budget = Budget(**steering.budget)
         store = RunStore(self.paths, embedding, self.task.labels, memory=memory,
@@ -424,8 +427,9 @@ class LabelGraph:
         return data
 
     def _input(self, pool: PoolLike | None, test: PoolLike | None,
-               **kw: Any) -> tuple[Any, list[PoolChecked]]:
-        """The graph input for this call (None: continue) and the pools it validated."""
+               **kw: Any) -> tuple[Any, list[Any]]:
+        """The graph input for this call (None: continue, or nothing to do) and the events
+        to show first: the pools it validated, and whether a stopped run goes on."""
         self.run_dir.mkdir(parents=True, exist_ok=True)
         checked = []
         for split, data, extra in (("test", test, {"label_column": "label"}),
@@ -439,11 +443,12 @@ class LabelGraph:
             if state.interrupts:
                 raise RunStateError("the run is waiting for a human answer: call resume(answers)")
             return None, checked  # continue after a crash or a pause
-        if state.values.get("stop_reason"):
-            return None, checked
         # Whether the run is new is decided by its own records, never by an empty `next`: a
         # kill between a node's writes and its checkpoint (or lost checkpoints) leaves one.
         last = max(int(state.values.get("round") or 0), self.context.ledger.last_round())
+        if state.values.get("stop_reason"):
+            graph_input, event = self._go_on(state.values, last)
+            return graph_input, [*checked, event]
         start: dict[str, Any] = {"steering": self._steering.model_dump()} \
             if self._steering else {}
         if last or self.context.ledger.totals()["labels"]:
@@ -459,6 +464,60 @@ class LabelGraph:
                              "annotator")
         return {"round": 0, **start}, checked
 
+    def _go_on(self, values: dict[str, Any],
+               last: int) -> tuple[dict[str, Any] | None, Continued | NotContinued]:
+        """The input that continues a stopped run, or why it stays stopped.
+
+        A stopped run goes on only when a person has changed it since it stopped (a
+        ``steer``: more budget, a forced action, a stopping setting, or just "go on") and no
+        stopping criterion would stop it again at once: the same criteria the supervisor
+        asks, on the same signals, with the idle rounds counted from zero."""
+        reason = str(values["stop_reason"])
+        steering = Steering.model_validate(values.get("steering") or {})
+        stopped = next((d for d in reversed(self.context.ledger.decisions())
+                        if d["action"] == "stop"), {})
+        if not (steering.news or steering.force):
+            criteria = tuple(stopped.get("criteria") or ["human"])
+            hints = "; or ".join(how_to_go_on(c) for c in criteria)
+            return None, NotContinued(round=last, reason=reason, criteria=criteria,
+                                      hint=f"nothing has changed since it stopped: {hints}")
+        blockers = self.blockers(values, last)
+        if blockers:
+            return None, NotContinued(round=last, reason="; ".join(r for _, r in blockers),
+                                      hint="; or ".join(how_to_go_on(n) for n, _ in blockers),
+                                      criteria=tuple(n for n, _ in blockers))
+        self.context.ledger.record_human(last, "continue", {"after": reason,
+                                                            "changes": steering.news})
+        return ({"round": last, "stop_reason": None, "idle_rounds": 0},
+                Continued(round=last, after=reason, changes=tuple(steering.news)))
+
+    def blockers(self, values: dict[str, Any] | None = None,
+                 round_: int | None = None) -> list[tuple[str, str]]:
+        """The stopping criteria that would stop the run at its next decision, as (name,
+        reason): what keeps a stopped run from going on. A forced action is held back only
+        by the guardrails, as the supervisor does."""
+        from labelgraph.agents.supervisor import compute_signals
+
+        ctx = self.context
+        values = values if values is not None else \
+            self.graph.get_state(self.config_dict).values
+        round_ = round_ if round_ is not None else \
+            max(int(values.get("round") or 0), ctx.ledger.last_round())
+        steering = Steering.model_validate(values.get("steering") or {})
+        signals = compute_signals({**values, "round": round_, "idle_rounds": 0,  # type: ignore[typeddict-item]
+                                   "proposals": {}}, ctx)
+        criteria = [(n, c) for n, c in ctx.criteria
+                    if not steering.force or n in GUARDRAIL_CRITERIA]
+        return votes(criteria, signals, ctx.config)
+
+    def request_pause(self, pause: bool = True) -> None:
+        """Ask the run to pause between the items of a long step (a local model labeling a
+        batch); ``pause=False`` withdraws the request. A front-end calls this from another
+        thread; the step ends with a :class:`~labelgraph.events.Paused` event and the next
+        ``stream`` resumes it."""
+        event = self.context.pause
+        event.set() if pause else event.clear()
+
     def stream(self, pool: PoolLike | None = None, *, test: PoolLike | None = None,
                resume: Any = None, pause_before: Sequence[str] | str | None = None,
                **kw: Any) -> Iterator[tuple[str, Any]]:
@@ -469,14 +528,17 @@ class LabelGraph:
         if self.read_only:
             raise RunStateError(f"{self.run_dir} was opened read-only; open it without "
                                 "read_only=True to run it")
-        checked: list[PoolChecked] = []
+        checked: list[Any] = []
         if resume is not None:
             graph_input: Any = Command(resume=resume)
         else:
             graph_input, checked = self._input(pool, test, **kw)
         for event in checked:
             yield ("custom", event)
+        if any(isinstance(event, NotContinued) for event in checked):
+            return
         context = self.context
+        context.pause.clear()  # a pause asked before this call was for the last one
         if not self._memory_checked:  # once per driver: after that the copy is current
             repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
                                      context.embed_items([{"id": e.id, "text": e.text}
@@ -489,6 +551,10 @@ class LabelGraph:
             yield from self.graph.stream(graph_input, self.config_dict, context=context,
                                          stream_mode=["updates", "custom"], durability="sync",
                                          interrupt_before=pause_before)
+        except PauseRequested:  # between items of a step: it runs again on resume
+            state = self.graph.get_state(self.config_dict)
+            yield ("custom", Paused(round=int(state.values.get("round") or 0),
+                                    node=state.next[0] if state.next else ""))
         finally:  # stopped, paused or failed: Chroma catches up with memory, and the
             context.memory.flush()  # user's copy of the student with the latest one
             context.store.write_model()
@@ -516,13 +582,14 @@ class LabelGraph:
         if self.read_only:
             raise RunStateError("a read-only run cannot be steered")
         ctx = self.context
-        change = Steering.check(change, self.task.labels, ctx.strategies)
+        optional = [n for n in registry.names("stopping") if n not in GUARDRAIL_CRITERIA]
+        change = Steering.check(change, self.task.labels, ctx.strategies, optional)
         settings = {k: v for k, v in change.items() if k in STEERABLE}
         config = make_config({**ctx.config.model_dump(), **settings})  # checks the values
         state = self.graph.get_state(self.config_dict)
         round_ = max(int(state.values.get("round") or 0), ctx.ledger.last_round())
         steering = Steering.model_validate(state.values.get("steering") or {}).changed(
-            change, note or ", ".join(f"{k}={v}" for k, v in change.items()))
+            change, note or ", ".join(f"{k}={v}" for k, v in change.items()) or "go on")
         ctx.ledger.record_human(round_, "steer", change)
         if state.values:
             self.graph.update_state(self.config_dict, {"steering": steering.model_dump()})
@@ -530,7 +597,9 @@ class LabelGraph:
             self._steering = steering
         if "budget" in change:
             ctx.meter.budget = Budget(**change["budget"])
-        self._context = replace(ctx, config=config)
+        criteria = self._criteria(config) if config.stopping != ctx.config.stopping \
+            else ctx.criteria
+        self._context = replace(ctx, config=config, criteria=criteria)
         return steering
 
     def correct(self, item_id: str, label: str | None) -> Example:

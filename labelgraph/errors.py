@@ -34,3 +34,9 @@ class RunStateError(LabelGraphError, RuntimeError):
 class ProviderError(LabelGraphError, RuntimeError):
     """A model provider kept failing (timeouts, rate limits, lost connections) after retries;
     the item abstains or the policy falls back, and the run goes on."""
+
+
+class PauseRequested(LabelGraphError):
+    """A front-end asked the run to pause (``LabelGraph.request_pause``). A node that works
+    item by item raises it between items; ``LabelGraph.stream`` ends quietly, and on resume
+    the node runs again, replaying from the ledger what it had already bought."""

@@ -12,9 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Audited", "Decided", "Event", "Generated", "LabelRequest", "Labeled", "Learned",
-           "MemoryRepaired", "PoolChecked", "PoolLoaded", "Progress", "Selected", "Verified",
-           "progress_writer"]
+__all__ = ["Audited", "Continued", "Decided", "Event", "Generated", "LabelRequest", "Labeled",
+           "Learned", "MemoryRepaired", "NotContinued", "Paused", "PoolChecked", "PoolLoaded",
+           "Progress", "Selected", "Verified", "progress_writer"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +40,33 @@ class MemoryRepaired(Event):
     Chroma) and they were written again from the ledger, before the run went on."""
 
     examples: int
+
+
+@dataclass(frozen=True)
+class Continued(Event):
+    """A stopped run goes on because a person changed it (``changes``, in words); it had
+    stopped because of ``after``."""
+
+    after: str
+    changes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NotContinued(Event):
+    """A stopped run stays stopped: ``reason`` says why it stopped (or still would), ``hint``
+    what would let it go on."""
+
+    reason: str
+    hint: str
+    criteria: tuple[str, ...] = ()  #: the criteria that keep it stopped, by name
+
+
+@dataclass(frozen=True)
+class Paused(Event):
+    """The run paused between items because a front-end asked it to; the step resumes
+    where it was (what it bought is replayed from the ledger, never bought again)."""
+
+    node: str
 
 
 @dataclass(frozen=True)

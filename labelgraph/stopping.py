@@ -21,11 +21,30 @@ if TYPE_CHECKING:
 __all__ = ["CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau", "ClassificationChange",
            "CostAware", "IdlePatience", "LabelBudget", "MoneyBudget", "OverallUncertainty",
            "PoolExhausted", "RoundBudget", "StabilizingPredictions", "StoppingCriterion",
-           "TokenBudget", "expected_gain", "needed", "votes"]
+           "TokenBudget", "expected_gain", "how_to_go_on", "needed", "votes"]
 
 #: Criteria that are guardrails: they apply to every run whatever its config says.
 GUARDRAIL_CRITERIA = ("label_budget", "token_budget", "usd_budget", "round_budget", "patience",
                       "pool_exhausted")
+
+
+#: What lets a run go on past each guardrail (``how_to_go_on`` words the optional ones).
+_GO_ON = {
+    "label_budget": "raise the label budget",
+    "token_budget": "raise the token budget",
+    "usd_budget": "raise the money budget",
+    "round_budget": "raise the round budget",
+    "patience": "change something and go on (idle rounds start again from zero)",
+    "pool_exhausted": "turn synthesis on (it needs an LLM) or start a run on a larger pool",
+    "human": "ask it to go on",
+    "policy": "ask it to go on, or force the next action",
+}
+
+
+def how_to_go_on(name: str) -> str:
+    """In words, what would let a run stopped by criterion ``name`` go on."""
+    return _GO_ON.get(name, f"lift the stopping criterion {name!r} (the run's stopping "
+                            "setting), or force the next round")
 
 
 @runtime_checkable

@@ -105,7 +105,7 @@ class Proposal(BaseModel):
 
 
 #: the run settings a person may change while the run goes on (RunConfig fields)
-STEERABLE = ("strategy", "batch_size", "synthesize", "confidence_threshold")
+STEERABLE = ("strategy", "batch_size", "synthesize", "confidence_threshold", "stopping")
 
 
 class Steering(BaseModel):
@@ -125,9 +125,10 @@ class Steering(BaseModel):
                         force=change.get("force", self.force), news=[*self.news, note])
 
     @staticmethod
-    def check(change: dict[str, Any], labels: tuple[str, ...],
-              strategies: list[str]) -> dict[str, Any]:
-        """A change as plain JSON values, or an InputError that says what is wrong with it."""
+    def check(change: dict[str, Any], labels: tuple[str, ...], strategies: list[str],
+              criteria: list[str] | None = None) -> dict[str, Any]:
+        """A change as plain JSON values, or an InputError that says what is wrong with it
+        (``criteria``: the stopping criteria a ``stopping`` change may name)."""
         unknown = set(change) - {*STEERABLE, "budget", "force"}
         if unknown:
             raise InputError(f"cannot change {sorted(unknown)}; a person may change "
@@ -136,6 +137,15 @@ class Steering(BaseModel):
         if change.get("strategy") is not None and change["strategy"] not in strategies:
             raise InputError(f"unknown strategy {change['strategy']!r}; choose one of "
                              f"{sorted(strategies)}")
+        if change.get("stopping") is not None:
+            names = change["stopping"]
+            names = [n.strip() for n in names.split(",") if n.strip()] \
+                if isinstance(names, str) else [str(n) for n in names]
+            unknown_criteria = [n for n in names if criteria is not None and n not in criteria]
+            if unknown_criteria:
+                raise InputError(f"unknown stopping criterion {unknown_criteria[0]!r}; choose "
+                                 f"from {sorted(criteria or [])}")
+            out["stopping"] = names
         if "budget" in change:
             budget = change["budget"]
             try:

@@ -57,6 +57,9 @@ CREATE TABLE IF NOT EXISTS audits (
     PRIMARY KEY (round, item_id));
 CREATE TABLE IF NOT EXISTS timings (
     round INTEGER NOT NULL, node TEXT NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS skips (
+    item_id TEXT PRIMARY KEY, round INTEGER NOT NULL, reason TEXT NOT NULL,
+    created REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS anomalies (
     call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
     created REAL NOT NULL, PRIMARY KEY (call_id, kind));
@@ -289,10 +292,22 @@ class Ledger:
 
     def record_human(self, round_: int, kind: str, payload: dict[str, Any]) -> None:
         """Record what a person did to the run: "steer" (settings, budget, a forced action),
-        "correct" or "reject" (a label in memory)."""
+        "correct" or "reject" (a label in memory), "continue" (a stopped run goes on),
+        "pause" or "go" (a front-end paused the run, or let it go on)."""
         with self._tx() as conn:
             conn.execute("INSERT INTO human_actions (round, kind, payload, created) "
                          "VALUES (?,?,?,?)", (round_, kind, json.dumps(payload), time.time()))
+
+    def record_skips(self, item_ids: Iterable[str], round_: int, reason: str) -> None:
+        """Items a person skipped (or handed back with nobody else to label them): they are
+        not selected again. Idempotent, so a re-run step writes the same rows."""
+        rows = [(i, round_, reason, time.time()) for i in item_ids]
+        if rows:
+            with self._tx() as conn:
+                conn.executemany("INSERT OR IGNORE INTO skips VALUES (?,?,?,?)", rows)
+
+    def skipped_ids(self) -> set[str]:
+        return {row[0] for row in self._rows("SELECT item_id FROM skips")}
 
     def human_actions(self) -> list[dict[str, Any]]:
         return [{"round": r, "kind": k, "payload": json.loads(p), "created": c}

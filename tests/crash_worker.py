@@ -1,7 +1,8 @@
 """A run in its own process, for crash-and-resume tests.
 
-Usage: python crash_worker.py RUN_DIR CRASH_AT [CRASH_AT is "annotator:N" (die on the Nth
-LLM label call), "verifier:N" (die in the Nth custom check) or "none"]. Dies with
+Usage: python crash_worker.py RUN_DIR CRASH_AT [LABELS] [CRASH_AT is "annotator:N" (die on
+the Nth LLM label call), "verifier:N" (die in the Nth custom check) or "none"; LABELS, when
+given and the run has stopped, raises its label budget to that and lets it go on]. Dies with
 ``os._exit(17)`` — like ``kill -9``: no cleanup, no flush — and otherwise prints one JSON
 line with the calls this process made.
 """
@@ -46,6 +47,9 @@ lg = LabelGraph(Task(labels=["positive", "negative"], description="movie review 
                 # there, and the resumed run must repair it from the ledger
                 config={"seed_size": 8, "batch_size": 6, "synthesize": False,
                         "stopping": [], "memory_write_behind": 3600})
+if len(sys.argv) > 3 and (Path(run_dir) / "run.json").exists() and \
+        lg.graph.get_state(lg.config_dict).values.get("stop_reason"):
+    lg.steer(budget={"labels": int(sys.argv[3])})  # a stopped run, given more budget
 pool = make_pool()
 result = lg.run(pool if not (Path(run_dir) / "pool.parquet").exists() else None,
                 label_column="label")

@@ -164,3 +164,42 @@ def test_missing_extra_says_how_to_install_or_run_without(monkeypatch, hidden):
     assert "--annotator oracle --llm none" in message
     assert "--llm openai:gpt-4o-mini" in message and 'pip install "labelgraph[openai]"' in message
     assert isinstance(info.value, ImportError)
+
+
+@pytest.mark.local_model
+@pytest.mark.skipif(bool(_MISSING), reason="the `local` extra is not installed")
+def test_a_pause_takes_effect_between_items_and_rebuys_nothing(tmp_path):
+    """A pause asked while the local model labels a batch holds the run after the item in
+    hand; going on labels the rest, replaying what was bought (one call per label)."""
+    import sqlite3
+
+    from conftest import make_pool
+    from labelgraph import Budget, LabelGraph, Task
+    from labelgraph.events import Paused, Progress
+
+    lg = LabelGraph(Task(labels=LABELS, description="movie review sentiment"), llm="local",
+                    annotator="llm", budget=Budget(labels=16), run_dir=tmp_path / "run",
+                    embedding="hashing", config={"seed_size": 8, "batch_size": 8,
+                                                 "synthesize": False, "stopping": []})
+    paused = []
+    for _mode, chunk in lg.stream(make_pool(), label_column="label"):
+        if isinstance(chunk, Progress) and chunk.what == "annotate" and chunk.done == 3:
+            lg.request_pause()  # as the console does from its own thread
+        if isinstance(chunk, Paused):
+            paused.append(chunk)
+    assert [p.node for p in paused] == ["annotator"]
+    assert lg.graph.get_state(lg.config_dict).next == ("annotator",)
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as conn:
+        held = conn.execute("SELECT COUNT(*) FROM labels").fetchone()[0]
+    # between items, not at the end of the batch (the node runs beside the stream's reader,
+    # so the item in hand when the pause was asked is finished first)
+    assert 3 <= held < 8
+    result = lg.run()
+    assert result.cost["labels"] == 16
+    with sqlite3.connect(tmp_path / "run" / "ledger.sqlite") as conn:
+        calls = conn.execute("SELECT COUNT(*) FROM calls WHERE agent = 'annotator'").fetchone()[0]
+        labels = conn.execute("SELECT COUNT(DISTINCT item_id) FROM labels").fetchone()[0]
+    # one call per label (none bought again after the pause), and one for the label prior
+    # the cold-start round's zero-shot prompts are calibrated with
+    assert labels == 16 and calls == 16 + 1
+    lg.close()

@@ -24,8 +24,8 @@ TASK = Task(labels=["positive", "negative"], description="movie review sentiment
 WORKER = Path(__file__).parent / "crash_worker.py"
 
 
-def run_worker(run_dir: Path, crash_at: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(WORKER), str(run_dir), crash_at],
+def run_worker(run_dir: Path, crash_at: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, str(WORKER), str(run_dir), crash_at, *extra],
                           capture_output=True, text=True, timeout=300)
 
 
