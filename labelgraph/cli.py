@@ -18,7 +18,15 @@ import typer
 from rich.console import Console
 
 from labelgraph.errors import InputError, LabelGraphError, ModelNotInstalledError
-from labelgraph.events import Decided, Generated, Learned, PoolChecked, Progress
+from labelgraph.events import (
+    Continued,
+    Decided,
+    Generated,
+    Learned,
+    NotContinued,
+    PoolChecked,
+    Progress,
+)
 
 if TYPE_CHECKING:
     from labelgraph.api import LabelGraph, RunResult
@@ -125,6 +133,9 @@ class Live:
         elif isinstance(chunk, Generated):
             console.print(f"  generated {chunk.n} new examples "
                           f"({chunk.dropped} near-duplicates dropped)")
+        elif isinstance(chunk, Continued):
+            console.print(f"going on after the stop ({chunk.after}): "
+                          + "; ".join(chunk.changes), markup=False)
         elif isinstance(chunk, Learned):
             m = chunk.metrics
             acc = "-" if m.get("accuracy") is None else f"{m['accuracy']:.3f}"
@@ -133,11 +144,15 @@ class Live:
                           f"test accuracy {acc}")
 
 
-def _drive(lg: LabelGraph, stream: Iterable[tuple[str, Any]]) -> RunResult:
-    """Consume a run's stream with the progress display; return the result."""
+def _drive(lg: LabelGraph, stream: Iterable[tuple[str, Any]],
+           refused: list[NotContinued] | None = None) -> RunResult:
+    """Consume a run's stream with the progress display; return the result (``refused``
+    collects the reason a stopped run did not go on)."""
     with Live() as live:
         for mode, chunk in stream:
             live.show(mode, chunk)
+            if refused is not None and isinstance(chunk, NotContinued):
+                refused.append(chunk)
     return lg.result()
 
 
@@ -262,17 +277,63 @@ def run(
 def resume(
     run_dir: Path,
     llm: Annotated[str | None, typer.Option(help="override the saved llm spec")] = None,
+    budget_labels: Annotated[int | None, typer.Option(
+        help="the label budget from now on (the total, not an addition)")] = None,
+    budget_usd: Annotated[float | None, typer.Option(help="the money budget from now on")
+                          ] = None,
+    budget_tokens: Annotated[int | None, typer.Option(help="the token budget from now on")
+                             ] = None,
+    budget_rounds: Annotated[int | None, typer.Option(help="the round budget from now on")
+                             ] = None,
+    stopping: Annotated[str | None, typer.Option(
+        help="the optional stopping criteria from now on, comma-separated ('none' lifts "
+             "them all; labelgraph plugins lists them)")] = None,
 ) -> None:
-    """Continue a stopped, paused or crashed run from its last checkpoint."""
+    """Continue a paused or crashed run, or a stopped one given a reason to go on: more
+    budget (--budget-labels 300) or a lifted stopping criterion (--stopping none).
+    Each change is recorded in the run's ledger as the person's."""
     from labelgraph.api import LabelGraph
+    from labelgraph.stopping import how_to_go_on
 
     lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
     spec = lg.llm if isinstance(lg.llm, str) else "none"
-    console.print(f"resuming {run_dir} with llm {spec!r} ({lg.budget})")
+    change: dict[str, Any] = {}
+    budget = lg.context.meter.budget.model_dump()
+    for key, value in (("labels", budget_labels), ("usd", budget_usd),
+                       ("tokens", budget_tokens), ("rounds", budget_rounds)):
+        if value is not None:
+            budget[key] = value
+    if budget != lg.context.meter.budget.model_dump():
+        change["budget"] = budget
+    if stopping is not None:
+        change["stopping"] = [] if stopping.strip().lower() in {"none", "off", ""} \
+            else stopping
+    state = lg.graph.get_state(lg.config_dict).values
+    stopped = bool(state.get("stop_reason")) and lg.pending() is None
+    if stopped and not change and lg.blockers(state):
+        blockers = lg.blockers(state)
+        lg.close()
+        raise InputError(f"{run_dir} stopped ({'; '.join(r for _, r in blockers)}) and nothing "
+                         f"lets it go on: {'; or '.join(how_to_go_on(n) for n, _ in blockers)}"
+                         " (--budget-labels N, --budget-usd X, --stopping none)")
+    if change or stopped:
+        before = lg.context.meter.budget.model_dump()
+        notes = [f"{k} budget {before[k]} → {v}" for k, v in budget.items() if v != before[k]]
+        if "stopping" in change:
+            notes.append(f"stopping criteria → {stopping}")
+        lg.steer(note="; ".join(notes) or "the person asked to go on", **change)
+    console.print(f"resuming {run_dir} with llm {spec!r} ({lg.context.meter.budget})")
     if lg.pending() is not None:
         _finish(lg, lg.result())
-    else:
-        _go(lg)
+        return
+    refused: list[NotContinued] = []
+    result = _drive(lg, lg.stream(), refused)
+    if refused:
+        lg.close()
+        raise InputError(f"{run_dir} stays stopped: {refused[0].reason}; to go on, "
+                         f"{refused[0].hint} (--budget-labels N, --budget-usd X, "
+                         "--stopping none)")
+    _finish(lg, result)
 
 
 def console_command(
@@ -292,7 +353,10 @@ def console_command(
     batch_size: int = 20,
     seed_size: int = 20,
     embedding: str = "minilm",
-    paused: Annotated[bool, typer.Option(help="open paused")] = False,
+    paused: Annotated[bool | None, typer.Option(
+        "--paused/--continue",
+        help="open the run paused, or let it go on (default: as it was left: a run you "
+             "paused stays paused)")] = None,
 ) -> None:
     """Watch, ask, steer and label a run in a terminal chat (/help inside lists commands)."""
     from labelgraph.api import LabelGraph
@@ -334,15 +398,23 @@ def console_command(
 command(console_command, "console")
 
 @command
-def export(run_dir: Path, out: Annotated[Path | None, typer.Option()] = None) -> None:
-    """Write the labeled dataset of a run as CSV (formula-like cells are neutralized)."""
+def export(
+    run_dir: Path,
+    out: Annotated[Path | None, typer.Option(help="the file to write (default: "
+                                                  "RUN_DIR/dataset.<format>)")] = None,
+    format_: Annotated[str | None, typer.Option(
+        "--format", help="csv, jsonl or parquet (default: what --out's suffix names, else "
+                         "csv); a suffix naming another format is refused")] = None,
+) -> None:
+    """Write every labeled item of a run with its source, confidence, verdict and provenance
+    (CSV cells that look like formulas are neutralized)."""
     from labelgraph.api import LabelGraph
-    from labelgraph.assets import atomic_write, csv_safe
+    from labelgraph.export import export as write_labels
+    from labelgraph.export import resolve_format
 
-    dataset = LabelGraph.open(run_dir, read_only=True).result().dataset.map(csv_safe)
-    out = out or run_dir / "dataset.csv"
-    atomic_write(out, lambda tmp: dataset.to_csv(tmp, index=False))
-    console.print(f"wrote {out}")
+    fmt = resolve_format(format_, out)  # a bad format fails before the run is opened
+    written = write_labels(LabelGraph.open(run_dir, read_only=True), out, fmt)
+    console.print(f"wrote {written} ({fmt})")
 
 
 @command

@@ -29,10 +29,12 @@ def test_run_resume_and_export_on_a_csv(tmp_path):
     assert out.exit_code == 0, out.output
     assert "budget exhausted: labels" in out.output
     assert (run_dir / "report.json").exists()
-    again = runner.invoke(app, ["resume", str(run_dir)])
-    assert again.exit_code == 0, again.output
+    again = runner.invoke(app, ["resume", str(run_dir)])  # stopped, and nothing changed
+    assert again.exit_code == 1 and "raise the label budget" in again.output, again.output
+    more = runner.invoke(app, ["resume", str(run_dir), "--budget-labels", "34"])
+    assert more.exit_code == 0 and "going on after the stop" in more.output, more.output
     exported = runner.invoke(app, ["export", str(run_dir)])
-    assert exported.exit_code == 0 and (run_dir / "dataset.csv").read_text().count("\n") == 31
+    assert exported.exit_code == 0 and (run_dir / "dataset.csv").read_text().count("\n") == 35
 
 
 def test_run_with_a_missing_file_is_a_clear_error(tmp_path):

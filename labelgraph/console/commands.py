@@ -1,12 +1,12 @@
 """The console's commands: one table that the slash parser, ``/help``, the offline intent
-matcher and the console agent's tools are all built from."""
+parser and the console agent's tools are all built from."""
 
 from __future__ import annotations
 
 import shlex
 from dataclasses import dataclass
 
-__all__ = ["COMMANDS", "Spec", "by_name", "parse_slash"]
+__all__ = ["COMMANDS", "HELP_TOPICS", "Spec", "by_name", "parse_slash"]
 
 
 @dataclass(frozen=True)
@@ -15,92 +15,84 @@ class Spec:
 
     name: str
     usage: str  #: its arguments, as /help shows them
-    help: str  #: what it does, in one line (also the matcher's and the agent's description)
-    examples: tuple[str, ...] = ()  #: how people say it (the offline matcher's references)
-    changes: bool = False  #: it changes the run: the console agent must ask first
+    help: str  #: what it does, in one line (also the console agent's description)
+    examples: tuple[str, ...] = ()  #: plain sentences that mean it (the fallback matcher's)
+    changes: bool = False  #: it changes the run: plain language must ask first
 
 
 COMMANDS: tuple[Spec, ...] = (
     # -- watch and ask
-    Spec("status", "", "the run's state, budget used and left, accuracy and round",
-         ("status", "where are we", "how is the run going", "what is the state of the run",
-          "show progress", "how far along are we", "what round is it", "what is the accuracy")),
-    Spec("why", "", "why the last decision: its signals, the agents' proposals, what it followed",
-         ("why", "why did you do that", "explain the last decision", "what was the reasoning",
-          "why did you synthesize", "why that strategy",
-          "what made you decide that")),
-    Spec("spend", "", "spend by source and money per accepted label",
-         ("spend", "how much did we spend", "what did it cost", "show the costs",
-          "how much money is left", "cost per label", "what is the bill so far",
-          "how many tokens have we used")),
+    Spec("status", "", "the run's state, round, budget used and left, accuracy",
+         ("status", "how is the run going", "show progress", "how much budget is left")),
+    Spec("why", "[ROUND]", "why the last decision (or round ROUND's): signals, the agents' "
+         "proposals, what it followed",
+         ("why", "explain the last decision", "what was the reasoning")),
+    Spec("spend", "", "spend by source, tokens, and money per accepted label",
+         ("spend", "how much did we spend", "show the costs")),
     Spec("labels", "", "the label distribution in memory",
-         ("labels", "label distribution", "how many of each label", "class balance",
-          "show me the counts per class", "how many positives and negatives")),
+         ("labels", "label distribution", "class balance")),
     Spec("search", "TEXT", "search labeled memory for texts similar to TEXT",
-         ("search for", "find examples like", "look up texts about", "search memory for",
-          "show me labeled examples similar to")),
-    Spec("item", "ID", "show one item with its history: who labeled it, confidence, verdicts",
-         ("item", "show item", "history of item", "who labeled item", "tell me about item")),
+         ("search memory for", "find labeled examples like")),
+    Spec("item", "ID", "one item with its history: who labeled it, confidence, verdicts "
+         "(ID: 4 or more first characters)",
+         ("show item", "history of item")),
     Spec("flagged", "", "the labels the verifier flagged",
-         ("flagged", "show flagged labels", "which labels look wrong", "suspicious labels",
-          "what did the verifier flag", "list the flags")),
+         ("flagged labels", "which labels look wrong")),
     Spec("history", "", "the decision history, one line per round",
-         ("history", "decision history", "what happened so far", "list the decisions",
-          "show all rounds", "what have you done each round")),
-    Spec("curve", "", "draw the learning curve here and write it as a PNG",
-         ("curve", "learning curve", "plot the accuracy", "draw the curve",
-          "show me the learning curve", "graph the progress")),
+         ("decision history", "what happened each round")),
+    Spec("curve", "", "the learning curve here, and as a PNG",
+         ("learning curve", "plot the accuracy")),
+    Spec("pending", "", "the label questions waiting for you (answer them here)",
+         ("pending questions", "what needs my answer")),
+    Spec("tools", "", "each agent's tools and how each agent works in this run",
+         ("which tools do the agents have",)),
+    Spec("export", "[FORMAT] [PATH]", "write the labels to a file (csv, jsonl, parquet)",
+         ("export the labels", "save the dataset to a file")),
     # -- steer
-    Spec("pause", "", "pause after the current step",
-         ("pause", "hold on", "wait", "pause the run", "stop for a moment", "freeze",
-          "hang on a second", "pause after this step"), changes=True),
+    Spec("pause", "", "pause after the current step (between items on a local model)",
+         ("pause the run", "hold on"), changes=True),
     Spec("step", "", "run one round, then pause",
-         ("step", "one more round", "do a single round", "advance one step", "run one round "
-          "then pause", "next round only"), changes=True),
-    Spec("continue", "", "continue running",
-         ("continue", "go on", "resume", "carry on", "unpause", "run again",
-          "proceed"), changes=True),
+         ("run one round then pause", "one more round"), changes=True),
+    Spec("continue", "", "go on: after a pause, or after a stop once it has a reason to",
+         ("continue", "go on", "resume"), changes=True),
     Spec("stop", "", "stop the run: the supervisor's next decision is stop",
-         ("stop", "stop the run", "end it", "we are done", "finish now",
-          "terminate the run"), changes=True),
-    Spec("strategy", "NAME", "change the query strategy",
-         ("strategy", "switch to", "use the strategy", "change the strategy to",
-          "sample by", "query by"), changes=True),
-    Spec("batch", "N", "change the batch size",
-         ("batch", "batch size", "set the batch size to", "label per round",
-          "bigger batches", "smaller batches"), changes=True),
+         ("stop the run", "end the run for good"), changes=True),
+    Spec("strategy", "NAME", "change the query strategy (/help strategies lists them)",
+         ("change the strategy to", "switch the sampling to"), changes=True),
+    Spec("batch", "N", "change the batch size (items per round)",
+         ("set the batch size to",), changes=True),
     Spec("synth", "on|off", "allow or forbid synthesizing new examples",
-         ("synth", "turn synthesis off", "stop generating examples", "no more synthetic data",
-          "enable synthesis", "allow generated examples", "turn on generation"), changes=True),
+         ("turn synthesis off", "allow generated examples"), changes=True),
     Spec("threshold", "X", "the hybrid annotator's confidence threshold (0 to 1)",
-         ("threshold", "confidence threshold", "set the threshold to",
-          "ask me when the llm is less than sure", "route more to the human"), changes=True),
-    Spec("budget", "N | +N | usd X", "set the label budget to N, add N labels, or set dollars",
-         ("budget", "raise the budget", "give me more labels", "set the budget to",
-          "increase the label budget", "allow more spending", "more money", "add labels"),
-         changes=True),
-    Spec("query", "N [STRATEGY]", "force the next round: query N items, by a strategy",
-         ("query", "label more items now", "query items by", "pick items for labeling",
-          "get items from the pool", "annotate more examples from the pool"), changes=True),
-    Spec("synthesize", "N [LABEL]", "force the next round: generate N examples for a label",
-         ("synthesize", "generate examples", "write new examples for", "make synthetic texts",
-          "create examples of", "generate some"), changes=True),
+         ("set the confidence threshold to",), changes=True),
+    Spec("budget", "N | +N | -N | usd X | usd +X",
+         "set the label budget to N, add or remove N labels, set or add dollars",
+         ("raise the label budget", "add labels to the budget"), changes=True),
+    Spec("stopping", "off|on NAME", "lift an optional stopping criterion, or apply it again "
+         "(/help stopping lists them)",
+         ("turn off the stopping criterion",), changes=True),
+    Spec("query", "[N] [STRATEGY]", "force the next round: query N items, by a strategy",
+         ("label more items from the pool now",), changes=True),
+    Spec("synthesize", "[N] [LABEL]", "force the next round: generate N examples for a label",
+         ("generate new examples now",), changes=True),
     Spec("correct", "ID LABEL", "change a label in memory (recorded as yours)",
-         ("correct", "relabel item", "that item should be", "fix the label of",
-          "change the label of item"), changes=True),
+         ("relabel item", "change the label of item"), changes=True),
     Spec("reject", "ID", "reject a label in memory (kept out of training)",
-         ("reject", "reject item", "drop the label of", "that label is wrong, remove it",
-          "throw out item"), changes=True),
+         ("reject the label of item",), changes=True),
     # -- the console itself
-    Spec("help", "", "list the commands",
-         ("help", "what can you do", "commands", "what can I type", "how does this work")),
-    Spec("quit", "", "leave the console (the run is kept; reopen it to continue)",
-         ("quit", "exit", "bye", "leave", "close the console", "I'm done here")),
+    Spec("help", "[TOPIC]", "the commands; /help strategies, stopping, labels or a command",
+         ("help", "what can you do")),
+    Spec("quit", "", "leave the console (the run is kept; reopen it to go on)",
+         ("quit", "leave the console")),
 )
+
+#: /help TOPIC: what each topic lists (a command's name is a topic too)
+HELP_TOPICS = ("strategies", "stopping", "labels", "formats")
 
 _BY_NAME = {spec.name: spec for spec in COMMANDS}
 _ALIASES = {"run": "continue", "resume": "continue", "go": "continue", "exit": "quit",
-            "generate": "synthesize", "cost": "spend", "costs": "spend", "?": "help"}
+            "bye": "quit", "generate": "synthesize", "cost": "spend", "costs": "spend",
+            "?": "help", "questions": "pending", "q": "quit"}
 
 
 def by_name(name: str) -> Spec | None:

@@ -3,9 +3,14 @@
 The run goes on in a background thread, one graph step at a time
 (``LabelGraph.stream(pause_before="*")``), so between any two steps the controller can pause,
 apply a person's changes (``LabelGraph.steer`` / ``correct``: recorded in the ledger and the
-graph's state) or stop. A human label request becomes questions asked one at a time. Every
-line the console shows goes to ``sink`` and to the run's ``console.log`` transcript. The
-terminal front-end (``labelgraph.console.terminal``) and the tests are its two users.
+graph's state) or stop; a local model labeling a batch pauses between items. A human label
+request becomes questions asked one at a time. A stopped run goes on when the person gives
+it a reason (more budget, a lifted criterion, a forced round) and says ``/continue``.
+
+Slash commands act at once; plain sentences go through an interpreter, and whatever would
+change the run is shown as the exact change and waits for a yes (a bare Enter). Every line
+the console shows goes to ``sink`` and to the run's ``console.log`` transcript. The terminal
+front-end (``labelgraph.console.terminal``) and the tests are its users.
 """
 
 from __future__ import annotations
@@ -16,27 +21,42 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
-
 from labelgraph.api import LabelGraph
-from labelgraph.console.commands import COMMANDS, by_name, parse_slash
+from labelgraph.console.changes import Change, CommandError, plan
+from labelgraph.console.commands import by_name, parse_slash
+from labelgraph.console.reads import READS
 from labelgraph.errors import LabelGraphError
-from labelgraph.events import Decided, Labeled, LabelRequest, Learned, Verified
+from labelgraph.events import (
+    Continued,
+    Decided,
+    LabelRequest,
+    Learned,
+    NotContinued,
+    Paused,
+)
 
 __all__ = ["Controller"]
 
 Sink = Callable[[str], None]
 RUNNING, PAUSED, WAITING, STOPPED, WATCHING = ("running", "paused", "waiting for you",
                                                "stopped", "watching (read-only)")
+YES = {"", "y", "yes", "ok", "okay", "sure", "yep", "yeah", "go ahead", "do it", "please do",
+       "confirm"}
+NO = {"n", "no", "nope", "cancel", "don't", "dont", "never mind", "nevermind", "abort"}
+#: what lets a stopped run go on, per criterion, in console commands
+_GO_ON = {"label_budget": "/budget +N adds labels", "usd_budget": "/budget usd +X adds dollars",
+          "token_budget": "/budget tokens N raises the token budget",
+          "round_budget": "/budget rounds N raises the round budget",
+          "pool_exhausted": "/synth on lets it write new examples (it needs an LLM)",
+          "patience": "/continue tries again", "human": "/continue goes on",
+          "policy": "/continue goes on"}
 
 
-def _short(value: Any) -> Any:
-    """A value with its floats at three decimals, for display."""
-    if isinstance(value, float):
-        return round(value, 3)
-    if isinstance(value, list):
-        return [_short(v) for v in value]
-    return value
+def go_on_hint(criteria: tuple[str, ...] | list[str]) -> str:
+    """What the person can type to let a run stopped by ``criteria`` go on."""
+    hints = [_GO_ON.get(name, f"/stopping off {name} lifts that criterion") for name in criteria]
+    needs_continue = any(name not in {"patience", "human", "policy"} for name in criteria)
+    return "; ".join(dict.fromkeys(hints)) + (", then /continue" if needs_continue else "")
 
 
 class Controller:
@@ -47,18 +67,19 @@ class Controller:
                  interpreter: Any = None) -> None:
         self.lg = lg
         self.sink = sink or (lambda line: None)
-        self.interpreter = interpreter  # plain language: an IntentMatcher or a ConsoleAgent
+        self.interpreter = interpreter  # plain language: an IntentInterpreter or an agent
         self._input: dict[str, Any] | None = (
             {"pool": pool, "test": test, "label_column": label_column}
             if pool is not None else None)
         self._cv = threading.Condition()
-        self._changes: list[tuple[str, dict[str, Any]]] = []
+        self._changes: list[Change] = []
         self._answers: dict[str, Any] = {}
-        self._pause = self._step = self._quit = False
+        self._pause = self._step = self._quit = self._go = self._answering = False
         self._step_from = 0
         self._thread: threading.Thread | None = None
         self.status = WATCHING if lg.read_only else PAUSED
         self.questions: list[dict[str, Any]] = []
+        self.confirming: list[Change] = []  #: changes shown, waiting for the person's yes
         self.error: str | None = None
         self._round: dict[str, Any] = {}
         self._seen_rounds = 0
@@ -90,21 +111,48 @@ class Controller:
         return " · ".join(parts)
 
     # -- the driver ---------------------------------------------------------------------
-    def start(self, paused: bool = False) -> Controller:
-        """Start driving in the background (or, read-only, start following the ledger)."""
-        self._pause = paused
-        target = self._follow if self.lg.read_only else self._drive
-        self._thread = threading.Thread(target=target, daemon=True, name="labelgraph-console")
-        self._thread.start()
+    def left_paused(self) -> bool:
+        """Whether the person's last word on pausing, in the ledger, was to pause."""
+        marks = [a["kind"] for a in self.lg.context.ledger.human_actions()
+                 if a["kind"] in {"pause", "go"}]
+        return bool(marks) and marks[-1] == "pause"
+
+    def start(self, paused: bool | None = None) -> Controller:
+        """Start driving in the background (or, read-only, start following the ledger).
+        ``paused=None`` opens the run as it was left: paused if the person paused it."""
         if self.lg.read_only:
+            self._thread = threading.Thread(target=self._follow, daemon=True,
+                                            name="labelgraph-console")
+            self._thread.start()
             self.say(f"watching {self.lg.run_dir} read-only: another process drives this run")
+            return self
+        left = self.left_paused()
+        self._pause = left if paused is None else paused
+        if left and not self._pause:
+            self._mark("go")
+        elif self._pause and not left:
+            self._mark("pause")
+        if self._pause and self._input is None:
+            self.say("the run is paused (as it was left); /continue goes on")
+        stop = self.lg.graph.get_state(self.lg.config_dict).values.get("stop_reason")
+        if stop:
+            last = next((d for d in reversed(self.lg.context.ledger.decisions())
+                         if d["action"] == "stop"), {})
+            self.say(f"this run stopped: {stop}. To go on: "
+                     f"{go_on_hint(last.get('criteria') or ['human'])}")
+        self._thread = threading.Thread(target=self._drive, daemon=True,
+                                        name="labelgraph-console")
+        self._thread.start()
         return self
 
     def close(self) -> None:
-        """Leave at the next step boundary; the run stays resumable exactly there."""
+        """Leave at the next step boundary (between items on a local model); the run stays
+        resumable exactly there."""
         with self._cv:
             self._quit = True
             self._cv.notify_all()
+        if not self.lg.read_only and not self._answering:
+            self.lg.request_pause()
         if self._thread is not None:
             self._thread.join(timeout=600)
 
@@ -124,23 +172,29 @@ class Controller:
             self.status = status
             self._cv.notify_all()
 
+    def _mark(self, kind: str) -> None:
+        """Record a pause or a go in the ledger (a reopened run starts as it was left)."""
+        self.lg.context.ledger.record_human(self.lg.context.ledger.last_round(), kind, {})
+
     def _apply_changes(self) -> None:
         """Apply queued changes; the graph is between steps (only the driver calls this)."""
         with self._cv:
             changes, self._changes = self._changes, []
-        for kind, payload in changes:
+        for change in changes:
             try:
-                if kind == "steer":
-                    note = payload.pop("_note", "")
-                    self.lg.steer(note=note, **payload)
-                    self.say(f"applied: {note}")
+                if change.kind == "steer":
+                    self.lg.steer(note=change.note, **change.payload)
+                    self.say(f"applied: {change.note}")
                 else:
-                    fixed = self.lg.correct(payload["item_id"], payload["label"])
-                    self.say(f"applied: {fixed.id} is now "
+                    fixed = self.lg.correct(change.payload["item_id"], change.payload["label"])
+                    self.say(f"applied: {fixed.id[:10]} is now "
                              + (f"{fixed.label!r} (yours)" if fixed.status != "rejected"
                                 else "rejected"))
             except LabelGraphError as exc:
                 self.say(f"not applied: {exc}")
+
+    def _stopped(self, state: Any) -> bool:
+        return bool(state.values.get("stop_reason")) and not state.next
 
     def _drive(self) -> None:
         lg = self.lg
@@ -149,6 +203,7 @@ class Controller:
                 self._apply_changes()
                 state = lg.graph.get_state(lg.config_dict)
                 resume = None
+                going_on = False
                 with self._cv:
                     if self._quit:
                         break
@@ -159,35 +214,65 @@ class Controller:
                         if self._quit:       # inside a step until then
                             continue
                         resume, self._answers, self.questions = self._answers, {}, []
-                    elif state.values.get("stop_reason") and not state.next:
-                        self.status = STOPPED
-                        self._cv.notify_all()
-                        self._cv.wait()
-                        continue
+                    elif self._changes:
+                        continue  # a change came in meanwhile: apply it first
+                    elif self._stopped(state):
+                        if not self._go:
+                            self.status = STOPPED
+                            self._cv.notify_all()
+                            self._cv.wait()
+                            continue
+                        self._go, going_on = False, True
                     elif self._pause:
                         self.status = PAUSED
                         self._cv.notify_all()
                         self._cv.wait()
                         continue
                     self.status = RUNNING
+                    self._answering = resume is not None
                     self._cv.notify_all()
-                kwargs = self._input or {}
-                self._input = None
-                for mode, chunk in lg.stream(kwargs.get("pool"), test=kwargs.get("test"),
-                                             resume=resume, pause_before="*",
-                                             **({"label_column": kwargs["label_column"]}
-                                                if kwargs.get("label_column") else {})):
-                    if mode == "custom":
-                        self._on_event(chunk)
-                    elif mode == "updates" and "learner" in chunk and self._step and \
-                            lg.context.ledger.last_round() > self._step_from:
-                        with self._cv:  # a whole new round is done: pause again
-                            self._step, self._pause = False, True
+                if going_on and not self._ready_to_go_on(state):
+                    continue
+                self._run_step(resume)
+                with self._cv:
+                    self._answering = False
         except Exception as exc:  # the run's own error: shown, and the run stays resumable
             self.error = f"{type(exc).__name__}: {exc}"
             self.say(f"the run stopped on an error: {self.error} (nothing is lost; "
                      f"labelgraph console {lg.run_dir} continues it)")
         self._set(STOPPED if not self._quit else self.status)
+
+    def _ready_to_go_on(self, state: Any) -> bool:
+        """Before a stopped run goes on: if the person changed nothing since the stop, their
+        /continue is the change (recorded as one) — unless a criterion would stop it again,
+        which is said with what would lift it."""
+        news = (state.values.get("steering") or {}).get("news")
+        if news:
+            return True
+        blockers = self.lg.blockers(state.values)
+        if blockers:
+            self.say(f"still stopped: {'; '.join(r for _, r in blockers)}. To go on: "
+                     f"{go_on_hint([n for n, _ in blockers])}")
+            self._set(STOPPED)
+            return False
+        self.lg.steer(note="the person asked to go on")
+        return True
+
+    def _run_step(self, resume: Any) -> None:
+        """One graph step (or the first of a new run), its events shown as they come."""
+        lg = self.lg
+        kwargs = self._input or {}
+        self._input = None
+        for mode, chunk in lg.stream(kwargs.get("pool"), test=kwargs.get("test"),
+                                     resume=resume, pause_before="*",
+                                     **({"label_column": kwargs["label_column"]}
+                                        if kwargs.get("label_column") else {})):
+            if mode == "custom":
+                self._on_event(chunk)
+            elif mode == "updates" and "learner" in chunk and self._step and \
+                    lg.context.ledger.last_round() > self._step_from:
+                with self._cv:  # a whole new round is done: pause again
+                    self._step, self._pause = False, True
 
     def _follow(self) -> None:
         """Read-only: show each new round from the ledger as the driving process writes it."""
@@ -224,9 +309,8 @@ class Controller:
             self._round = {"round": event.round, "action": event.action,
                            "strategy": event.strategy, "reason": event.reason}
             if event.action == "stop":
-                self.say(f"stopped: {event.reason}")
-        elif isinstance(event, Labeled | Verified):
-            pass  # counted from the ledger when the round ends
+                self.say(f"stopped: {event.reason}. To go on: "
+                         f"{go_on_hint(list(event.criteria) or ['policy'])}")
         elif isinstance(event, Learned):
             r = self._round
             if r.get("round") != event.round:  # decided before a reopen: from the ledger
@@ -237,9 +321,19 @@ class Controller:
             self.say(self._round_line(r["round"], r["action"], r["strategy"], r["reason"],
                                       self._sources(r["round"]),
                                       event.metrics.get("accuracy")))
+        elif isinstance(event, Continued):
+            self.say(f"going on after the stop ({event.after}): "
+                     + ("; ".join(event.changes) or "as you asked"))
+        elif isinstance(event, NotContinued):
+            self.say(f"still stopped: {event.reason}. To go on: "
+                     f"{go_on_hint(list(event.criteria) or ['human'])}")
+        elif isinstance(event, Paused):
+            self.say(f"paused between items of the {event.node} step (what it bought is kept); "
+                     "/continue goes on")
         elif isinstance(event, LabelRequest):
             pass  # asked from the interrupt's value, once the graph has paused
 
+    # -- questions ----------------------------------------------------------------------
     def _ask(self, request: dict[str, Any]) -> None:
         """A human label request: its questions, asked one at a time (called locked)."""
         if self.questions:
@@ -266,11 +360,16 @@ class Controller:
                 f"    {options}{hint}")
 
     def _is_answer(self, line: str) -> bool:
-        """Whether a typed line answers the waiting question (else it is a sentence)."""
+        """Whether a typed line answers the waiting question (else it is a command or a
+        sentence: "status", "bye" and "pause" are not answers)."""
+        from labelgraph.console.intent import LEAVE_WORDS
+
         word = line.strip().lower()
         labels = {str(label).lower() for label in self.questions[0]["labels"]}
-        return word.isdigit() or word in labels | {"skip", "s", "llm"} or \
-            (len(word.split()) == 1 and by_name(word) is None)  # "status" is a command
+        if word.isdigit() or word in labels | {"skip", "s", "llm"}:
+            return True
+        return len(word.split()) == 1 and by_name(word) is None and \
+            word.strip("!.") not in LEAVE_WORDS | YES | NO
 
     def answer(self, text: str) -> str:
         """Answer the current question: a number, a label name, 'skip', or 'llm'."""
@@ -284,13 +383,12 @@ class Controller:
                     self._answers[rest["id"]] = None
                 self._cv.notify_all()
                 return self.say("the rest go back to the LLM" if self.lg.context.llm
-                                else "the rest are skipped (this run has no LLM)")
+                                else "the rest are skipped (this run has no LLM) and will not "
+                                     "be asked again")
             if word.lower() in {"skip", "s", ""}:
                 label = None
             elif word.isdigit() and 1 <= int(word) <= len(q["labels"]):
                 label = q["labels"][int(word) - 1]
-            elif word in q["labels"]:
-                label = word
             else:
                 matches = [lab for lab in q["labels"] if lab.lower() == word.lower()]
                 if not matches:
@@ -300,23 +398,29 @@ class Controller:
             self._answers[q["id"]] = label
             self._cv.notify_all()
             done = len(self._answers) >= len(self.questions)
+            pausing = self._pause
         self.say(f"  -> {label or 'skipped'}")
+        if done and pausing:
+            return self.say("answers recorded; the run pauses after this step, as you asked "
+                            "(/continue goes on)")
         return self.say("thanks, the run goes on" if done else self.question_text())
 
     # -- commands -----------------------------------------------------------------------
     def execute(self, line: str) -> str:
-        """Run one typed line: a slash command, an answer to a waiting question, or a plain
-        sentence (through the interpreter)."""
+        """Run one typed line: a yes/no to a change shown, an answer to a waiting question,
+        a slash command, or a plain sentence (through the interpreter)."""
         line = line.strip()
+        self.say(f"> {line}", show=False)  # the person's line, for the transcript
+        if self.confirming:
+            reply = self._confirm(line)
+            if reply is not None:
+                return reply
         if not line:
             return ""
-        self.say(f"> {line}", show=False)  # the person's line, for the transcript
         if not line.startswith("/") and self.status == WAITING and self.questions \
                 and self._is_answer(line):
             return self.answer(line)
         if line.startswith("/"):
-            if self.interpreter is not None:
-                getattr(self.interpreter, "pending", []).clear()  # a command cancels a question
             parsed = parse_slash(line)
             if parsed is None:
                 return self.say(f"unknown command {line.split()[0]!r}; /help lists them")
@@ -327,218 +431,114 @@ class Controller:
             self.interpreter = make_interpreter(self)
         return self.interpreter.handle(self, line)
 
-    def run_command(self, name: str, args: list[str]) -> str:
-        """Run a command by name with its arguments; errors are answers, never crashes."""
+    def _confirm(self, line: str) -> str | None:
+        """A yes (or a bare Enter) applies the changes shown; anything else cancels them,
+        and a line that is not a plain no is then handled as usual (None)."""
+        word = line.strip().lower().rstrip("!.")
+        changes, self.confirming = self.confirming, []
+        if word in YES:
+            return "\n".join(self.apply(change) for change in changes)
+        reply = self.say("cancelled: nothing changed")
+        return reply if word in NO else None
+
+    def propose(self, changes: list[Change]) -> str:
+        """Show changes and wait for the person's yes before making them."""
+        self.confirming = list(changes)
+        shown = "; ".join(change.note for change in changes)
+        return self.say(f"{shown}. go ahead? [Y/n]")
+
+    def plan(self, name: str, args: list[str] | tuple[str, ...]) -> Change:
+        """The change a command would make (a CommandError says why it cannot)."""
+        return plan(self.lg, name, args)
+
+    def run_command(self, name: str, args: list[str] | tuple[str, ...]) -> str:
+        """Run a command by name at once; errors are sentences, never crashes."""
         spec = by_name(name)
         if spec is None:
             return self.say(f"unknown command {name!r}")
-        if spec.changes and self.lg.read_only and name not in {"quit"}:
+        if spec.changes and self.lg.read_only:
             return self.say("read-only: another process drives this run, so it cannot be "
                             "changed from here")
         try:
-            reply = self.say(getattr(self, f"cmd_{spec.name}")(*args))
-            with self._cv:  # the driver applies queued changes only after the reply shows
-                self._cv.notify_all()
-            return reply
+            if spec.changes:
+                return self.apply(self.plan(spec.name, args))
+            if spec.name in {"status", "pending", "quit"}:
+                if args:
+                    raise CommandError(f"/{spec.name} takes no arguments")
+                return self.say(getattr(self, f"cmd_{spec.name}")())
+            return self.say(READS[spec.name](self.lg, *args))
         except TypeError:
             return self.say(f"usage: /{spec.name} {spec.usage}".rstrip())
-        except (LabelGraphError, ValueError) as exc:
+        except LabelGraphError as exc:
             return self.say(f"cannot: {exc}")
 
-    def _queue(self, kind: str, payload: dict[str, Any], note: str) -> str:
-        with self._cv:
-            self._changes.append((kind, {**payload, "_note": note} if kind == "steer"
-                                  else payload))
-        return f"ok: {note} (applied at the next step boundary)"
-
-    def cmd_help(self) -> str:
-        width = max(len(f"/{s.name} {s.usage}") for s in COMMANDS)
-        lines = [f"  {f'/{s.name} {s.usage}'.ljust(width)}  {s.help}" for s in COMMANDS]
-        return "commands (plain sentences work too):\n" + "\n".join(lines)
+    def apply(self, change: Change) -> str:
+        """Make a planned change: controls at once, run changes at the next step boundary."""
+        if change.kind == "read":  # asked first for its side effect (a file written)
+            return self.run_command(change.name, change.args)
+        if change.kind == "control":
+            with self._cv:  # the reply shows before the driver acts on it
+                return self.say(getattr(self, f"cmd_{change.name}")())
+        with self._cv:  # the driver applies a queued change only after its reply shows
+            if change.name == "stop" and self.status == STOPPED:
+                return self.say("the run is already stopped")
+            self._changes.append(change)
+            if change.name == "stop":
+                self._pause = False  # the stop is a decision: the run must reach it
+            reply = f"ok: {change.note} (applied at the next step boundary)"
+            if self.status == STOPPED and change.name != "stop":
+                reply = f"ok: {change.note} — the run is stopped: /continue goes on"
+            self.say(reply)
+            self._cv.notify_all()
+            return reply
 
     def cmd_status(self) -> str:
-        return self.status_line()
+        config = self.lg.context.config
+        threshold = "from the budget" if config.confidence_threshold is None \
+            else f"{config.confidence_threshold:g}"
+        return (f"{self.status_line()}\n  strategy {config.strategy} · batch "
+                f"{config.batch_size} · synthesis {'on' if config.synthesize else 'off'} · "
+                f"confidence threshold {threshold} · stopping criteria "
+                f"{', '.join(config.stopping) or 'none'}")
 
-    def cmd_why(self) -> str:
-        decisions = self.lg.context.ledger.decisions()
-        if not decisions:
-            return "no decision yet"
-        d = decisions[-1]
-        s = d.get("signals") or {}
-        lines = [f"round {d['round']}: {d['action']} — {d['reason']}"]
-        if d.get("followed"):
-            lines.append(f"  followed: {', '.join(d['followed'])}")
-        if d.get("criteria"):
-            lines.append(f"  stopping criteria that voted: {', '.join(d['criteria'])}")
-        if s:
-            keys = ("labeled", "label_counts", "unlabeled", "accuracy", "curve_slope",
-                    "rejection_rate", "synth_acceptance", "idle_rounds", "labels_left",
-                    "kappas")
-            lines.append("  signals: " + ", ".join(f"{k}={_short(s.get(k))}" for k in keys
-                                                   if s.get(k) is not None))
-            for agent, p in (s.get("proposals") or {}).items():
-                lines.append(f"  {agent} proposed {p['action']}: {p['reason']}")
-        return "\n".join(lines)
-
-    def cmd_spend(self) -> str:
-        from labelgraph.report import cost_rows
-
-        cost = self.lg.cost_report()
-        by_source = cost["labels_by_source"]
-        lines = [f"labels bought: {cost['labels']} ("
-                 + ", ".join(f"{s} {n}" for s, n in sorted(by_source.items())) + ")",
-                 f"LLM: {cost['calls']} calls, {cost['tokens']} tokens"]
-        lines += [f"  {agent}: {c['calls']} calls, {c['tokens']} tokens, ${c['usd']:.4f}"
-                  for agent, c in self.lg.context.ledger.calls_by_agent().items()]
-        lines += [f"{name.strip()}: {value}" for name, value in cost_rows(cost)]
-        return "\n".join(lines)
-
-    def cmd_labels(self) -> str:
-        ctx = self.lg.context
-        counts = ctx.memory.label_counts()
-        flagged = ctx.memory.label_counts(status="flagged")
-        total = sum(counts.values()) or 1
-        return "\n".join(f"  {label:<16} {counts.get(label, 0):>5}  "
-                         f"{'█' * round(30 * counts.get(label, 0) / total)}"
-                         + (f"  (+{flagged[label]} flagged)" if flagged.get(label) else "")
-                         for label in ctx.task.labels)
-
-    def cmd_search(self, *words: str) -> str:
-        if not words:
-            raise TypeError
-        ctx = self.lg.context
-        hits = ctx.memory.similar(ctx.embedding.embed([" ".join(words)]), 5, status=None)[0]
-        if not hits:
-            return "memory is empty"
-        return "\n".join(f"  {e.id}  {e.label:<10} {sim:.2f}  [{e.source}, {e.status}]  "
-                         f"{e.text[:90]}" for e, sim in hits)
-
-    def cmd_item(self, item_id: str) -> str:
-        ctx = self.lg.context
-        rows = [r for r in ctx.ledger.all_labels() if r.item_id.startswith(item_id)]
-        if not rows:
-            return f"no labeled item {item_id!r}"
-        full = rows[0].item_id
-        lines = [f"{full}: {rows[0].text}"]
-        lines += [f"  round {r.round}: {r.source} said {r.label!r}"
-                  + (f" ({r.confidence:.2f})" if r.confidence is not None else "")
-                  for r in rows if r.item_id == full]
-        lines += [f"  verdict: {v} — {reason}" for item, (v, _, reason)
-                  in ctx.ledger.verdicts().items() if item == full]
-        lines += [f"  you: {a['kind']} -> {a['payload'].get('label')}"
-                  for a in ctx.ledger.human_actions()
-                  if a["payload"].get("item_id") == full]
-        found = ctx.memory.get([full])
-        if found:
-            lines.append(f"  in memory: {found[0].label!r} [{found[0].source}, "
-                         f"{found[0].status}]")
-        return "\n".join(lines)
-
-    def cmd_flagged(self) -> str:
-        flagged, _ = self.lg.context.memory.all(status="flagged")
-        if not flagged:
-            return "no flagged labels"
-        return "\n".join(f"  {e.id}  {e.label:<10} [{e.source}, round {e.round}]  "
-                         f"{e.text[:90]}" for e in flagged[:20])
-
-    def cmd_history(self) -> str:
-        decisions = self.lg.context.ledger.decisions()
-        return "\n".join(f"  {d['round']:>3}  {d['action']:<10} {d.get('strategy') or '':<16}"
-                         f" {d['reason']}" for d in decisions) or "no decisions yet"
-
-    def cmd_curve(self) -> str:
-        from labelgraph.report import plot_curve
-
-        metrics = [m for m in self.lg.context.ledger.metrics() if m.get("accuracy") is not None]
-        if not metrics:
-            return "no accuracy measured yet (the run needs a test split)"
-        png = plot_curve(pd.DataFrame(metrics), self.lg.run_dir / "curve.png")
-        lo, hi = min(m["accuracy"] for m in metrics), max(m["accuracy"] for m in metrics)
-        rows = [f"  {m['labels']:>6} labels  {m['accuracy']:.3f}  "
-                f"{'▇' * max(1, round(40 * (m['accuracy'] - lo + 0.01) / (hi - lo + 0.01)))}"
-                for m in metrics]
-        return "\n".join(rows + [f"  (written to {png})"])
+    def cmd_pending(self) -> str:
+        if not self.questions:
+            return "no label question is waiting"
+        at = len(self._answers)
+        lines = [f"{len(self.questions) - at} of {len(self.questions)} questions wait; "
+                 "answer the current one by number or label ('skip', 'llm'):"]
+        lines += [f"  {'→' if n == at else ' '} Q{n + 1}: {q['text'][:100]}"
+                  for n, q in enumerate(self.questions) if n >= at]
+        return "\n".join(lines + [self.question_text()])
 
     def cmd_pause(self) -> str:
         with self._cv:
             self._pause = True
+            answering = self._answering or self.status == WAITING
             self._cv.notify_all()
-        return "pausing after the current step"
+        self._mark("pause")
+        if not answering:
+            self.lg.request_pause()
+            return "pausing after the current step (between items on a local model)"
+        return "pausing once your answers are in"
 
     def cmd_step(self) -> str:
         with self._cv:
-            self._pause, self._step = False, True
+            stopped = self.status == STOPPED
+            self._pause, self._step, self._go = False, True, stopped
             self._step_from = self.lg.context.ledger.last_round()
             self._cv.notify_all()
-        return "running one round, then pausing"
+        self._mark("go")
+        return "running one round, then pausing" + (", if nothing stops it" if stopped else "")
 
     def cmd_continue(self) -> str:
         with self._cv:
+            stopped = self.status == STOPPED
             self._pause = self._step = False
+            self._go = stopped  # a stopped run tries to go on once; a running one just runs
             self._cv.notify_all()
-        return "continuing"
-
-    def cmd_stop(self) -> str:
-        with self._cv:
-            self._pause = False
-            self._cv.notify_all()
-        return self._queue("steer", {"force": {"action": "stop"}}, "stop the run")
-
-    def cmd_strategy(self, name: str) -> str:
-        return self._queue("steer", {"strategy": name}, f"strategy → {name}")
-
-    def cmd_batch(self, n: str) -> str:
-        return self._queue("steer", {"batch_size": int(n)}, f"batch size → {int(n)}")
-
-    def cmd_synth(self, onoff: str) -> str:
-        if onoff.lower() not in {"on", "off"}:
-            raise ValueError("say /synth on or /synth off")
-        return self._queue("steer", {"synthesize": onoff.lower() == "on"},
-                           f"synthesis {onoff.lower()}")
-
-    def cmd_threshold(self, x: str) -> str:
-        value = float(x.rstrip("%")) / (100 if x.endswith("%") else 1)
-        return self._queue("steer", {"confidence_threshold": value},
-                           f"confidence threshold → {value:g}")
-
-    def cmd_budget(self, *args: str) -> str:
-        budget = self.lg.context.meter.budget.model_dump()
-        if len(args) == 2 and args[0].lower() in {"usd", "$"}:
-            budget["usd"] = float(args[1])
-            note = f"money budget → ${float(args[1]):g}"
-        elif len(args) == 1:
-            n = int(args[0].lstrip("+"))
-            budget["labels"] = (budget["labels"] or 0) + n if args[0].startswith("+") else n
-            note = f"label budget → {budget['labels']}"
-        else:
-            raise TypeError
-        return self._queue("steer", {"budget": budget}, note)
-
-    def cmd_query(self, n: str, strategy: str | None = None) -> str:
-        force = {"action": "query", "n": int(n), "strategy": strategy}
-        return self._queue("steer", {"force": force}, f"next round: query {int(n)}"
-                           + (f" by {strategy}" if strategy else ""))
-
-    def cmd_synthesize(self, n: str, label: str | None = None) -> str:
-        force = {"action": "synthesize", "n": int(n), "label": label}
-        return self._queue("steer", {"force": force}, f"next round: synthesize {int(n)}"
-                           + (f" for {label}" if label else ""))
-
-    def _full_id(self, item_id: str) -> str:
-        ids = {r.item_id for r in self.lg.context.ledger.all_labels()
-               if r.item_id.startswith(item_id)}
-        if len(ids) != 1:
-            raise ValueError(f"{item_id!r} matches {len(ids)} labeled items")
-        return ids.pop()
-
-    def cmd_correct(self, item_id: str, label: str) -> str:
-        full = self._full_id(item_id)
-        return self._queue("correct", {"item_id": full, "label": label},
-                           f"{full} → {label!r}")
-
-    def cmd_reject(self, item_id: str) -> str:
-        full = self._full_id(item_id)
-        return self._queue("correct", {"item_id": full, "label": None}, f"reject {full}")
+        self._mark("go")
+        return "going on, if nothing stops it" if stopped else "continuing"
 
     def cmd_quit(self) -> str:
         with self._cv:
@@ -556,8 +556,7 @@ class Controller:
         """The controller's state as plain data (for tests and front-ends)."""
         return {"status": self.status, "questions": len(self.questions),
                 "answered": len(self._answers), "pending_changes": len(self._changes),
-                "error": self.error}
+                "confirming": [c.note for c in self.confirming], "error": self.error}
 
     def __repr__(self) -> str:
         return f"Controller({json.dumps(self.snapshot())})"
-

@@ -20,8 +20,8 @@ from labelgraph.console.controller import Controller
 __all__ = ["run_terminal"]
 
 
-def run_terminal(ctl: Controller, paused: bool = False) -> None:
-    """Chat with a run until the person leaves."""
+def run_terminal(ctl: Controller, paused: bool | None = None) -> None:
+    """Chat with a run until the person leaves (``paused=None``: open it as it was left)."""
     session: PromptSession[str] = PromptSession(
         history=FileHistory(str(ctl.lg.run_dir / "console_history")),
         completer=WordCompleter([f"/{s.name}" for s in COMMANDS], sentence=True),
@@ -29,7 +29,8 @@ def run_terminal(ctl: Controller, paused: bool = False) -> None:
     with patch_stdout(raw=True):
         ctl.sink = lambda line: print_formatted_text(line)
         ctl.say(f"labelgraph console · {ctl.lg.run_dir} · /help lists the commands; plain "
-                "sentences work too; Ctrl-C pauses, twice leaves")
+                "sentences work too (a change is shown first: Enter confirms); Ctrl-C "
+                "pauses, twice leaves")
         ctl.start(paused=paused)
         # Ctrl-C at the prompt is a key (KeyboardInterrupt from prompt()); between prompts it
         # is SIGINT, caught here as a flag so it never lands inside the running graph.
