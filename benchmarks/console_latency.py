@@ -4,9 +4,11 @@
 
 Starts the demo's run (Rotten Tomatoes snippets; the local model and the hybrid annotator,
 or with ``--llm none`` the oracle) under the console's controller, and while it runs types:
-``/status`` (a read: answered at once), ``/pause`` (visible when the run reports "paused",
+``/status`` (a read: answered at once), "how is it going?" (a read in plain words),
+``/pause`` (visible when the run reports "paused",
 at the next step boundary), ``/strategy entropy`` typed while paused (visible when "applied"
-shows), ``/continue`` (visible when it reports "running"), and ``/strategy margin`` typed
+shows), "switch to margin sampling" then Enter while paused (the plain-language change and
+its yes), ``/continue`` (visible when it reports "running"), and ``/strategy margin`` typed
 while running (visible when "applied" shows at the next step boundary). Each is repeated;
 the median and the worst are printed.
 """
@@ -26,10 +28,12 @@ from labelgraph.data import load_rotten_tomatoes, split_gold
 
 
 def timed(ctl: Controller, lines: list[str], command: str, visible) -> float:
-    """Seconds from typing ``command`` to ``visible(lines, ctl)`` holding."""
+    """Seconds from typing ``command`` (lines joined by a newline: typed one after the
+    other) to ``visible(lines, ctl)`` holding."""
     start = time.perf_counter()
     mark = len(lines)
-    ctl.execute(command)
+    for line in command.split("\n"):
+        lines.append(ctl.execute(line))
     ctl.wait(lambda c: visible(lines[mark:], c), timeout=600)
     return time.perf_counter() - start
 
@@ -62,12 +66,16 @@ def main() -> None:
                 break
             runs = {
                 "/status": ("/status", lambda new, c: bool(new)),
+                "plain read": ("how is it going?", lambda new, c: bool(new)),
                 "/pause": ("/pause", lambda new, c: c.status == "paused"),
                 "/strategy (paused)": ("/strategy entropy",
                                        lambda new, c: any(x.startswith("applied")
                                                           for x in new)),
+                "plain + yes (paused)": ("switch to margin sampling\n",
+                                         lambda new, c: any(x.startswith("applied")
+                                                            for x in new)),
                 "/continue": ("/continue", lambda new, c: c.status == "running"),
-                "/strategy (running)": ("/strategy margin",
+                "/strategy (running)": ("/strategy entropy",
                                         lambda new, c: any(x.startswith("applied")
                                                            for x in new)),
             }

@@ -589,7 +589,7 @@ class LabelGraph:
         state = self.graph.get_state(self.config_dict)
         round_ = max(int(state.values.get("round") or 0), ctx.ledger.last_round())
         steering = Steering.model_validate(state.values.get("steering") or {}).changed(
-            change, note or ", ".join(f"{k}={v}" for k, v in change.items()) or "go on")
+            change, note or _worded(change, ctx.config, ctx.meter.budget) or "go on")
         ctx.ledger.record_human(round_, "steer", change)
         if state.values:
             self.graph.update_state(self.config_dict, {"steering": steering.model_dump()})
@@ -694,3 +694,19 @@ class LabelGraph:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+
+
+def _worded(change: Mapping[str, Any], config: Any, budget: Budget) -> str:
+    """A change in words, old to new ("label budget 40 → 60, strategy margin → entropy"), for
+    the decision that follows it and the ``Continued`` event."""
+    parts = []
+    for key, new in change.items():
+        if key == "budget":
+            old = budget.model_dump()
+            parts += [f"{'label' if unit == 'labels' else unit} budget {old.get(unit)} → {value}"
+                      for unit, value in dict(new).items() if old.get(unit) != value]
+        elif hasattr(config, key):
+            parts.append(f"{key.replace('_', ' ')} {getattr(config, key)} → {new}")
+        else:
+            parts.append(f"{key} {new}")
+    return ", ".join(parts)

@@ -15,7 +15,7 @@ from labelgraph import Budget, LabelGraph, Task
 from labelgraph.console.changes import optional_criteria
 from labelgraph.console.controller import Controller
 from labelgraph.console.intent import IntentParser
-from labelgraph.console.interpret import IntentInterpreter
+from labelgraph.console.interpret import IntentInterpreter, make_interpreter
 from labelgraph.registry import registry
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -33,10 +33,8 @@ def _rounds(lines: list[str]) -> list[str]:
 
 
 def _offline(ctl: Controller) -> Controller:
-    ctx = ctl.lg.context
-    ctl.interpreter = IntentInterpreter(IntentParser(
-        ctx.task.labels, ctx.strategies, ids=ctx.ledger.labeled_ids,
-        criteria=optional_criteria()))
+    ctl.interpreter = make_interpreter(ctl)  # the run has no chat model: the intent parser
+    assert isinstance(ctl.interpreter, IntentInterpreter)
     return ctl
 
 
@@ -218,6 +216,8 @@ def test_questions_only_read(tmp_path, words, answer):
     ("hold on, pause after this", "pause the run after the current step"),
     ("switch to entropy sampling", "strategy margin → entropy"),
     ("turn off the stabilizing predictions rule", "stopping criteria none → none"),
+    ("halve the batch size", "batch size 4 → 2"),
+    ("double the label budget", "label budget 12 → 24 (+12)"),
 ])
 def test_requests_show_the_change_and_wait_for_a_yes(tmp_path, words, change):
     lg, ctl, _ = _stopped(tmp_path, config={"synthesize": True})
@@ -525,6 +525,15 @@ def test_the_parser_reads_people_not_phrasings():
             ("resume the run", ("continue", [])),
             ("how much budget is left", ("status", [])),
             ("thanks!", (None, [])),
-            ("the weather is lovely", (None, []))):
+            ("the weather is lovely", (None, [])),
+            # spoken, not typed: what speech-to-text makes of the words
+            ("switch to and tropy", ("strategy", ["entropy"])),
+            ("set the confidence threshold to point seven", ("threshold", ["0.7"])),
+            ("add two dollars fifty to the money budget", ("budget", ["usd", "+2.5"])),
+            # a strategy turned away from is not the one asked for
+            ("let's not use margin any longer; diverse margin fits better",
+             ("strategy", ["diverse_margin"])),
+            ("hmm let me think for a sec", (None, [])),
+            ("restart the inference pod on k8s", (None, []))):
         got = parser.parse(text)
         assert (got.command, got.args) == want, (text, got)

@@ -40,7 +40,8 @@ _LEAVE = re.compile(
     r"\b((exit|quit|leave|close|closing|leaving|detach\w*|disconnect\w*|hop out of|get out of|"
     r"get me out of|log me out of|step out of)( (the|this|my))? (console|chat|window|screen|"
     r"term|terminal|session|prompt|ui|app|thing|chat thing|here)|"
-    r"(exit|quit|close|closing|detach\w*|disconnect\w*)( (it|this|now|please|me))?\s*($|[,.;!-])|"
+    r"(exit|quit|close|closing|detach\w*|disconnect\w*)( (it|this|now|please|me)){0,2}\s*"
+    r"($|[,.;!-])|"
     r"\bdetach(ing|ed)?\b|enough from me|"
     r"^(exit|quit|leave|close|detach|disconnect)\b|"
     r"log(ging)? (off|out)|log me out|sign(ing)? off|(good)?bye|see (you|ya)|cya|ciao|"
@@ -48,7 +49,7 @@ _LEAVE = re.compile(
     r"back (tomorrow|later|next week|in a bit|after)|come back (later|tomorrow|next)|"
     r"i'?m (out|off|leaving|heading (out|off)|done here|done for (now|today|the day))|"
     r"(that'?s|that is) (all|it|us done)( from me)?( for (now|today))?|"
-    r"done for (now|today|the day|tonight)|heading (out|off|into)|stepping away|talk later|"
+    r"done for (now|today|the day|tonight)|heading (out|off|into)|step(ping)? away|talk later|"
     r"leave you to it|catch you later|(^|\s):q\b)")
 #: remarks that the run goes on without the person, or that nothing else should change
 _RUN_GOES_ON = re.compile(
@@ -64,6 +65,19 @@ _SMALLTALK = re.compile(
     r"cheers|nice|cool|great|awesome|good job|well done|lol|haha|hmm+|ok(ay)?|alright|sure|"
     r"fine|wow|oops|sorry|nevermind|never ?mind|perfect|good|excellent|yay)"
     r"( (you|a lot|so much|very much|there|again|work|thing|buddy|one|stuff))*[ .!?]*$")
+_THINKING = re.compile(r"^((hmm+|um+|uh+|ok(ay)?|so|well),? )*(let me|i need to|i'?ll) (think|see|"
+                       r"check|consider|look)\b[^,;]*$")
+#: a word before a question that is not part of it ("wait, can I ...", "so what is ...")
+_LEAD_IN = re.compile(r"^(wait|um+|uh+|well|oh|hmm+|quick question)[,.!:]?\s+"
+                      r"(?=(can|could|how|what|what's|which|why|is|are|do|does|should|would|"
+                      r"will|did)\b)")
+#: "have it write ...", "get the next round to ...": a request through the run
+_CAUSATIVE = re.compile(r"^(please |now |then |and )*(have|get|make|let) (it|the (next )?\w+|"
+                        r"them|the run)( \w+)? (write|draw|generate|make|pull|use|query|label|"
+                        r"stop|pause|run|take|synthesi[sz]e|create|produce|switch|ask|send|"
+                        r"try|pick|fetch|grab|do)\b")
+#: context before the request ("now that the budget has been raised, ..."): not scored
+_CONTEXT_CLAUSE = re.compile(r"^(now that|since|given that|as|because|seeing that) [^,;]+[,;]\s*")
 _INTERJECTION = re.compile(r"^(nice|cool|great|wow|yay|finally|ok(ay)?|hmm+|oh|ah|lol|"
                            r"awesome|good|damn|ugh|meh|interesting)\b[ ,.!]")
 _SUBJECT = (r"(you|we|i|it|the|this|that|there|they|he|she|any|my|our|your|its|those|"
@@ -82,22 +96,27 @@ _REQUEST_START = re.compile(
     r"go|query|pick|bump|cut|drop|remove|correct|reject|mark|relabel|search|find|plot|draw|"
     r"skip|halt|let|do|put|open|enable|disable|allow|start|send|label|take|get|fetch|"
     r"finish|end|kill|move|hold|wait|quit|close|leave|print|dump|display)\b|"
-    r"\b(i want|i'd like|i would like|i need|let's|lets|let me|we need|we should|"
+    r"(?<!if )\b(i want|i'd like|i would like|i need|let's|lets|let me|we need|we should|"
     r"you should|make sure|go ahead and)\b")
-_ABILITY = re.compile(r"^(can|could|may) (i|we)\b|\b(is it|it is) possible\b|"
+_ABILITY = re.compile(r"^(can|could|may) (i|we)\b|\b(is it|it is|would it be|will it be) "
+                      r"possible\b|"
                       r"\bhow (do|can|should) (i|we)\b|\bhow to\b|^how (use|change|set)\b")
 _ADVICE = re.compile(r"^(would|should|will|do you think|is it (worth|better|wise)|"
                      r"does it make sense)\b.*\b(help|better|worth|improve|make sense|"
-                     r"a good idea|wise|recommend\w*|matter|save)\b|"
+                     r"a good idea|wise|recommend\w*|matter|save|faster|slower|quicker|sooner)\b|"
+                     r"^should (i|we)\b.*\bor\b|"
                      r"\bwhat would happen\b|^if (i|we|you)\b.*\b(would|how|what|will)\b")
 #: a question about how a command behaves, not about the run's state ("does pausing lose
 #: the batch?", "what happens if the threshold is 0.9?"): answered by /help COMMAND
 _BEHAVIOUR = re.compile(r"^(does|do|will|can|could|is it safe|what happens (if|when)|"
                         r"what does)\b")
 _CANNOT = re.compile(r"^(please |can you |could you |would you |will you |now |just )*"
-                     r"(e ?mail|mail|slack|message|text|tweet|notify|ping|remind|schedule|"
+                     r"(e ?mail|mail|slack|message|text|tweet|notify|ping|remind(?! me)|schedule|"
                      r"print out|upload|post|share|fax|compute|calculate|make me a|order)\b|"
-                     r"\bsend (it|this|that|them|the \w+)( \w+)? to (the |my |our )?(?!me\b)\w+")
+                     r"\bsend (it|this|that|them|the \w+)( \w+)? to (the |my |our )?(?!me\b)\w+|"
+                     r"(^|\s)@\w+|^page\b|\b(restart|reboot|redeploy|deploy|scale|spin up|"
+                     r"provision)\b.*\b(pod|k8s|kubernetes|docker|container|cluster|vm|gpu|"
+                     r"server|node|machine|service)s?\b")
 _REQUEST_VERB = re.compile(r"^(please |pls |kindly |now |ok(ay)?,? |just |and |also |then )*"
                            r"(show|list|give|tell|display|print|open|get|let me see|explain)\b")
 _NEGATION = re.compile(r"\b(no more|not|don't|do not|stop|disable|turn off|switch off|"
@@ -118,9 +137,10 @@ _ASKED_ABOUT = {"budget": "status", "strategy": "status", "batch": "status", "sy
                 "continue": "status", "stop": "status", "step": "status", "query": "status",
                 "stopping": "help", "export": "help", "correct": "item", "reject": "item"}
 #: how people name the /help topics
-_TOPICS = (("strategies", r"\bstrateg\w*|sampling (methods|options)|acquisition functions"),
+_TOPICS = (("strategies", r"\bstrateg\w*|(sampling|picking|selection|query) (methods|options)|"
+                           r"acquisition functions"),
            ("stopping", r"\bstop(ping)? (rules?|criteri\w*|conditions?)|\bcriteri\w*"),
-           ("labels", r"\b(labels|classes|categories)\b"),
+           ("labels", r"\b(labels|classes|categories|label (options|names|set))\b"),
            ("formats", r"\b(formats?|file types)\b"))
 
 
@@ -174,14 +194,37 @@ class IntentParser:
     # -- arguments ----------------------------------------------------------------------
     def _known_strategy(self, text: str) -> str | None:
         for name in self.strategies:  # plug-in strategies by their own names
-            if name not in STRATEGY_WORDS.values() and _has(rf"\b{re.escape(name)}\b", text):
+            spoken = re.escape(name.replace("_", " "))
+            if name not in STRATEGY_WORDS.values() and _has(rf"\b{spoken}\b", text):
                 return name
         hits = [(m.start(), -len(words), STRATEGY_WORDS[words])
                 for words in STRATEGY_WORDS
                 for m in re.finditer(rf"(?<![\w]){re.escape(words)}(?![\w])", text)]
         return min(hits)[2] if hits else None
 
+    def _negated_strategy(self, name: str, low: str) -> bool:
+        """Whether the sentence turns away from ``name`` ("not margin any longer", "instead
+        of margin", "away from margin")."""
+        words = [w for w, n in STRATEGY_WORDS.items() if n == name] + [name]
+        for w in words:
+            for m in re.finditer(rf"(?<![\w]){re.escape(w)}(?![\w])", low):
+                if _has(r"\b(not|no longer|stop|stop using|away from|instead of|replace|drop|"
+                        r"from|ditch|off)( \w+)?( the)?\s*$", low[:m.start()]) or _has(
+                        r"^ (\w+ )?(any ?longer|any more|anymore|no more)\b", low[m.end():]):
+                    return True
+        return False
+
     def strategy_in(self, low: str) -> str | None:
+        """The strategy a sentence asks for, not one it turns away from."""
+        found = self._strategy_in(low)
+        if found and self._negated_strategy(found, low):
+            others = sorted((m.start(), n) for w, n in STRATEGY_WORDS.items() if n != found
+                            for m in re.finditer(rf"(?<![\w]){re.escape(w)}(?![\w])", low)
+                            if not self._negated_strategy(n, low))
+            found = others[-1][1] if others else found
+        return found
+
+    def _strategy_in(self, low: str) -> str | None:
         """The strategy a sentence asks for: the one right after "switch to", "use", "back
         to", "with" ...; an unknown name there is kept ("query_by_committee"); otherwise any
         strategy named."""
@@ -235,13 +278,17 @@ class IntentParser:
                 "usual", "before", "reference", "review", "followed", "follows", "needed",
                 "those", "these", "fake", "synthetic", "extra", "made", "generated", "few",
                 "example", "show", "what", "happens", "go", "see", "off", "on", "up", "down",
-                "zero", "one", "other", "same", "different", "artificial", "additional"}
-        candidates = re.findall(r"(?:\b(?:for|of|as|class|labell?ed|category|to|be|into|is)|->|"
+                "zero", "one", "other", "same", "different", "artificial", "additional",
+                "neither", "either", "both", "since", "because"}
+        candidates = re.findall(r"(?:\b(?:for|of|class|category|is)|->|"
                                 r"=>|=|→)\s+(?:the\s+|a\s+)?['\"]?([a-z][a-z_]+)\b", low)
         candidates += re.findall(r"\b\d+ (?:more |new |extra |fake |synthetic )?([a-z][a-z_]+) "
                                  r"(?:reviews|examples|texts|items|samples|ones)\b", low)
         candidates += re.findall(r"\b(?:need|want|some|more) ([a-z][a-z_]+) (?:reviews|"
                                  r"examples|texts|samples)\b", low)
+        # a label after "as", "to", "be" says it more surely than one after "is" or "for"
+        candidates += re.findall(r"(?:\b(?:as|labell?ed|to|be|into)|->|=>|=|→)\s+(?:the\s+|a\s+)?"
+                                 r"['\"]?([a-z][a-z_]+)\b", low)
         for word in reversed(candidates):
             if word not in skip and word.rstrip("s") not in skip:
                 return word
@@ -415,6 +462,8 @@ class IntentParser:
                           r"mentioning|containing|that (?:mention|say|contain)|on|similar to)"
                           r"|similar to|mentioning|containing|about|with the words?|search)"
                           r"\s+(.+)$", low)
+        if not match:  # "stuff like ...", "reviews that resemble ..."
+            match = re.search(r"\b(?:like|resembl\w*|similar to)\s+(.+)$", low)
         if not match:
             return []
         text = re.sub(r"^(the )?(labell?ed )?(examples?|reviews?|texts?|items?|labels?|memory)"
@@ -428,6 +477,8 @@ class IntentParser:
 
     @staticmethod
     def _negated(low: str) -> bool:
+        low = re.sub(r"\b(no harm|not a bad idea|no problem|no reason not to|not opposed to|"
+                     r"don'?t mind|wouldn'?t hurt|not against)\b", " ", low)
         neg = _NEGATION.search(low)
         if not neg:
             return False
@@ -439,6 +490,8 @@ class IntentParser:
     def is_question(self, low: str) -> bool:
         if _has(r"^(what|which|how|why|when|where|who)\b", low):
             return True
+        if _CAUSATIVE.search(low):
+            return False
         if _REQUEST_START.search(low) and not _ABILITY.search(low):
             return False
         if _REQUEST_VERB.search(low):
@@ -453,6 +506,10 @@ class IntentParser:
             score = 0.0
             for pattern, weight in cues:
                 hits = list(pattern.finditer(low))
+                if command == "stop":  # "finish the current step and hold" ends a step
+                    hits = [m for m in hits if not _has(
+                        r"^ (the |this |that |its )?(current |ongoing )?(step|round|batch|item)",
+                        low[m.end():])]
                 if command in {"pause", "continue", "stop", "step"}:
                     hits = [m for m in hits if not _has(
                         r"\b(no|not|don'?t|dont|never|without|not just a|not a|instead of)"
@@ -470,6 +527,10 @@ class IntentParser:
         if has_id and label and _has(r"[0-9a-f]{4,}\s*(->|=>|→|:|=|is|should be)\s*['\"]?"
                                      r"[a-z]", low):
             scores["correct"] = scores.get("correct", 0) + 1.0  # "c3f0 -> neutral"
+        known = self.label_in(low)
+        if has_id and known and _has(rf"\b(it'?s|it is|is|answer is|say|call it|goes as)\s+"
+                                     rf"(a |an )?{re.escape(known)}\b", low):
+            scores["correct"] = scores.get("correct", 0) + 1.0  # "8082, it's negative"
         if has_id:
             scores["item"] = scores.get("item", 0) + 1.5
             if label and scores.get("correct"):
@@ -549,14 +610,16 @@ class IntentParser:
             return None
         for topic, pattern in _TOPICS[:2]:
             if _has(pattern, low) and _has(r"\b(strategies|criteria|rules|conditions|"
-                                           r"options|available|exist|list|other)\b", low):
+                                           r"options|available|exist|list|other|methods|"
+                                           r"choose from)\b", low):
                 return topic
         if _has(r"\b(checker|verifier|flag\w*|wrong|suspicious|doubt\w*|happy|sus)\b", low):
             return None
         if _has(r"^(what|which)( are)?( the)? (labels|classes|categories)\b(?! (look|are "
                 r"(wrong|flagged|suspicious|doubtful)|did|were))|\b(what|which) labels "
                 r"(can|could|may|are we allowed|is it allowed|exist|are there|again)\b|"
-                r"\b(list|show)( me)? (the|all)? ?(labels|classes) (of|in) (the|this) run\b", low):
+                r"\b(list|show)( me)? (the|all)? ?(labels|classes) (of|in) (the|this) run\b|"
+                r"\blabel (options|names)\b|\bwhich labels (this|the) run (uses|has)\b", low):
             return "labels"
         if _has(r"\bstop(s)? (on its own|by itself|automatically)|\bstops improving\b", low) \
                 and question:
@@ -581,17 +644,24 @@ class IntentParser:
         if core in LEAVE_WORDS or (_LEAVE.search(core) and not self._asks_more(
                 _RUN_GOES_ON.sub(" ", core))):
             return Intent("quit", why="leaving")
-        if _SMALLTALK.match(low):
+        if _SMALLTALK.match(low) or _THINKING.match(low):
             return Intent(None, why="small talk")
+        if _has(r"\b(but|and|so|or)[ .]*$", low) and len(low.split()) <= 6:
+            return Intent(None, why="an unfinished sentence")
+        low = _LEAD_IN.sub("", low)  # "wait, can I change the budget?" is the question
         question = self.is_question(low)
         if (question or _has(r"^(would|should|if)\b", low)) and _ADVICE.search(low):
+            topic = "strategies" if self._known_strategy(low) else \
+                "stopping" if self.criterion_in(low) else None
+            if topic:  # what the choices are is what the console can say about it
+                return Intent("help", [topic], True, "asks for advice on a choice")
             return Intent(None, question=True, why="asks for advice")
         if _CANNOT.search(low):
             return Intent(None, why="asks for something the console cannot do")
         topic = self._topic_list(low, question)
         if topic:
             return Intent("help", [topic], question, "asks for a list of options")
-        scores = self._adjust(low, self.scores(low), question)
+        scores = self._adjust(low, self.scores(_CONTEXT_CLAUSE.sub("", low)), question)
         if not scores:
             return Intent(None, question=question, why="no command's words")
         ranked = sorted(scores.items(), key=lambda kv: -kv[1])
@@ -609,8 +679,12 @@ class IntentParser:
             if gerund:
                 changing = [_GERUNDS[gerund.group(2)]]
             if (_ABILITY.search(low) or _BEHAVIOUR.search(low)) and changing:
-                spec = changing[0] if changing[0] != "synthesize" else "synth"
+                spec = {"synthesize": "synth", "strategy": "strategies"}.get(changing[0],
+                                                                         changing[0])
                 return Intent("help", [spec], True, "asks whether or how it can be done")
+            if _has(r"\b(did|in|during|at|for) round \d+\b", low) and not _has(
+                    r"\b(labels?|spend|spent|cost)\b", low):
+                return Intent("why", self.args_for("why", low), True, "a question about a round")
             reads = [(c, s) for c, s in ranked if c in READS]
             asked = _ASKED_ABOUT.get(best)
             if reads and (asked is None or reads[0][1] >= ranked[0][1]):

@@ -137,6 +137,11 @@ def make_interpreter(ctl: Controller) -> Any:
     ctx = ctl.lg.context
     if ctx.llm is not None and calls_tools(ctx.llm.llm):
         return AgentInterpreter()
+    def current() -> dict[str, Any]:  # for "halve the batch", "double the budget"
+        budget = ctx.meter.budget
+        return {"batch_size": ctx.config.batch_size, "labels": budget.labels,
+                "usd": budget.usd}
+
     return IntentInterpreter(IntentParser(
         ctx.task.labels, ctx.strategies, criteria=optional_criteria(),
-        ids=lambda: ctx.ledger.labeled_ids()))
+        ids=lambda: ctx.ledger.labeled_ids(), current=current))

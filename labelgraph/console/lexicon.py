@@ -24,7 +24,7 @@ _TENS["fourty"] = 40
 #: single words that mean leaving the console (the run is kept)
 LEAVE_WORDS = frozenset({"exit", "quit", "bye", "goodbye", "byebye", "bye-bye", "cya", "ciao",
                          "close", "leave", "logout", "q", ":q", "adios", "later", "exit()",
-                         "detach", "disconnect"})
+                         "detach", "disconnect", "^d", "ctrl d", "ctrl+d", "^c"})
 
 #: what people call each built-in strategy (longest first when matched)
 STRATEGY_WORDS = {
@@ -98,7 +98,18 @@ _VOCAB = ("search", "continue", "synthesize", "synthesis", "synthetic", "generat
           "label", "example", "sample", "question", "annotation", "review", "reviews",
           "model", "studio", "items", "stable", "status", "change", "changes", "labeling",
           "labelling", "strategic", "spending", "generated", "samples", "exports", "unpause",
-          "unfreeze", "restart", "paused", "pausing", "searching", "labelled")
+          "unfreeze", "restart", "paused", "pausing", "searching", "labelled", "leaving",
+          "closing", "console", "window", "thinking", "picking", "method", "methods",
+          "quota", "queue", "drain", "single", "further", "halting", "learning", "costing",
+          "posting", "hosting")
+#: what speech-to-text makes of the console's words, put back before anything else is read
+_SPOKEN = [(re.compile(a), b) for a, b in (
+    (r"\bun ?(paws|pause)\b", "unpause"), (r"\b(and|an|en) tropy\b", "entropy"),
+    (r"\bsin(th)? the size\b", "synthesize"),
+    (r"\bsins\b", "synthesis"), (r"\bpaws\b", "pause"), (r"\bc s v\b", "csv"),
+    (r"\bx port\b", "export"), (r"\bjason l\b", "jsonl"), (r"\bjason\b", "json"),
+    (r"\bk (center|centre)\b", "kcenter"),
+    (r"\b(two|too) (?=(kcenter|entropy|margin|random|badge|diverse|least|density))", "to "))]
 
 
 def _words_to_numbers(text: str) -> str:
@@ -108,7 +119,12 @@ def _words_to_numbers(text: str) -> str:
     held: list[str] = []  # an "and" inside a number ("a hundred and five")
     for token in text.split(" "):
         core = token.strip(",.!?;:")
-        if core in _UNITS or core in _TENS:
+        pronoun = core == "one" and total is None and (
+            out[-1:] and out[-1] in {"the", "this", "that", "which", "any", "each", "every",
+                                     "another", "no", "some", "other"} or
+            any(w in {"a", "an"} for w in out[-3:-1]) and not out[-1].isdigit() or
+            len(out) >= 2 and out[-2] in {"the", "this", "that"} and out[-1].isalpha())
+        if (core in _UNITS or core in _TENS) and not pronoun:
             total = (total or 0) + _UNITS.get(core, _TENS.get(core, 0))
             held = []
         elif core in {"hundred", "thousand"}:
@@ -137,7 +153,9 @@ def normalise(text: str) -> str:
     low = text.strip().lower()
     for a, b in (("’", "'"), ("‘", "'"), ("“", '"'), ("”", '"'), ("=", " = "), ("…", " ")):
         low = low.replace(a, b)
-    low = re.sub(r"(?<=[a-z])-(?=[a-z])", " ", low)  # made-up, k-center, cost-aware
+    low = re.sub(r"(?<=[a-z])[-_](?=[a-z])", " ", low)  # made-up, k-center, batch_size
+    for spoken, written in _SPOKEN:
+        low = spoken.sub(written, low)
     low = re.sub(r"(\d),(\d{3})\b", r"\1\2", low)  # 1,000 -> 1000
     low = re.sub(r"\$\s*(\d+(?:\.\d+)?)", r"\1 dollars ", low)  # $5 -> 5 dollars
     low = re.sub(r"\b(\d+)\s*k\b", r"\g<1>000", low)  # 2k -> 2000
@@ -159,7 +177,12 @@ def normalise(text: str) -> str:
     low = " ".join(w for w in words if w)
     low = re.sub(r"\ba (couple|dozen)( of)?\b", r"\1", low)
     low = re.sub(r"\bhalf a dozen\b", "6", low)
-    return _words_to_numbers(low).strip()
+    low = _words_to_numbers(low)
+    low = re.sub(r"\b(\d+) point (\d+)\b", r"\1.\2", low)  # "two point five"
+    low = re.sub(r"(?<![\w.])point (\d+)\b", r"0.\1", low)  # "point seven"
+    low = re.sub(r"\b(\d+) dollars (?:and )?(\d{2})\b(?! (dollars|labels|items|rounds))",
+                 r"\1.\2 dollars", low)  # "two dollars fifty"
+    return low.strip()
 
 
 _C = re.compile
@@ -178,7 +201,8 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
                    r"remaining)|on track|quick update|(an |the )?update)\b"), 2.0),
                (_C(r"\b(accuracy|f1|score|performance|left|remaining)\b"), 1.0)],
     "why": [(_C(r"\b(why|reason\w*|rationale|explain\w*|justif\w*|how come|motivat\w*|"
-                r"what made (you|it)|logic behind|thinking behind)\b"), 2.0)],
+                r"what made (you|it)|logic behind|thinking behind|what was (it|the \w+|"
+                r"he|she|you) thinking)\b"), 2.0)],
     "spend": [(_C(r"\b(spen[dt]|spending|costs?|costing|bill|expens\w*|paid|pay|price|"
                   r"tokens? (used|so far|consumed)|how much money|burn(ed|t)?)\b"), 2.0),
               (_C(r"\b(by source|per source|came from|per label|vs the (model|llm|ai)|"
@@ -186,14 +210,16 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "labels": [(_C(r"\b(distribution|balance[d]?|imbalance\w*|breakdown|class(es)? counts?|"
                    r"counts? (per|by|of each) (class|label)|how many (of each|per class|"
                    r"positives?|negatives?|neutrals?|in each)|per class|label counts?|"
-                   r"skew\w*|enough (positives|negatives|neutrals|of each|examples of))\b"),
+                   r"skew\w*|distributed|enough (positives|negatives|neutrals|of each|"
+                   r"examples of))\b"),
                 2.0)],
-    "search": [(_C(r"\b(search\w*|find|look (up|for)|lookup|grep|similar to|like the one|"
+    "search": [(_C(r"\b(search\w*|find|look (up|for)|lookup|grep|similar to|resembl\w*|"
+                   r"like the one|"
                    r"examples (like|about|mentioning|with|containing)|mentioning|"
                    r"containing)\b"), 2.0)],
     "item": [(_C(r"\b(history of|details? (of|on|for|about)|who labell?ed|what happened to|"
                  r"information (on|about)|show( me)? (item|the item)|look at|tell me about|"
-                 r"item|sample|example)\b"), 1.0)],
+                 r"item|sample|example|history (for|of|on))\b"), 1.0)],
     "flagged": [(_C(r"\b(flag\w*|suspicious|suspect\w*|doubt\w*|questionable|dubious|"
                     r"problematic|look(s)? wrong|might be wrong|wrong labels|shaky|iffy|fishy|"
                     r"unsure labels|low quality labels|label (errors|issues|noise)|"
@@ -203,14 +229,18 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "history": [(_C(r"\b(history|log|timeline|all (the )?decisions|every (round|decision)|"
                     r"decisions (so far|made)|past (rounds|decisions)|"
                     r"what (has )?happened|list (of )?(the )?decisions|rounds so far|"
-                    r"decided so far|what have you (done|decided))\b"),
+                    r"decided so far|what have you (done|decided)|(earlier|previous|past|"
+                    r"prior) rounds?|"
+                    r"did (we|it|you) ever)\b"),
                  2.0)],
     "curve": [(_C(r"\b(curve|plot\w*|graph\w*|chart|visuali[sz]\w*|draw)\b"), 2.0)],
     "pending": [(_C(r"\b(pending|waiting (for me|on me|questions)|questions (for me|waiting|"
                     r"pending|to answer|i have)|my (queue|questions|turn)|need(s)? my "
                     r"(input|answer|help|labels?)|anything for me|to answer|(open|outstanding"
                     r"|unanswered) (questions|items)|label queue|(answer|do) (the |my )?"
-                    r"(questions|labels)|what do you need from me)\b"), 2.0)],
+                    r"(questions|labels)|what do you need from me|(human|review|my|label|"
+                    r"labell?ing) "
+                    r"queue|queue for (me|humans?|people))\b"), 2.0)],
     "tools": [(_C(r"\b(tools?|plug ?ins?|capabilit\w*)\b"), 1.6)],
     "export": [(_C(r"\b(export\w*|download\w*|dump|save (the |my |all )?(labels|dataset|data|"
                    r"annotations|results|labell?ed)|write (the |all )?(labels|dataset|data|"
@@ -218,15 +248,18 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
                    r"|jsonl|parquet)|label ?studio|argilla|hugging ?face|push to)\b"), 2.0)],
     "pause": [(_C(r"\b(pause\w*|hold (on|it|up|off)|hang on|freeze|suspend|take a break|"
                   r"halt for|wait( (a|1) (second|moment|minute|bit))?|(1|a) (second|moment|minute)|"
-                  r"stop for (a|now)|on hold|not so fast)\b"), 2.0)],
-    "step": [(_C(r"((?<!this )(?<!current )(?<!the )\bstep\b|\b(one|single|1) (more )?"
+                  r"stop for (a|now)|on hold|not so fast|drain|hold (the run|the job|things|"
+                  r"everything|there)|(and|then) hold$|for the time being)\b"), 2.0)],
+    "step": [(_C(r"((?<!this )(?<!current )(?<!the )\bstep\b(?! (away|out|back|aside|down))|"
+                 r"\b(one|single|1) "
+                 r"(more |further |extra |additional )?"
                  r"(round|iteration|cycle)|\bround more\b|\bnext round (only|and (then )?"
                  r"(pause|stop))|\badvance (one|1)\b|\bjust (one|1) round\b|\banother round and "
                  r"(then )?(pause|stop))"), 2.2)],
     "continue": [(_C(r"\b(continue|resume|go on|carry on|keep (going|running|on)|unpause|"
                      r"un pause|proceed|restart|start (again|back up|it again)|run again|"
                      r"go again|get going|move on|let it run|let('s| us) go|go go|"
-                     r"back to work|keep it going|unfreeze)\b"), 2.0)],
+                     r"back to work|keep it going|unfreeze|pick (it )?up (again|where))\b"), 2.0)],
     "stop": [(_C(r"\b(stop|end|kill|terminate|finish|abort|wrap|shut)\w*( \w+){0,2} "
                  r"((the|this) (whole )?(run|job)|it for (good|real)|(this|it) up for good|"
                  r"for (good|real)|permanently|once and for all)\b"), 1.6),
@@ -238,18 +271,26 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "strategy": [(_C(r"\b(strateg\w*|sampling|sample (by|with|using)|select(ion)? (by|with|"
                      r"using)|query(ing)? (by|with|using)|acquisition( function)?|"
                      r"switch (to|over to|back to)|back to|replace \w+ with|"
-                     r"use (the )?\w+ (sampling|strategy|selection))\b"), 1.6)],
+                     r"use (the )?\w+ (sampling|strategy|selection)|(picking|selection|sampling|"
+                     r"query|"
+                     r"querying|acquisition) methods?)\b"), 1.6)],
     "batch": [(_C(r"\b(batch(es)?( size)?|per round|each round|every round|a round|at a time|"
-                  r"per (iteration|step)|chunk size)\b"), 2.0)],
+                  r"per (iteration|step)|chunk size|rounds? (bigger|smaller|larger|shorter|"
+                  r"longer))\b"),
+               2.0)],
     "synth": [(_C(r"\b" + SYNTH + r"\b"), 1.8)],
     "threshold": [(_C(r"\b(threshold|confidence|cut ?off|the bar|bar (to|at)|send (more|less|"
                       r"fewer) (items |stuff |labels |things )?(to|my way)|ask me (more|less)|"
                       r"route (more|less|fewer)|(less|under|below) (than )?\d+(\.\d+)?"
                       r"( ?%| percent)? (sure|confident|certain)|trust (the model|the llm|the "
-                      r"ai|it|its labels) (only )?(above|over|below|under|at)|(above|over|"
+                      r"ai|it|its labels) (only )?(above|over|below|under|at)|(at least|"
+                      r"more than|over|"
+                      r"above) \d+(\.\d+)?( ?%| percent)? (sure|confident|certain)|how (sure|"
+                      r"confident|certain) (does|must|should|has)|(above|over|"
                       r"below|under) \d+(\.\d+)?( ?%| percent))\b"), 2.0)],
     "budget": [(_C(r"\b(budget|more labels|labels more|additional labels|extra labels|"
-                   r"label (limit|cap|allowance)|allow(ance)?|top up|spending (limit|cap)|"
+                   r"label (limit|cap|allowance|quota)|quota|allowance|allow (\d+|more|another|"
+                   r"an extra|extra)|top up|spending (limit|cap)|"
                    r"max(imum)? (labels|spend))\b"), 2.0),
                (_C(r"\b" + MONEY + r"\b"), 0.8)],
     "query": [(_C(r"\b(query|queries|pull|fetch|grab|get|pick|select|draw|sample|take|label|"
@@ -264,7 +305,7 @@ CUES: dict[str, list[tuple[re.Pattern[str], float]]] = {
     "correct": [(_C(r"\b(correct|relabel|re label|should be|is actually|is really|"
                     r"change (the )?label|fix|mark (it |this |\w+ )?as|label (it |this |\w+ )?"
                     r"as|set (it|the label|\w+) to|actually|wrong,? it'?s|not \w+,? (it'?s |is )?"
-                    r"\w+)\b"), 1.0)],
+                    r"\w+|(my )?answer (is|for|would be)|answer:)\b"), 1.0)],
     "reject": [(_C(r"\b(reject|drop|remove|discard|throw (out|away)|delete|exclude|toss|"
                    r"ignore|kick out|get rid of|bin|trash)\b"), 1.0)],
     "help": [(_C(r"\b(help|what can (you|i) (even )?(do|type|say|ask)|commands?|how does (this|it) "
