@@ -315,8 +315,12 @@ class LabelGraph:
             if chat is None and getattr(annotator, "needs_run_llm", kind in {"llm", "hybrid"}):
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
                                  "annotator='oracle' or 'human'")
-            if chat is None and self.policy == "llm":
-                raise InputError("policy='llm' needs an llm")
+            if self.policy == "llm" and not capable_of_decisions(chat):
+                spec = self.llm if isinstance(self.llm, str) else None
+                why = "pass llm=" if chat is None else f"{model_name(chat, spec)!r} cannot"
+                raise InputError(f"policy='llm' needs a chat model that answers with "
+                                 f"structured decisions; {why} — use policy='rule', or "
+                                 "policy='auto' (the LLM when it can, else the rules)")
             if self.config.judge and (chat is None or is_local(chat)):
                 raise InputError("judge=True needs a chat model to judge doubtful labels (the "
                                  "embedded local model cannot); pass llm= or set judge=False")

@@ -1,4 +1,5 @@
-"""The ``labelgraph`` command line: demo, run, resume, export, graph, plugins.
+"""The ``labelgraph`` command line: demo, run, resume, console, export, import-labels,
+graph, plugins.
 
 Heavy modules (LangGraph, Chroma, scikit-learn) are imported inside the commands, so
 ``labelgraph --help`` starts fast. Progress is one consumer of ``LabelGraph.stream()``.
@@ -61,7 +62,9 @@ def _one_line(exc: BaseException) -> str:
 
 def _fail(exc: BaseException) -> typer.Exit:
     if isinstance(exc, ModelNotInstalledError):
-        console.print(f"[red]{exc}[/red]")
+        from rich.markup import escape
+
+        console.print(f"[red]{escape(str(exc))}[/red]")  # "labelgraph[hf]" is no markup
         return typer.Exit(2)
     console.print(f"[red]error:[/red] {_one_line(exc)}", soft_wrap=True)
     if not isinstance(exc, LabelGraphError):
@@ -400,21 +403,54 @@ command(console_command, "console")
 @command
 def export(
     run_dir: Path,
-    out: Annotated[Path | None, typer.Option(help="the file to write (default: "
-                                                  "RUN_DIR/dataset.<format>)")] = None,
+    out: Annotated[Path | None, typer.Option(help="the file (a directory for hf) to write "
+                                                  "(default: in RUN_DIR)")] = None,
     format_: Annotated[str | None, typer.Option(
-        "--format", help="csv, jsonl or parquet (default: what --out's suffix names, else "
-                         "csv); a suffix naming another format is refused")] = None,
+        "--format", help="csv, jsonl, parquet, hf (a datasets directory), label-studio or "
+                         "argilla (default: what --out's suffix names, else csv); a suffix "
+                         "naming another format is refused")] = None,
 ) -> None:
     """Write every labeled item of a run with its source, confidence, verdict and provenance
-    (CSV cells that look like formulas are neutralized)."""
+    (CSV cells that look like formulas are neutralized; docs/formats.md shows each format)."""
     from labelgraph.api import LabelGraph
-    from labelgraph.export import export as write_labels
-    from labelgraph.export import resolve_format
+    from labelgraph.export import export_files, resolve_format
 
     fmt = resolve_format(format_, out)  # a bad format fails before the run is opened
-    written = write_labels(LabelGraph.open(run_dir, read_only=True), out, fmt)
-    console.print(f"wrote {written} ({fmt})")
+    written = export_files(LabelGraph.open(run_dir, read_only=True), out, fmt)
+    console.print(f"wrote {written[0]} ({fmt})" + "".join(
+        f"\n  and {extra} (the labeling config to import it with)" for extra in written[1:]),
+        markup=False, highlight=False, soft_wrap=True)
+
+
+@command
+def import_labels(
+    run_dir: Path,
+    file: Annotated[Path, typer.Argument(help="a Label Studio JSON export, Argilla records, "
+                                              "or a CSV/JSONL with id (or text) and label")],
+    format_: Annotated[str, typer.Option(
+        "--format", help="auto (by the suffix and the content), label-studio, argilla, csv "
+                         "or jsonl")] = "auto",
+    budget_labels: Annotated[int | None, typer.Option(
+        help="the label budget from now on (the total), set before importing: new labels "
+             "count in it (recorded as your change, as resume --budget-labels is)")] = None,
+    llm: Annotated[str | None, typer.Option(
+        help="a run on a paid provider opens only when you name it (nothing is called)")
+                   ] = None,
+) -> None:
+    """Record the labels people gave in FILE as a person's: corrections of labels the run
+    has (free), new labels for items it has not (counted in its label budget). Unknown
+    labels and items are reported, never dropped silently; importing twice changes nothing."""
+    from labelgraph.api import LabelGraph
+    from labelgraph.importing import import_labels as record_labels
+
+    lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+    try:
+        report = record_labels(lg, file, format_, budget_labels=budget_labels)
+    finally:
+        lg.close()
+    for line in report.lines():
+        console.print(line, markup=False, highlight=False, soft_wrap=True,
+                      style="yellow" if line.startswith("  not imported") else None)
 
 
 @command

@@ -46,7 +46,8 @@ COMMANDS: tuple[Spec, ...] = (
          ("pending questions", "what needs my answer")),
     Spec("tools", "", "each agent's tools and how each agent works in this run",
          ("which tools do the agents have",)),
-    Spec("export", "[FORMAT] [PATH]", "write the labels to a file (csv, jsonl, parquet)",
+    Spec("export", "[FORMAT] [PATH]", "write the labels to a file: csv, jsonl, parquet, hf, "
+         "label-studio or argilla (docs/formats.md)",
          ("export the labels", "save the dataset to a file")),
     # -- steer
     Spec("pause", "", "pause after the current step (between items on a local model)",
