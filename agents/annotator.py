@@ -1,7 +1,10 @@
 """The annotator node: labels the batch with the run's annotator (``labelgraph.annotators``).
 
 Every label is in the ledger before this node returns; the item it hands on is a
-:class:`~labelgraph.types.LabeledItem`.
+:class:`~labelgraph.types.LabeledItem`. From the ledger it also reads how often its model
+labels of the last rounds were overruled (by a more trusted source, the verifier or a
+person's correction) and, when mostly, proposes to query rather than synthesize
+(``labelgraph.proposals.annotator_proposal``).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from langgraph.runtime import Runtime
 from labelgraph.events import Labeled
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.ledger import item_costs
+from labelgraph.proposals import MODEL_SOURCES, annotator_proposal, overrulings
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -36,4 +40,9 @@ def annotator_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     by_source = Counter(i["source"] for i in batch if i.get("label") is not None)
     runtime.stream_writer(Labeled(round=round_, n=sum(by_source.values()), batch=len(batch),
                                   by_source=dict(by_source)))
-    return {"batch": batch, "spend": ctx.meter.snapshot()}
+    found = overrulings(ctx.ledger.label_outcomes(MODEL_SOURCES,
+                                                  round_ - ctx.config.proposal_window),
+                        ctx.ledger.corrections())
+    proposal = annotator_proposal(found, ctx.config)
+    return {"batch": batch, "spend": ctx.meter.snapshot(),
+            "proposals": {"annotator": proposal.model_dump()} if proposal else {}}

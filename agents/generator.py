@@ -21,9 +21,10 @@ from labelgraph.events import Generated
 from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import calls_tools
 from labelgraph.prompts import GeneratedExamples, generator_messages, list_prompt
+from labelgraph.proposals import generator_proposal
 from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.tools.builtin import builtin_tools
-from labelgraph.types import Candidate, Proposal, content_id
+from labelgraph.types import Candidate, content_id
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -117,18 +118,13 @@ def generator_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         dropped += n_dropped
         batch += [Candidate(id=content_id(t, "synthetic"), text=t, origin="synthetic",
                             intended=label) for t in kept]
-    proposals: dict[str, Any] = {}
-    if not batch:
-        proposals["generator"] = Proposal(
-            agent="generator", action="query",
-            reason=f"no usable examples after {attempts} attempts ({dropped} near-duplicates):"
-                   " query the pool instead").model_dump()
-    else:
-        last = [m for m in ctx.ledger.metrics() if m.get("action") == "synthesize"]
-        if last and last[-1].get("batch") and last[-1]["accepted"] / last[-1]["batch"] < 0.3:
-            proposals["generator"] = Proposal(
-                agent="generator", action="query",
-                reason="most of my last examples were rejected: query instead").model_dump()
+    last = [m for m in ctx.ledger.metrics() if m.get("action") == "synthesize"] \
+        if batch else []
+    proposal = generator_proposal(
+        len(batch), attempts, dropped,
+        last[-1]["accepted"] / last[-1]["batch"] if last and last[-1].get("batch") else None,
+        ctx.config)
+    proposals = {"generator": proposal.model_dump()} if proposal else {}
     runtime.stream_writer(Generated(round=round_, n=len(batch), dropped=dropped,
                                     targets=tuple(targets)))
     return {"batch": batch, "proposals": proposals,

@@ -5,7 +5,9 @@ the held-out gold split when one was given, and compared with its predecessor on
 "stop set" of pool items: the kappa between them, the share of changed predictions and the
 mean uncertainty there (and, only when the accuracy plateau is used, cross-validated
 accuracy on the labeled set) are the inputs of the stopping criteria
-(``labelgraph.stopping``) the supervisor's guardrails consult. Features come from the run
+(``labelgraph.stopping``) the supervisor's guardrails consult. From them the learner
+proposes: stop when its curve is flat, synthesis for a label the student never predicts or
+has too few examples of (``labelgraph.proposals.learner_proposal``). Features come from the run
 store, built once per run; the pool's probabilities are computed once per student, here,
 and the selector reuses them.
 """
@@ -22,6 +24,7 @@ from sklearn.model_selection import StratifiedKFold, cross_val_score
 
 from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
+from labelgraph.proposals import learner_proposal
 from labelgraph.stopping import CV_ACCURACY, needed
 from labelgraph.student import fitting, proba_in_order
 
@@ -150,6 +153,19 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
     return out
 
 
+def stop_set_predictions(ctx: Context) -> dict[str, int] | None:
+    """How often the latest student predicts each label on the stop set (None without a
+    student): a label it never predicts is one the learner asks synthesis for."""
+    if ctx.store.model() is None:
+        return None
+    proba = ctx.store.pool_proba()  # computed once per student (learn), reused here
+    if proba is None or not len(proba):
+        return None
+    rows = stop_set_rows(len(proba), ctx.config.stop_set_size, ctx.config.seed)
+    counts = np.bincount(proba[rows].argmax(1), minlength=len(ctx.task.labels))
+    return {label: int(n) for label, n in zip(ctx.task.labels, counts, strict=True)}
+
+
 def learner_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Retrain and evaluate; record the round's metrics in the ledger."""
     ctx = runtime.context
@@ -165,6 +181,11 @@ def learner_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     ctx.ledger.record_metrics(round_, metrics)
     runtime.stream_writer(Learned(round=round_, metrics=metrics))
     added = metrics["accepted"] + metrics["flagged"]
+    counts = ctx.memory.label_counts()
+    proposal = learner_proposal(ctx.ledger.metrics(),
+                                {label: int(counts.get(label, 0)) for label in ctx.task.labels},
+                                stop_set_predictions(ctx), ctx.can_synthesize, ctx.config)
     return {"metrics": [metrics], "batch": [],
             "idle_rounds": 0 if added else idle_rounds_of(state) + 1,
-            "spend": ctx.meter.snapshot()}
+            "spend": ctx.meter.snapshot(),
+            "proposals": {"learner": proposal.model_dump()} if proposal else {}}

@@ -2,7 +2,8 @@
 
 Strategies are pure pieces (``labelgraph.strategies``); this node finds their inputs (the
 student's pool probabilities, the embeddings, the labeled mask), records nothing but the
-batch, and proposes synthesis when nothing informative is left in the pool. The ``"llm"``
+batch, and proposes synthesis (or, when synthesis cannot run, a stop) when nothing
+informative is left in the pool (``labelgraph.proposals.selector_proposal``). The ``"llm"``
 strategy (:class:`LLMSelection`) needs the run's chat model, so its choice is made here:
 the model picks the batch from a numbered shortlist and says why (ActiveLLM-style).
 """
@@ -20,8 +21,9 @@ from labelgraph.events import Selected
 from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import capable_of_decisions
 from labelgraph.prompts import SelectionAnswer, one_line, selection_messages
+from labelgraph.proposals import selector_proposal
 from labelgraph.strategies import Diverse, Margin
-from labelgraph.types import Candidate, Proposal
+from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -173,17 +175,11 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     for item, r in zip(batch, chosen, strict=True):
         if int(r) in why:
             item["why_selected"] = why[int(r)]
-    proposals: dict[str, Any] = {}
-    if int((~labeled).sum()) - len(batch) <= 0:
-        proposals["selector"] = Proposal(
-            agent="selector", action="synthesize",
-            reason="nothing informative left in the pool: synthesize").model_dump()
-    elif probs is not None and name != "random":
-        unl = probs[~labeled]
-        if unl.size and float(unl.max(axis=1).min()) > 0.99:
-            proposals["selector"] = Proposal(
-                agent="selector", action="synthesize",
-                reason="the student is confident on every pool item: synthesize near the "
-                       "boundary").model_dump()
+    unl = probs[~labeled] if probs is not None and name != "random" else None
+    proposal = selector_proposal(
+        int((~labeled).sum()) - len(batch),
+        float(unl.max(axis=1).min()) if unl is not None and unl.size else None,
+        ctx.can_synthesize, ctx.config)
+    proposals = {"selector": proposal.model_dump()} if proposal else {}
     runtime.stream_writer(Selected(round=round_, n=len(batch), strategy=name, reason=note))
     return {"batch": batch, "proposals": proposals}

@@ -1,14 +1,17 @@
 """The supervisor node: gathers the round's signals, asks the policy, applies the guardrails.
 
 The policy and the guardrails are pure pieces (``labelgraph.policies``); this node only
-reads the state and the run, and records the decision in the ledger and the stream. What a
-person said (the state's ``steering``) comes first: a forced action is the decision (within
-the budget), and the first decision after a change says it followed the human.
+reads the state and the run, and records the decision in the ledger and the stream. The
+agents' proposals of the last round reach the policy in the signals (not with
+``use_proposals=False``; they are recorded with the decision either way, for ``/why``).
+What a person said (the state's ``steering``) comes first: a forced action is the decision
+(within the budget), and the first decision after a change says it followed the human.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
@@ -58,7 +61,7 @@ def compute_signals(state: State, ctx: Context,
         rounds_since_synth=(metrics[-1]["round"] - synth[-1]["round"]) if synth
         else len(metrics),
         idle_rounds=idle_rounds_of(state),
-        can_synthesize=ctx.config.synthesize and ctx.llm is not None,
+        can_synthesize=ctx.can_synthesize,
         kappas=[m.get("kappa") for m in metrics],
         history=[{k: m.get(k) for k in HISTORY_FIELDS} for m in metrics],
         proposals=proposals_of(state),
@@ -82,7 +85,10 @@ def forced(force: dict[str, Any]) -> Decision:
 def decide(ctx: Context, signals: Signals, steering: Steering,
            metrics: Sequence[dict[str, Any]] = ()) -> Decision:
     """The policy's decision (or the person's), made valid and affordable by the guardrails
-    (``metrics``, every finished round's, for the tools a tool-calling policy may call)."""
+    (``metrics``, every finished round's, for the tools a tool-calling policy may call).
+    With ``use_proposals`` off, the policy and the guardrails see no proposals."""
+    if not ctx.config.use_proposals:
+        signals = replace(signals, proposals={})
     if steering.force:
         proposed = forced(steering.force)
         if proposed.action == "stop":
@@ -119,7 +125,8 @@ def supervisor_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     seen["kappas"] = seen["kappas"][-5:]
     seen["history"] = seen["history"][-5:]
     ctx.ledger.record_decision(signals.round, {**decision.model_dump(), "signals": seen,
-                                               "would_stop": would_stop})
+                                               "would_stop": would_stop,
+                                               "use_proposals": ctx.config.use_proposals})
     runtime.stream_writer(Decided(
         round=signals.round, action=decision.action, reason=decision.reason,
         batch_size=decision.batch_size, strategy=decision.strategy,

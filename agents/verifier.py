@@ -7,8 +7,10 @@ usual support (``labelgraph.trust.new_label_scores``); runs the verifier's tools
 checks (``labelgraph.tools.hooks``); with ``RunConfig.judge``, asks an LLM judge about each
 doubtful label (flagged, or an LLM label under ``judge_below`` confidence). Accepted labels
 go into memory; flagged LLM labels are kept apart, out of training. Every ``audit_every``
-rounds it audits the whole memory, unless no label there could change. The item it hands on
-is a :class:`~labelgraph.types.VerifiedItem`.
+rounds it audits the whole memory, unless no label there could change. When much of the
+batch was rejected or flagged, or the audit found many suspects, it proposes to query rather
+than synthesize (``labelgraph.proposals.verifier_proposal``). The item it hands on is a
+:class:`~labelgraph.types.VerifiedItem`.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from labelgraph.annotators import gather_evidence
 from labelgraph.events import Audited, Verified
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
+from labelgraph.proposals import verifier_proposal
 from labelgraph.student import fitting, proba_in_order
 from labelgraph.tools.agent import ToolLimits, recorded_tools
 from labelgraph.tools.builtin import judge_tool
@@ -292,7 +295,11 @@ def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     count = Counter(i["verdict"] for i in items)
     runtime.stream_writer(Verified(round=round_, accepted=count["accept"],
                                    flagged=count["flag"], rejected=count["reject"]))
+    audit = None
     if ctx.config.audit_every and round_ % ctx.config.audit_every == 0 \
             and worth_auditing(ctx):
-        audit_memory(ctx, round_, write=runtime.stream_writer)
-    return {"batch": items}
+        findings = audit_memory(ctx, round_, write=runtime.stream_writer)
+        audit = (len(findings), sum(f["action"] != "keep" for f in findings))
+    proposal = verifier_proposal(count, audit, ctx.config)
+    return {"batch": items,
+            "proposals": {"verifier": proposal.model_dump()} if proposal else {}}

@@ -67,6 +67,11 @@ class Context:
     def strategies(self) -> list[str]:
         return registry.names("strategies")
 
+    @property
+    def can_synthesize(self) -> bool:
+        """Synthesis is on and an LLM can write: the generator can run."""
+        return self.config.synthesize and self.llm is not None
+
     def labeled_mask(self) -> np.ndarray:
         """Which pool rows are done with (from the ledger, the truth): a label is bought, or
         a person skipped the item, so it is not asked again."""

@@ -18,7 +18,7 @@ __all__ = ["DEFAULT_STOPPING", "MCPServer", "RunConfig", "Settings", "make_confi
 
 #: The optional stopping criteria a run uses unless told otherwise (``stopping=()`` turns them
 #: off). The guardrail criteria (budgets, idle-round patience, an exhausted pool) always apply.
-DEFAULT_STOPPING = ("stabilizing_predictions",)
+DEFAULT_STOPPING = ("stabilizing_predictions", "agent_proposals")
 
 
 class MCPServer(BaseModel):
@@ -137,6 +137,50 @@ class RunConfig(BaseModel):
                               "(how much they raised its log-probability of the next round's "
                               "new labels, which no student compared was fitted on)")
     patience: int = Field(3, ge=1, description="stop after this many rounds with no new label")
+    use_proposals: bool = Field(
+        True, description="the rule policy weighs the agents' proposals (docs/agents.md); "
+                          "False: it decides as if there were none (they are still recorded, "
+                          "to measure whether they pay: benchmarks/proposals.py)")
+    proposal_evidence: int = Field(
+        5, ge=1, description="labels an agent must have seen before it proposes from a share "
+                             "of them (fewer: it says nothing)")
+    proposal_window: int = Field(
+        3, ge=1, description="rounds an agent's evidence counts: the annotator reads this "
+                             "many rounds of overruled labels; a failed synthetic batch "
+                             "rules synthesis out for this many rounds")
+    overruled_share: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="annotator: proposes query (route to the person, no synthesis) when at "
+                    "least this share of its recent model labels was overruled")
+    doubt_share: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="verifier: proposes query (not synthesis) when at least this share of "
+                    "the batch was rejected or flagged")
+    audit_suspect_share: float = Field(
+        0.1, ge=0.0, le=1.0,
+        description="verifier: proposes query when its audit finds at least this share of "
+                    "memory suspect")
+    synth_rejected_share: float = Field(
+        0.7, ge=0.0, le=1.0,
+        description="generator: proposes query when at least this share of its last "
+                    "synthetic batch was rejected")
+    confident_pool: float = Field(
+        0.99, ge=0.5, le=1.0,
+        description="selector: nothing informative is left when the student's top "
+                    "probability is above this on every pool item")
+    flat_change: float = Field(
+        0.02, ge=0.0, le=1.0,
+        description="learner: the curve is flat (it proposes stop) when at most this share "
+                    "of the stop set's predictions changed in each of the last stop_window "
+                    "rounds")
+    min_class_labels: int = Field(
+        3, ge=0, description="learner: a label with fewer accepted examples (or one the "
+                             "student never predicts) gets a proposal to synthesize for it")
+    flat_stop_share: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="agent_proposals criterion: the learner's flat curve alone stops the run "
+                    "once this share of the tightest budget is spent (otherwise a second "
+                    "agent must propose stop too)")
     max_concurrency: int = Field(4, ge=1, le=64, description="parallel remote LLM calls")
     provider_retries: int = Field(4, ge=0, le=20,
                                   description="retries of a call that hit a timeout, a rate "

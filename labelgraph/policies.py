@@ -15,7 +15,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.prompts import supervisor_messages
-from labelgraph.stopping import StoppingCriterion, votes
+from labelgraph.stopping import (
+    AGENT_PROPOSALS,
+    StoppingCriterion,
+    budget_spent,
+    stop_grounds,
+    votes,
+)
 from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.types import Budget, Decision, Proposal
 
@@ -25,8 +31,8 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.llm import MeteredLLM
 
-__all__ = ["HISTORY_FIELDS", "LLMPolicy", "Policy", "RulePolicy", "Signals", "choose_arm",
-           "guard"]
+__all__ = ["HISTORY_FIELDS", "QUALITY_AGENTS", "LLMPolicy", "Policy", "RulePolicy", "Signals",
+           "choose_arm", "failed_synthesis", "guard", "proposing"]
 
 COLD_START = "cold_start"
 BANDIT = "bandit"
@@ -86,38 +92,131 @@ class Policy(Protocol):
         ...
 
 
-def _proposes(signals: Signals, agent: str, action: str) -> bool:
-    p = signals.proposals.get(agent)
-    return p is not None and p.action == action
+#: Agents whose proposal to query is a warning about label quality (rule 3 of RulePolicy).
+QUALITY_AGENTS = ("verifier", "annotator", "generator")
+
+
+def proposing(signals: Signals, action: str) -> list[str]:
+    """The agents that propose ``action``, in a fixed order (by name)."""
+    return sorted(a for a, p in signals.proposals.items() if p.action == action)
+
+
+def failed_synthesis(signals: Signals, config: RunConfig) -> str | None:
+    """Why synthesis is still ruled out after a failed synthetic batch (None: it is not):
+    at least ``synth_rejected_share`` of the last one was rejected, under
+    ``proposal_window`` rounds ago. The generator's and verifier's warnings last one round;
+    this keeps a label the learner lacks from being asked of the generator every other
+    round while its examples keep failing."""
+    if not signals.can_synthesize or signals.synth_acceptance is None:
+        return None
+    rejected = 1.0 - signals.synth_acceptance
+    if rejected < config.synth_rejected_share or \
+            signals.rounds_since_synth >= config.proposal_window:
+        return None
+    return (f"the synthetic batch of round {signals.round - 1 - signals.rounds_since_synth} "
+            f"was {rejected:.0%} rejected: no synthesis for {config.proposal_window} rounds "
+            f"after it")
+
+
+def _not_followed(signals: Signals, decision: Decision, config: RunConfig) -> str:
+    """Proposals a decision does not follow, and why, as a short tail of its reason."""
+    out = []
+    for agent in sorted(signals.proposals):
+        p = signals.proposals[agent]
+        if agent in decision.followed or p.action == decision.action:
+            continue
+        if decision.action == "stop":
+            why = "the run stops"
+        elif p.action == "stop":
+            why = (f"{AGENT_PROPOSALS} is not among the run's stopping criteria"
+                   if AGENT_PROPOSALS not in config.stopping
+                   else f"only {budget_spent(signals):.0%} of the budget spent, < "
+                        f"{config.flat_stop_share:.0%}" if agent == "learner"
+                   else "one agent alone does not stop a run")
+        elif p.action == "synthesize":
+            why = ("a quality warning rules synthesis out" if proposing(signals, "query")
+                   or failed_synthesis(signals, config)
+                   else "synthesis cannot run" if not signals.can_synthesize
+                   else "its target is not a label of the task")
+        else:
+            why = "outweighed"
+        out.append(f"{agent}'s {p.action} ({why})")
+    return f" [not followed: {'; '.join(out)}]" if out else ""
 
 
 class RulePolicy:
-    """The default: cold start, then uncertainty sampling, with synthesis for a rare label,
-    on the selector's proposal, or every ``synthesize_every`` rounds."""
+    """The default policy: it weighs the agents' proposals by a fixed rule, then falls back
+    to uncertainty sampling with periodic synthesis. In order (docs/agents.md):
+
+    1. No student yet: label the diverse cold-start seed (no agent has evidence yet).
+    2. **Stop** when two or more agents propose stop, or when the learner does (its curve
+       is flat) and at least ``flat_stop_share`` of the tightest budget is spent. This rule
+       is the ``agent_proposals`` stopping criterion (:func:`labelgraph.stopping.
+       stop_grounds`, on by default), which :func:`guard` applies under every policy: so
+       the run's ``stopping`` setting governs it and a person can lift it like any other.
+    3. **Query** when the verifier, the annotator or the generator proposes query: a
+       warning about label quality rules synthesis out this round; so does a failed
+       synthetic batch for ``proposal_window`` rounds (:func:`failed_synthesis`).
+    4. **Synthesize**, when the run can: for the label the learner names; on the selector's
+       word that nothing informative is left (for the rarest label); for a label rare in
+       memory; or every ``synthesize_every`` rounds.
+    5. Otherwise **query** the pool by the run's strategy.
+
+    A decision's ``followed`` names every agent whose proposal it takes (and its reason
+    says which proposals it did not take, and why). With ``use_proposals=False`` the
+    supervisor hands neither it nor the guardrails any proposals, so rules 2-4 fall to the
+    signals alone. The guardrails (:func:`guard`) still win: budgets and stopping criteria
+    stop the run, and an action that cannot run is replaced, with the reason saying so.
+    """
 
     def decide(self, signals: Signals, config: RunConfig) -> Decision:
         if not signals.has_model:
             return Decision(action="query", batch_size=config.seed_size, strategy=COLD_START,
                             reason="no student yet: label a diverse seed from embedding clusters")
+        decision = self._weigh(signals, config)
+        return decision.model_copy(update={
+            "reason": decision.reason + _not_followed(signals, decision, config)})
+
+    def _weigh(self, signals: Signals, config: RunConfig) -> Decision:
+        """Rules 3-5 of the class docstring (rule 2 is the guardrails')."""
+        query = Decision(action="query", strategy=config.strategy,
+                         reason=f"query the pool by {config.strategy} sampling")
+        warned = [a for a in proposing(signals, "query") if a in QUALITY_AGENTS]
+        failed = failed_synthesis(signals, config)
+        if warned or failed:
+            instead = ", not synthesize" if signals.can_synthesize else ""
+            why = [f"{a}: {signals.proposals[a].reason}" for a in warned]
+            return query.model_copy(update={
+                "followed": warned,
+                "reason": f"query the pool by {config.strategy} sampling{instead}: "
+                          + "; ".join([*why, *([failed] if failed else [])])})
         counts = signals.label_counts
-        gen_ok = signals.can_synthesize and not _proposes(signals, "generator", "query")
-        if gen_ok and signals.labeled:
+        if signals.can_synthesize and signals.labeled:
+            synth = {"action": "synthesize", "batch_size": config.synth_batch}
+            wanted = proposing(signals, "synthesize")
+            learner = signals.proposals.get("learner")
+            if learner is not None and learner.action == "synthesize" and \
+                    learner.target_label in counts:
+                return Decision(**synth, target_labels=[learner.target_label],
+                                reason=f"synthesize for {learner.target_label!r}: "
+                                       f"{learner.reason}", followed=wanted)
+            if "selector" in wanted:
+                return Decision(**synth, target_labels=[signals.rarest],
+                                reason=f"synthesize for {signals.rarest!r}: "
+                                       f"{signals.proposals['selector'].reason}",
+                                followed=wanted)
             rare = signals.rarest
-            synth = {"action": "synthesize", "batch_size": config.synth_batch,
-                     "target_labels": [rare]}
             if counts[rare] < 0.5 * signals.labeled / len(counts):
-                return Decision(**synth, reason=f"label {rare!r} is rare ({counts[rare]} of "
-                                                f"{signals.labeled}): synthesize examples of it")
-            if _proposes(signals, "selector", "synthesize"):
-                return Decision(**synth, reason=signals.proposals["selector"].reason,
-                                followed=["selector"])
+                return Decision(**synth, target_labels=[rare],
+                                reason=f"label {rare!r} is rare ({counts[rare]} of "
+                                       f"{signals.labeled}): synthesize examples of it",
+                                followed=wanted)
             if config.synthesize_every and signals.rounds_since_synth >= config.synthesize_every:
-                return Decision(**synth, reason=f"{signals.rounds_since_synth} rounds since the "
-                                                f"last synthesis: add generated examples for "
-                                                f"{rare!r}")
-        followed = ["generator"] if _proposes(signals, "generator", "query") else []
-        return Decision(action="query", strategy=config.strategy,
-                        reason=f"query the pool by {config.strategy} sampling", followed=followed)
+                return Decision(**synth, target_labels=[rare],
+                                reason=f"{signals.rounds_since_synth} rounds since the last "
+                                       f"synthesis: add generated examples for {rare!r}",
+                                followed=wanted)
+        return query.model_copy(update={"followed": proposing(signals, "query")})
 
 
 class LLMPolicy:
@@ -249,28 +348,65 @@ def choose_arm(history: Sequence[dict[str, Any]], arms: Sequence[str], round_: i
                   f"the recent average (others: {others})")
 
 
+def _what(decision: Decision) -> str:
+    """A decision's action in a few words ("query by margin", "synthesize for 'neg'"),
+    noting a person's request."""
+    what = {"query": f"query by {decision.strategy}" if decision.strategy else "query",
+            "synthesize": "synthesize" + (f" for {', '.join(map(repr, decision.target_labels))}"
+                                          if decision.target_labels else ""),
+            "stop": "stop"}[decision.action]
+    return f"{what} as the human asked" if "human" in decision.followed else what
+
+
+def _changed(decision: Decision, signals: Signals) -> tuple[str, str | None]:
+    """The action the guardrails allow instead of the decision's, and why it changed (None:
+    unchanged). ``stop`` here means nothing can run: the pool is used up and synthesis
+    cannot run."""
+    action = decision.action
+    if action == "synthesize" and not (signals.can_synthesize and signals.has_model):
+        why = "synthesis is off or no LLM can write" if not signals.can_synthesize \
+            else "there is no student yet to aim synthesis at"
+        if signals.unlabeled > 0:
+            return "query", why
+        if not signals.can_synthesize:
+            return "stop", f"{why} and the pool is exhausted"
+        return action, None  # the pool is used up: synthesis is all that is left
+    if action == "query" and signals.unlabeled == 0:
+        if signals.can_synthesize:
+            return "synthesize", "the pool is exhausted"
+        return "stop", "the pool is exhausted and synthesis cannot run"
+    return action, None
+
+
 def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Sequence[str],
           criteria: Sequence[tuple[str, StoppingCriterion]],
           strategies: Collection[str]) -> Decision:
     """Stop when any stopping criterion votes; otherwise make the decision valid and
     affordable: a known strategy, a batch within the labels left, synthesis only when it
-    can run, the cold start until a student exists."""
+    can run, the cold start until a student exists. When a guardrail changes the action,
+    the reason says what it changed and why, and ``followed`` keeps only the agents that
+    proposed the new action: a reason always matches its action."""
     voted = votes(criteria, signals, config)
     if voted:
+        agents = stop_grounds(signals, config) if any(n == AGENT_PROPOSALS for n, _ in voted) \
+            else None
+        followed = agents[0] if agents else \
+            decision.followed if decision.action == "stop" else []
         return Decision(action="stop", batch_size=0, reason="; ".join(r for _, r in voted),
-                        followed=decision.followed, criteria=[n for n, _ in voted])
-    action = decision.action
-    if action == "synthesize" and (not signals.can_synthesize or not signals.has_model):
-        action = "query"
-    if action == "query" and signals.unlabeled == 0:
-        action = "synthesize"  # the pool-exhausted criterion would have stopped otherwise
+                        followed=followed, criteria=[n for n, _ in voted])
+    action, why = _changed(decision, signals)
+    followed = decision.followed if why is None else \
+        [a for a in decision.followed if a in proposing(signals, action)]
     if action == "stop":
-        return Decision(action="stop", batch_size=0,
-                        reason=decision.reason or "the policy chose to stop",
-                        followed=decision.followed, criteria=["policy"])
+        reason = decision.reason or "the policy chose to stop"
+        if why is not None:
+            reason = f"guardrail: {why}, so stop instead of {_what(decision)}"
+        return Decision(action="stop", batch_size=0, reason=reason, followed=followed,
+                        criteria=["pool_exhausted" if why is not None else "policy"])
     cold = action == "query" and not signals.has_model
-    size = decision.batch_size or (config.seed_size if cold else config.batch_size
-                                   if action == "query" else config.synth_batch)
+    size = decision.batch_size if why is None else None
+    size = size or (config.seed_size if cold else config.batch_size
+                    if action == "query" else config.synth_batch)
     if signals.labels_left is not None:
         size = min(size, signals.labels_left)
     strategy = decision.strategy if decision.strategy in strategies else config.strategy
@@ -279,14 +415,17 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
         strategy = COLD_START
     elif strategy == COLD_START and signals.has_model:
         strategy = config.strategy
+    targets = [t for t in decision.target_labels if t in labels] or [signals.rarest]
+    if why is not None:
+        now = Decision(action=action, strategy=strategy, target_labels=targets)
+        reason = f"guardrail: {why}, so {_what(now)} instead of {_what(decision)}"
     if strategy == BANDIT and action == "query" and not cold:
         arms = [arm for arm in config.bandit_arms if arm in strategies and arm != BANDIT]
         if arms:
-            strategy, why = choose_arm(signals.history, arms, signals.round,
-                                       reward=config.bandit_reward)
-            reason = f"{reason}; {why}"
-    targets = [t for t in decision.target_labels if t in labels] or [signals.rarest]
+            strategy, why_arm = choose_arm(signals.history, arms, signals.round,
+                                           reward=config.bandit_reward)
+            reason = f"{reason}; {why_arm}"
     return decision.model_copy(update={
-        "action": action, "batch_size": max(1, size), "reason": reason,
+        "action": action, "batch_size": max(1, size), "reason": reason, "followed": followed,
         "strategy": strategy if action == "query" else None,
         "target_labels": targets if action == "synthesize" else []})

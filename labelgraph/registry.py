@@ -64,6 +64,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "classification_change": "labelgraph.stopping:ClassificationChange",
         "accuracy_plateau": "labelgraph.stopping:AccuracyPlateau",
         "cost_aware": "labelgraph.stopping:CostAware",
+        "agent_proposals": "labelgraph.stopping:AgentProposals",
     },
     "annotators": {
         "oracle": "labelgraph.annotators:OracleAnnotator",

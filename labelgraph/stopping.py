@@ -18,15 +18,19 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.policies import Signals
 
-__all__ = ["CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau", "ClassificationChange",
-           "CostAware", "IdlePatience", "LabelBudget", "MoneyBudget", "OverallUncertainty",
-           "PoolExhausted", "RoundBudget", "StabilizingPredictions", "StoppingCriterion",
-           "TokenBudget", "expected_gain", "how_to_go_on", "needed", "votes"]
+__all__ = ["AGENT_PROPOSALS", "CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau",
+           "AgentProposals", "ClassificationChange", "CostAware", "IdlePatience", "LabelBudget",
+           "MoneyBudget", "OverallUncertainty", "PoolExhausted", "RoundBudget",
+           "StabilizingPredictions", "StoppingCriterion", "TokenBudget", "budget_spent",
+           "expected_gain", "how_to_go_on", "needed", "stop_grounds", "votes"]
 
 #: Criteria that are guardrails: they apply to every run whatever its config says.
 GUARDRAIL_CRITERIA = ("label_budget", "token_budget", "usd_budget", "round_budget", "patience",
                       "pool_exhausted")
 
+
+#: The criterion that stops a run on the agents' proposals (:class:`AgentProposals`).
+AGENT_PROPOSALS = "agent_proposals"
 
 #: What lets a run go on past each guardrail (``how_to_go_on`` words the optional ones).
 _GO_ON = {
@@ -222,6 +226,45 @@ class CostAware:
             return None
         return (f"labels cost more than they bring: {per_usd:.4f} accuracy per USD "
                 f"(< {config.min_gain_per_usd}) at ${per_label:.4f} a label")
+
+
+def budget_spent(signals: Signals) -> float:
+    """The share of the tightest budget spent so far: labels, tokens, dollars or rounds
+    (0.0 for a run whose only limits are unset)."""
+    b, spent = signals.budget, signals.spent
+    shares = [spent["labels"] / b.labels if b.labels else None,
+              spent["tokens"] / b.tokens if b.tokens else None,
+              spent["usd"] / b.usd if b.usd else None,
+              (signals.round - 1) / b.rounds if b.rounds else None]
+    return max([s for s in shares if s is not None], default=0.0)
+
+
+def stop_grounds(signals: Signals, config: RunConfig) -> tuple[list[str], str] | None:
+    """(agents, why) when the agents' proposals stop the run: two or more agents propose
+    stop, or the learner alone does (its curve is flat) and at least
+    ``config.flat_stop_share`` of the tightest budget is spent; None otherwise."""
+    stop = sorted(a for a, p in signals.proposals.items() if p.action == "stop")
+    if len(stop) >= 2:
+        return stop, "agents agree to stop: " + "; ".join(
+            f"{a}: {signals.proposals[a].reason}" for a in stop)
+    spent = budget_spent(signals)
+    if stop == ["learner"] and spent >= config.flat_stop_share:
+        return stop, (f"learner: {signals.proposals['learner'].reason}, with {spent:.0%} of "
+                      f"the budget spent (≥ {config.flat_stop_share:.0%})")
+    return None
+
+
+@dataclass
+class AgentProposals:
+    """The agents propose to stop (docs/agents.md): two or more of them, or the learner alone
+    — its curve is flat — once ``config.flat_stop_share`` of the tightest budget is spent.
+    A stopping criterion, so the run's ``stopping`` setting governs it like any other (a
+    person lifts it with ``/stopping off agent_proposals``), under every policy; with
+    ``use_proposals=False`` the supervisor hands it no proposals and it never votes."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        grounds = stop_grounds(signals, config)
+        return None if grounds is None else grounds[1]
 
 
 def needed(names: Sequence[str]) -> set[str]:

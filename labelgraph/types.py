@@ -102,6 +102,8 @@ class Proposal(BaseModel):
     agent: str = Field(description="the agent that proposes")
     action: Action = Field(description="the action it proposes for the next round")
     reason: str = Field(description="why, in one sentence")
+    target_label: str | None = Field(
+        default=None, description="synthesize only: the label to write examples of")
 
 
 #: the run settings a person may change while the run goes on (RunConfig fields)

@@ -469,6 +469,31 @@ class Ledger:
             f"SELECT item_id, verdict, reason FROM verdicts WHERE round = ? AND item_id IN "
             f"({marks})", (round_, *ids))}
 
+    def label_outcomes(self, sources: Iterable[str], since_round: int) -> list[dict[str, Any]]:
+        """What became of the labels ``sources`` gave after ``since_round``: per label, the
+        item's label from the most trusted source above it (``other``, None if none) and its
+        latest verdict and reason — the evidence of a model annotator being overruled."""
+        names = list(sources)
+        if not names:
+            return []
+        marks = ",".join("?" * len(names))
+        def rank(column: str) -> str:
+            return f"CASE {column} " + " ".join(
+                f"WHEN '{s}' THEN {r}" for s, r in SOURCE_RANK.items()) + " ELSE 0 END"
+
+        keys = ("item_id", "origin", "label", "round", "other", "verdict", "reason")
+        return [dict(zip(keys, row, strict=True)) for row in self._rows(
+            "SELECT l.item_id, l.origin, l.label, l.round, "
+            "(SELECT o.label FROM labels o WHERE o.item_id = l.item_id AND o.label IS NOT "
+            f"NULL AND {rank('o.source')} > {rank('l.source')} ORDER BY {rank('o.source')} "
+            "DESC LIMIT 1), "
+            "(SELECT v.verdict FROM verdicts v WHERE v.item_id = l.item_id ORDER BY v.round "
+            "DESC, v.created DESC LIMIT 1), "
+            "(SELECT v.reason FROM verdicts v WHERE v.item_id = l.item_id ORDER BY v.round "
+            "DESC, v.created DESC LIMIT 1) "
+            f"FROM labels l WHERE l.source IN ({marks}) AND l.label IS NOT NULL AND "
+            "l.round > ? ORDER BY l.round, l.item_id", (*names, since_round))]
+
     def unverified_labels(self) -> list[LabelRow]:
         """Labels bought for items the verifier never judged (a run killed between the
         annotator and the verifier): the most authoritative source per item."""
