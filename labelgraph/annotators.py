@@ -22,7 +22,7 @@ from langgraph.types import interrupt
 
 from labelgraph.budget import Spend, buy_once
 from labelgraph.errors import BudgetExhausted, InputError, PauseRequested, ProviderError
-from labelgraph.events import LabelRequest, progress_writer
+from labelgraph.events import LabelRequest, ModelCannot, progress_writer
 from labelgraph.llm import MeteredLLM, calls_tools, resolve_llm, returns_logprobs
 from labelgraph.memory.ledger import LabelRow
 from labelgraph.prompts import LabelAnswer, few_shot_prompt, label_messages
@@ -485,7 +485,7 @@ class LLMAnnotator:
         variants = [shots[v:] + shots[:v] for v in range(min(ctx.config.votes,
                                                              max(len(shots), 1)))]
         user_tools = ctx.tools.for_agent("annotator")
-        if user_tools and calls_tools(llm.llm):  # the model consults the tools itself
+        if user_tools and calls_tools(llm):  # the model consults the tools itself
             messages = label_messages(ctx.task, shots, item["text"])
             answer, reason, _ = run_tool_agent(
                 llm, "annotator", round_, item["id"],
@@ -514,6 +514,17 @@ class LLMAnnotator:
                                                            notes), round_, max_output=128)
             if answer is not None:
                 answers.append(answer)
+        if not answers and "structured" in llm.missing:  # a bare answer, read strictly
+            said = [llm.label_text("annotator", label_messages(
+                ctx.task, v, item["text"], notes, label_only=True), ctx.task.labels, round_)
+                for v in variants]
+            votes = [label for label, _ in said if label is not None]
+            if not votes:
+                return Answer(None, source, None, f"abstained: the answer {said[0][1][:60]!r} "
+                                                  "is not one of the labels")
+            label = max(set(votes), key=votes.count)
+            return Answer(label, source, None, "a plain-text answer: no confidence",
+                          signals=Signals(agreement=vote_agreement(votes)))
         if not answers:
             return Answer(None, source, None, f"abstained: {reason}")
         votes = [a.label.strip() for a in answers]
@@ -540,18 +551,41 @@ class LLMAnnotator:
                     llm, finish=None if finish is None else lambda a: finish(n, a))
                 for n, (i, d) in enumerate(zip(items, demos, strict=True))]
         progress = progress_writer(write, "annotate", round_)
-        if llm is not None and not llm.local and ctx.config.max_concurrency > 1:
-            from concurrent.futures import ThreadPoolExecutor
+        try:
+            if llm is not None and not llm.local and ctx.config.max_concurrency > 1:
+                from concurrent.futures import ThreadPoolExecutor, as_completed
 
-            with ThreadPoolExecutor(ctx.config.max_concurrency) as pool:
-                return list(pool.map(lambda job: job(), jobs))
-        out = []
-        for n, job in enumerate(jobs, 1):
-            if ctx.pause.is_set():  # between items: what is bought replays on resume
-                raise PauseRequested(f"paused after {n - 1} of {len(jobs)} labels")
-            out.append(job())
-            progress(n, len(jobs))
-        return out
+                with ThreadPoolExecutor(ctx.config.max_concurrency) as pool:
+                    futures = [pool.submit(job) for job in jobs]
+                    for n, _ in enumerate(as_completed(futures), 1):
+                        progress(n, len(jobs))
+                    return [future.result() for future in futures]
+            out = []
+            for n, job in enumerate(jobs, 1):
+                if ctx.pause.is_set():  # between items: what is bought replays on resume
+                    raise PauseRequested(f"paused after {n - 1} of {len(jobs)} labels")
+                out.append(job())
+                progress(n, len(jobs))
+            return out
+        finally:
+            tell_missing(llm, write, round_)
+
+
+#: what each path falls back to when the model cannot give it
+_INSTEAD = {"structured": "a bare label read strictly from plain text",
+            "logprobs": "structured output (or a bare label read from plain text)",
+            "tools": "the same agent without tools",
+            "token cap": "the cap, charged in place of what the server reports above it"}
+
+
+def tell_missing(llm: MeteredLLM | None, write: Writer | None, round_: int) -> None:
+    """Say once, in a :class:`ModelCannot` event, each capability the model just showed it
+    lacks (the ledger's anomalies already hold it)."""
+    if llm is None or write is None:
+        return
+    for capability, detail in llm.news():
+        write(ModelCannot(round=round_, model=llm.name, capability=capability,
+                          detail=detail, instead=_INSTEAD.get(capability, "another path")))
 
 
 class HumanAnnotator:

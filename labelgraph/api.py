@@ -20,7 +20,7 @@ from langgraph.types import Command
 
 from labelgraph.annotators import calibration_report
 from labelgraph.assets import atomic_write_text, embedding_cache_root
-from labelgraph.budget import BudgetMeter
+from labelgraph.budget import BudgetMeter, price_for
 from labelgraph.config import RunConfig, make_config
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, PauseRequested, RunStateError
@@ -93,11 +93,12 @@ def _student_record(estimator: Any) -> dict[str, Any]:
     return {UNRECORDED: cls.__name__}
 
 
-def _paid(spec: Any) -> bool:
-    """Would this LLM spec spend money? Local models, Ollama and "none" are free."""
+def _paid(spec: Any, prices: Mapping[str, Any] | None = None) -> bool:
+    """Would this LLM spec spend money? Local models, Ollama, "none", servers on this machine
+    and models priced at zero are free."""
     if not isinstance(spec, str):
         return False
-    return spec.partition(":")[0] not in {"none", "local", "ollama"}
+    return tuple(price_for(spec, {k: tuple(v) for k, v in (prices or {}).items()})) != (0, 0)
 
 
 def _restore_student(record: dict[str, Any]) -> Any:
@@ -226,7 +227,8 @@ class LabelGraph:
                 missing.append(f"{key}= (a {record[UNRECORDED]})")
         if isinstance(kwargs["llm"], dict):
             missing.append(f"llm= (a {kwargs.pop('llm')[UNRECORDED]})")
-        elif _paid(kwargs["llm"]) and "llm" not in overrides and not read_only:
+        elif _paid(kwargs["llm"], kwargs["prices"]) and "llm" not in overrides and \
+                not read_only:
             # A run directory alone never makes a resume spend on a paid API with your key.
             raise RunStateError(
                 f"{run_dir} calls the paid provider {kwargs['llm']!r} (from its run.json); "
@@ -624,6 +626,14 @@ class LabelGraph:
                                                  "previous_source": found[0].source})
         ctx.memory.upsert([fixed])
         return fixed
+
+    def export(self, path: str | Path | None = None, format: str | None = None) -> Path:
+        """Write every labeled item with its source, confidence, verdict and provenance to
+        ``path`` (default: in the run directory) as csv, jsonl, parquet, hf, label-studio or
+        argilla (``format``, else the path's suffix; docs/formats.md shows each)."""
+        from labelgraph.export import export
+
+        return export(self, path, format)
 
     def pending(self) -> dict[str, Any] | None:
         """The human label request the run is waiting on, if any."""

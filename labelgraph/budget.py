@@ -32,13 +32,26 @@ PRICES: dict[str, tuple[float, float]] = {
 UNKNOWN_PRICE = (5.0, 25.0)
 
 
+def is_local_server(url: str | None) -> bool:
+    """A model server on this machine (its calls cost nothing unless a price says so)."""
+    from urllib.parse import urlparse
+
+    return bool(url) and urlparse(url).hostname in {"127.0.0.1", "localhost", "::1",
+                                                    "0.0.0.0"}
+
+
 def price_for(model: str, overrides: dict[str, tuple[float, float]] | None = None) -> tuple[
         float, float]:
-    """(input, output) USD per million tokens for a model spec; local models are free."""
+    """(input, output) USD per million tokens for a model spec: a price given for it, the
+    table's, free for local models and servers on this machine ("openai:m@http://127.0.0.1
+    ..."), else the conservative unknown price."""
     table = {**PRICES, **(overrides or {})}
     if model in table:
         return table[model]
     if model.startswith("local") or model.startswith("ollama:") or model.startswith("scripted"):
+        return (0.0, 0.0)
+    _, at, url = model.partition("@")
+    if at and is_local_server(url):
         return (0.0, 0.0)
     return UNKNOWN_PRICE
 

@@ -197,6 +197,28 @@ def _finish(lg: LabelGraph, result: RunResult) -> None:
     console.print(f"run directory: {lg.run_dir}  (labelgraph export {lg.run_dir})")
 
 
+#: the --llm option's help: every way to name a model
+LLM_HELP = ("'local', 'none', provider:model (openai:gpt-4o-mini), or any OpenAI-compatible "
+            "server: openai:MODEL@http://HOST:PORT/v1 (docs/model-servers.md)")
+PRICE_HELP = ("USD per million input,output tokens of --llm, e.g. 0.15,0.60 (0 for a free "
+              "server; default: known models' prices, free on this machine, else 5,25)")
+
+
+def _prices(llm: str | None, price: str | None) -> dict[str, tuple[float, float]] | None:
+    """``--llm-price IN,OUT`` as the run's price table for its model."""
+    if price is None:
+        return None
+    parts = [p.strip() for p in price.split(",")]
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in {1, 2} or any(v < 0 for v in values):
+        raise InputError(f"--llm-price takes USD per million tokens as IN,OUT (or one number "
+                         f"for both), e.g. 0.15,0.60; got {price!r}")
+    return {llm or "local": (values[0], values[-1])}
+
+
 def _go(lg: LabelGraph, **kw: Any) -> None:
     _finish(lg, _drive(lg, lg.stream(**kw)))
 
@@ -207,7 +229,7 @@ def demo(
     labels: Annotated[int, typer.Option(help="label budget")] = 200,
     pool_size: Annotated[int, typer.Option(help="pool items sampled from the data")] = 3000,
     test_size: Annotated[int, typer.Option(help="held-out gold items")] = 1000,
-    llm: Annotated[str, typer.Option(help="'local', 'none', or provider:model")] = "local",
+    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
     annotator: Annotated[str, typer.Option(help="hybrid, llm, oracle")] = "hybrid",
     fast: Annotated[bool, typer.Option(help="hashing embeddings instead of MiniLM")] = False,
     seed: int = 0,
@@ -249,7 +271,8 @@ def run(
     text_column: str = "text",
     label_column: Annotated[str | None, typer.Option(help="gold labels (oracle)")] = None,
     test: Annotated[Path | None, typer.Option(help="held-out file with gold labels")] = None,
-    llm: str = "local",
+    llm: Annotated[str, typer.Option(help=LLM_HELP)] = "local",
+    llm_price: Annotated[str | None, typer.Option(help=PRICE_HELP)] = None,
     annotator: Annotated[str, typer.Option(help="hybrid, llm, human, oracle")] = "hybrid",
     budget_labels: int = 200,
     budget_usd: float | None = None,
@@ -271,7 +294,7 @@ def run(
                     annotator=annotator, run_dir=run_dir, embedding=embedding,
                     budget=Budget(labels=budget_labels, usd=budget_usd, tokens=budget_tokens),
                     config={"strategy": strategy}, embedding_cache=None if embedding_cache
-                    else False)
+                    else False, prices=_prices(llm, llm_price))
     _go(lg, pool=pool, test=test, text_column=text_column, label_column=label_column,
         max_chars=max_chars)
 
@@ -348,7 +371,9 @@ def console_command(
     text_column: str = "text",
     label_column: Annotated[str | None, typer.Option(help="gold labels (oracle)")] = None,
     test: Annotated[Path | None, typer.Option(help="held-out file with gold labels")] = None,
-    llm: Annotated[str | None, typer.Option(help="LLM spec (a paid provider to resume)")] = None,
+    llm: Annotated[str | None, typer.Option(help=LLM_HELP + "; a paid one must be named "
+                                            "again to resume")] = None,
+    llm_price: Annotated[str | None, typer.Option(help=PRICE_HELP)] = None,
     annotator: str = "hybrid",
     budget_labels: int = 200,
     budget_usd: float | None = None,
@@ -387,7 +412,7 @@ def console_command(
                         annotator=annotator, run_dir=run_dir, embedding=embedding,
                         budget=Budget(labels=budget_labels, usd=budget_usd),
                         config={"strategy": strategy, "batch_size": batch_size,
-                                "seed_size": seed_size})
+                                "seed_size": seed_size}, prices=_prices(llm, llm_price))
         # The pools first: a bad file fails before run.json exists, so the same command,
         # fixed, starts the run; then a bad setting fails, in one line, before the chat opens.
         lg.add_pool(pool, text_column=text_column, label_column=label_column)

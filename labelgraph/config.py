@@ -259,6 +259,10 @@ class Settings(BaseSettings):
         None, description="pool embeddings shared across runs (default: <cache_dir>/embeddings)")
     tokenizer_path: Path | None = Field(None, description="a MiniLM tokenizer.json to use")
     model_dir: Path | None = Field(None, description="where the local GGUF model is assembled")
+    llm_timeout: float = Field(60.0, gt=0, description="seconds a model server may take to "
+                               "answer one call before it counts as a timeout (retried)")
+    llm_api_key: str | None = Field(None, description="the key sent to a model server named "
+                                    "by URL (openai:<model>@<url>); none needed for a local one")
 
     @field_validator("cache_dir", "embedding_cache_dir", "tokenizer_path", "model_dir",
                      mode="after")

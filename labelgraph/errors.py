@@ -32,8 +32,18 @@ class RunStateError(LabelGraphError, RuntimeError):
 
 
 class ProviderError(LabelGraphError, RuntimeError):
-    """A model provider kept failing (timeouts, rate limits, lost connections) after retries;
-    the item abstains or the policy falls back, and the run goes on."""
+    """A model provider kept failing (timeouts, rate limits, lost connections) after retries,
+    or failed in a way no retry mends (a 400, a 404, an unparseable body); the item abstains
+    or the policy falls back, and the run goes on."""
+
+
+class CapabilityMissing(ProviderError):
+    """The model server cannot do what was asked (structured output, a response format, tool
+    calls): the capability is marked missing for the run and the next path is used."""
+
+    def __init__(self, message: str, capability: str) -> None:
+        super().__init__(message)
+        self.capability = capability
 
 
 class PauseRequested(LabelGraphError):

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["Audited", "Continued", "Decided", "Event", "Generated", "LabelRequest", "Labeled",
-           "Learned", "MemoryRepaired", "NotContinued", "Paused", "PoolChecked", "PoolLoaded",
-           "Progress", "Selected", "Verified", "progress_writer"]
+           "Learned", "MemoryRepaired", "ModelCannot", "NotContinued", "Paused", "PoolChecked",
+           "PoolLoaded", "Progress", "Selected", "Verified", "progress_writer"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,18 @@ class Progress(Event):
     what: str
     done: int
     total: int
+
+
+@dataclass(frozen=True)
+class ModelCannot(Event):
+    """The run's model showed it cannot do ``capability`` (``structured`` output,
+    ``logprobs``, ``tools``): said once per run, with the server's words, and what is used
+    instead from now on."""
+
+    model: str
+    capability: str
+    detail: str
+    instead: str
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,13 @@ from langchain_core.messages import AIMessage, BaseMessage, message_to_dict, mes
 from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
-from labelgraph.budget import BudgetMeter, Spend, buy_once, price_for
-from labelgraph.errors import InputError, ModelNotInstalledError, ProviderError
+from labelgraph.budget import BudgetMeter, Spend, buy_once, is_local_server, price_for
+from labelgraph.errors import (
+    CapabilityMissing,
+    InputError,
+    ModelNotInstalledError,
+    ProviderError,
+)
 from labelgraph.memory.ledger import CallRow, Ledger
 from labelgraph.types import content_id
 
@@ -48,9 +53,67 @@ def local_llm(provider: str = "local", model: str = "") -> BaseChatModel:
     return load_local(f"local:{model}" if model else "local")
 
 
+def split_server(model: str) -> tuple[str, str | None]:
+    """``"gemma@http://127.0.0.1:8080/v1"`` -> ``("gemma", "http://127.0.0.1:8080/v1")``: a
+    model served at a base URL; a name without one is the provider's own."""
+    name, at, url = model.partition("@")
+    return (name, url.rstrip("/")) if at and url.startswith(("http://", "https://")) \
+        else (model, None)
+
+
+def _server_model_class() -> type[BaseChatModel]:
+    """ChatOpenAI that also sends ``max_tokens``: langchain-openai sends the cap as
+    ``max_completion_tokens``, which OpenAI reads and most OpenAI-compatible servers
+    (llama.cpp, vLLM, Ollama) ignore — so a cap would bound neither the answer nor its cost."""
+    from langchain_openai import ChatOpenAI
+
+    class ServerChatModel(ChatOpenAI):
+        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None,
+                                 **kwargs: Any) -> dict[str, Any]:
+            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
+            if payload.get("max_completion_tokens") is not None:
+                payload.setdefault("max_tokens", payload["max_completion_tokens"])
+            return payload
+
+    return ServerChatModel
+
+
+def server_llm(model: str, base_url: str) -> BaseChatModel:
+    """A model on any OpenAI-compatible server (``"openai:<model>@<base URL>"``): llama.cpp's
+    ``llama_cpp.server``, vLLM, Ollama's ``/v1``. The key is ``LABELGRAPH_LLM_API_KEY`` (or
+    ``OPENAI_API_KEY``), optional for a server on this machine; each call times out after
+    ``LABELGRAPH_LLM_TIMEOUT`` seconds and is retried by labelgraph, not by the client."""
+    import os
+
+    from labelgraph.config import settings
+
+    try:
+        cls = _server_model_class()
+    except ImportError as exc:
+        raise ModelNotInstalledError(
+            f"llm 'openai:{model}@{base_url}' needs langchain-openai: pip install "
+            "'labelgraph[openai]'") from exc
+    config = settings()
+    key = config.llm_api_key or os.environ.get("OPENAI_API_KEY")
+    if not key and not is_local_server(base_url):
+        raise InputError(f"the model server {base_url} is not on this machine and no key is "
+                         "set: set LABELGRAPH_LLM_API_KEY (or OPENAI_API_KEY)")
+    return cls(model=model, base_url=base_url, api_key=key or "not-needed",
+               timeout=config.llm_timeout, max_retries=0)
+
+
 def provider_llm(provider: str, model: str) -> BaseChatModel:
-    """``"<provider>:<model>"`` through LangChain's ``init_chat_model`` (provider extras)."""
+    """``"<provider>:<model>"`` through LangChain's ``init_chat_model`` (provider extras);
+    ``"openai:<model>@<base URL>"`` for any OpenAI-compatible server."""
     spec = f"{provider}:{model}"
+    name, base_url = split_server(model)
+    if base_url is not None:
+        if provider != "openai":
+            raise InputError(f"llm {spec!r}: a server URL goes with 'openai:' (any "
+                             "OpenAI-compatible server): 'openai:<model>@<base URL>'")
+        if not name:
+            raise InputError(f"llm {spec!r} needs a model name before the '@'")
+        return server_llm(name, base_url)
     if not model:
         raise InputError(f"llm {provider!r} needs a model name: '{provider}:<model>', such as "
                          "'openai:gpt-4o-mini'")
@@ -126,6 +189,16 @@ def label_mass(top: Sequence[tuple[str, float]], labels: Sequence[str]) -> dict[
     return {lab: m / total for lab, m in mass.items()} if total > 0 else None
 
 
+def strict_label(answer: str, labels: Sequence[str]) -> str | None:
+    """The one label a plain answer begins with ("Positive." -> "positive"), or None when it
+    begins with none or with more than one (a label that is a prefix of another counts only
+    when the answer has nothing more of a word after it)."""
+    words = answer.strip().lower().lstrip("\"'*`([{ ")
+    hits = [lab for lab in labels if words.startswith(lab.lower()) and
+            not words[len(lab):len(lab) + 1].isalnum()]
+    return hits[0] if len(hits) == 1 else None
+
+
 def _capped(llm: BaseChatModel, cap: int) -> tuple[BaseChatModel, int]:
     """The model with its output capped, and the cap: a budget reservation must bound the
     answer. A model with its own ``max_tokens`` keeps it; one without gets ``cap``."""
@@ -174,9 +247,11 @@ def _scrub(value: Any) -> Any:
     return value
 
 
-def _clamp_usage(reported: Any, bound: int, fallback: int) -> tuple[int, bool]:
-    """A reported token count, trusted only within [0, bound] (the reservation): returns the
-    count to charge and whether the report was suspicious."""
+def _usage(reported: Any, bound: int, fallback: int) -> tuple[int, bool]:
+    """The tokens to charge for a reported count, and whether the report was odd: a count
+    within the reservation as reported; one above it is charged as the reservation, so no
+    budget is ever exceeded (the anomaly keeps the reported figure, and the caller says the
+    server ignores the cap); a missing or unreadable one as the estimate."""
     try:
         value = int(reported)
     except (TypeError, ValueError, OverflowError):
@@ -184,6 +259,23 @@ def _clamp_usage(reported: Any, bound: int, fallback: int) -> tuple[int, bool]:
     if 0 <= value <= bound:
         return value, False
     return (0 if value < 0 else bound), True
+
+
+#: words in a server's error that say it cannot do what was asked (not that it is busy)
+_CANNOT_WORDS = ("response_format", "json_schema", "json_object", "structured", "tool_choice",
+                 "tools", "function", "not supported", "unsupported", "not implemented",
+                 "input should be", "logprobs", "unknown parameter", "unrecognized")
+_CANNOT_STATUS = {400, 404, 405, 415, 422, 500, 501}
+
+
+def _cannot(exc: BaseException) -> bool:
+    """An error that says the server cannot do this kind of request (a 4xx/5xx naming the
+    feature), which no retry mends."""
+    if isinstance(exc, NotImplementedError):
+        return True
+    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
+    text = str(exc).lower()
+    return status in _CANNOT_STATUS and any(word in text for word in _CANNOT_WORDS)
 
 
 class MeteredLLM:
@@ -204,6 +296,27 @@ class MeteredLLM:
         self.local = is_local(llm)
         self.llm, self.max_output_tokens = _capped(llm, max_output_tokens)
         self._receipts = threading.local()
+        #: capabilities the model showed it lacks in this run (``structured``, ``logprobs``,
+        #: ``tools``), with the server's words; ``news()`` hands each out once
+        self.missing: dict[str, str] = {}
+        self._told: set[str] = set()
+        self._lock = threading.Lock()
+
+    def mark_missing(self, capability: str, why: str, round_: int) -> None:
+        """Remember that the model cannot do ``capability`` (recorded once in the ledger)."""
+        with self._lock:
+            if capability in self.missing:
+                return
+            self.missing[capability] = why[:300]
+        self.ledger.record_anomaly(f"capability:{capability}", "capability",
+                                   f"{self.name} cannot give {capability}: {why[:300]}", round_)
+
+    def news(self) -> list[tuple[str, str]]:
+        """Capabilities marked missing since the last call (for an event, said once)."""
+        with self._lock:
+            new = [(c, w) for c, w in self.missing.items() if c not in self._told]
+            self._told.update(c for c, _ in new)
+        return new
 
     @contextmanager
     def receipt(self) -> Iterator[Spend]:
@@ -269,23 +382,36 @@ class MeteredLLM:
                  round_: int) -> tuple[int, int]:
         """The (input, output) tokens to charge for a reported usage: trusted only within
         the reservation; anything else is clamped and recorded as an anomaly."""
-        tin, odd_in = _clamp_usage(usage.get("input_tokens"), est_in, est_in)
-        tout, odd_out = _clamp_usage(usage.get("output_tokens"), est_out, est_out)
+        tin, odd_in = _usage(usage.get("input_tokens"), est_in, est_in)
+        tout, odd_out = _usage(usage.get("output_tokens"), est_out, est_out)
         if odd_in or odd_out:
             reported = {k: str(usage.get(k)) for k in ("input_tokens", "output_tokens")}
-            self.ledger.record_anomaly(call_id, "usage", json.dumps(_scrub(reported))
-                                       + f" clamped to {tin}/{tout}", round_)
+            self.ledger.record_anomaly(call_id, "usage", "reported " +
+                                       json.dumps(_scrub(reported)) + f" against {est_in}/"
+                                       f"{est_out} held; charged {tin}/{tout}", round_)
+            out = usage.get("output_tokens")
+            if isinstance(out, int) and out > est_out:
+                self.mark_missing("token cap", f"{out} output tokens reported against a cap "
+                                  f"of {est_out}: the ledger charges the cap", round_)
         return tin, tout
 
-    def _invoke(self, runnable: Any, messages: list[BaseMessage]) -> Any:
-        """Invoke, retrying transient provider errors with exponential backoff; after the
-        last try, a :class:`ProviderError` (callers abstain or fall back)."""
+    def _invoke(self, runnable: Any, messages: list[BaseMessage],
+                capability: str | None = None) -> Any:
+        """Invoke, retrying transient provider errors with exponential backoff. Whatever else
+        the provider raises is a :class:`ProviderError` (callers abstain or fall back) — a
+        :class:`CapabilityMissing` when the server says it cannot do ``capability`` — and
+        is never retried."""
         for attempt in range(self.provider_retries + 1):
             try:
                 return runnable.invoke(messages)
             except Exception as exc:
-                if not is_transient(exc):
+                if capability and _cannot(exc):
+                    raise CapabilityMissing(f"{self.name}: {type(exc).__name__}: {exc}",
+                                            capability) from exc
+                if isinstance(exc, ProviderError):
                     raise
+                if not is_transient(exc):
+                    raise ProviderError(f"{self.name}: {type(exc).__name__}: {exc}") from exc
                 if attempt == self.provider_retries:
                     raise ProviderError(f"{self.name}: {type(exc).__name__}: {exc} (after "
                                         f"{attempt + 1} tries)") from exc
@@ -302,6 +428,8 @@ class MeteredLLM:
         Whatever the model sends back — malformed output, unstorable characters, absurd
         usage figures — is an abstention or a clamped, recorded figure, never a crash.
         """
+        if "structured" in self.missing:
+            return None, f"the model cannot give structured output ({self.missing['structured']})"
         text = _messages_text(messages)
         llm, est_out = self.llm, self.max_output_tokens
         if max_output is not None and max_output < est_out \
@@ -311,9 +439,12 @@ class MeteredLLM:
         reason = ""
 
         def call(call_id: str) -> tuple[str, int, int]:
-            runnable = llm.with_structured_output(schema, include_raw=True)
             try:
-                out = self._invoke(runnable, messages)
+                runnable = llm.with_structured_output(schema, include_raw=True)
+            except NotImplementedError as exc:
+                raise CapabilityMissing(f"{self.name}: {exc}", "structured") from exc
+            try:
+                out = self._invoke(runnable, messages, capability="structured")
             except (ValidationError, ValueError, KeyError) as exc:
                 out = {"raw": None, "parsed": None, "parsing_error": exc}
             if not isinstance(out, dict):
@@ -331,8 +462,12 @@ class MeteredLLM:
 
         for attempt in range(self.max_retries + 1):
             call_id = self._key(agent, schema.__name__, [text, attempt])
-            data = json.loads(self._run(call_id, agent, round_, est_in, est_out,
-                                        lambda call_id=call_id: call(call_id)))
+            try:
+                data = json.loads(self._run(call_id, agent, round_, est_in, est_out,
+                                            lambda call_id=call_id: call(call_id)))
+            except CapabilityMissing as exc:
+                self.mark_missing("structured", str(exc), round_)
+                return None, f"the model cannot give structured output ({exc})"
             if isinstance(data, dict) and set(data) == {"error"}:
                 reason = f"malformed output: {data['error']}"
                 continue
@@ -352,7 +487,11 @@ class MeteredLLM:
                                             sorted(tools)])
 
         def call() -> tuple[str, int, int]:
-            out = self._invoke(runnable, messages)
+            try:
+                out = self._invoke(runnable, messages, capability="tools" if tools else None)
+            except CapabilityMissing as exc:
+                self.mark_missing("tools", str(exc), round_)
+                raise
             if not isinstance(out, AIMessage):
                 out = AIMessage(content=str(getattr(out, "content", out)))
             tin, tout = self._charged(out.usage_metadata or {}, est_in, est_out, call_id,
@@ -367,7 +506,7 @@ class MeteredLLM:
         """Label probabilities from a remote model's log-probabilities of its first answer
         token (metered and replayed like any call); None when the model cannot return them
         or the provider sent none."""
-        if not returns_logprobs(self.llm):
+        if not returns_logprobs(self.llm) or "logprobs" in self.missing:
             return None
         text = _messages_text(messages)
         fields = getattr(type(self.llm), "model_fields", {})
@@ -379,7 +518,7 @@ class MeteredLLM:
         call_id = self._key(agent, "logprobs", [text, list(labels)])
 
         def call() -> tuple[str, int, int]:
-            out = self._invoke(llm, messages)
+            out = self._invoke(llm, messages, capability="logprobs")
             tin, tout = self._charged(getattr(out, "usage_metadata", None) or {}, est_in,
                                       est_out, call_id, round_)
             meta = (getattr(out, "response_metadata", None) or {}).get("logprobs") or {}
@@ -390,8 +529,36 @@ class MeteredLLM:
             return json.dumps(_scrub({"text": str(getattr(out, "content", ""))[:200],
                                       "top": top})), tin, tout
 
-        data = json.loads(self._run(call_id, agent, round_, est_in, est_out, call))
+        try:
+            data = json.loads(self._run(call_id, agent, round_, est_in, est_out, call))
+        except CapabilityMissing as exc:
+            self.mark_missing("logprobs", str(exc), round_)
+            return None
+        if not data.get("top"):  # the server answered without them: it cannot give them
+            self.mark_missing("logprobs", "the answer carried no log-probabilities", round_)
         return label_mass([tuple(t) for t in data.get("top", [])], labels)
+
+    def label_text(self, agent: str, messages: list[BaseMessage], labels: Sequence[str],
+                   round_: int) -> tuple[str | None, str]:
+        """A label read strictly from a short plain-text answer (the path for servers that
+        give neither log-probabilities nor structured output): the answer must begin with
+        exactly one of ``labels`` (case and surrounding punctuation ignored). Returns
+        ``(label or None, the answer as given)``."""
+        text = _messages_text(messages)
+        llm, est_out = self.llm, self.max_output_tokens
+        if "max_tokens" in getattr(type(llm), "model_fields", {}):
+            llm, est_out = llm.model_copy(update={"max_tokens": LABEL_TOKENS}), LABEL_TOKENS
+        est_in = _estimate_tokens(text)
+        call_id = self._key(agent, "label_text", [text, list(labels)])
+
+        def call() -> tuple[str, int, int]:
+            out = self._invoke(llm, messages)
+            tin, tout = self._charged(getattr(out, "usage_metadata", None) or {}, est_in,
+                                      est_out, call_id, round_)
+            return json.dumps(_scrub(str(getattr(out, "content", ""))[:200])), tin, tout
+
+        answer = str(json.loads(self._run(call_id, agent, round_, est_in, est_out, call)))
+        return strict_label(answer, labels), answer
 
     def score_labels(self, agent: str, prompt: str, labels: Sequence[str],
                      round_: int) -> dict[str, float]:
@@ -445,7 +612,12 @@ class MeteredChatModel(BaseChatModel):
 
 def calls_tools(llm: Any) -> bool:
     """Can this model drive a tool-calling agent? The embedded model cannot; a model may say
-    so itself with a ``tool_calling`` attribute (e.g. one good only at structured output)."""
+    so itself with a ``tool_calling`` attribute (e.g. one good only at structured output);
+    given the run's :class:`MeteredLLM`, not once its server has said it cannot."""
+    if isinstance(llm, MeteredLLM):
+        if "tools" in llm.missing:
+            return False
+        llm = llm.llm
     if llm is None or is_local(llm) or not capable_of_decisions(llm):
         return False
     if getattr(llm, "tool_calling", None) is not None:

@@ -120,3 +120,11 @@ class ToolCallingChatModel(BaseChatModel):
             for c in calls])
         return ChatResult(generations=[ChatGeneration(message=msg)])
 
+
+
+class HTTPStatusError(Exception):
+    """Shaped like a provider SDK's HTTP error: a ``status_code`` and the server's words."""
+
+    def __init__(self, status_code: int, message: str = "") -> None:
+        super().__init__(f"Error code: {status_code} - {message or 'request failed'}")
+        self.status_code = status_code

@@ -19,10 +19,10 @@ from typing import Any, TypeVar
 
 from langchain_core.messages import HumanMessage
 from langchain_core.tools import BaseTool, StructuredTool
-from langgraph.errors import GraphRecursionError
+from langgraph.errors import GraphBubbleUp
 from pydantic import BaseModel
 
-from labelgraph.errors import BudgetExhausted, ProviderError
+from labelgraph.errors import PauseRequested
 from labelgraph.memory.ledger import Ledger
 from labelgraph.types import content_id
 
@@ -109,9 +109,10 @@ def run_tool_agent(llm: Any, agent: str, round_: int, step: str, tools: Sequence
                    limits: ToolLimits | None = None) -> tuple[M | None, str, list[str]]:
     """Run one bounded tool-calling agent to a structured answer.
 
-    Returns ``(answer or None, reason if None, names of the tools it called)``. A budget
-    that does not fit, a failing provider or a loop that ends without an answer is an
-    abstention with its reason, never an exception.
+    Returns ``(answer or None, reason if None, names of the tools it called)``. Anything
+    that goes wrong in the turn — a budget that does not fit, a provider that fails or sends
+    an unparseable body, a loop that ends without an answer — is an abstention with its
+    reason, never an exception; only an interrupt or a pause passes through.
     """
     from langchain.agents import create_agent
     from langchain.agents.middleware import ModelCallLimitMiddleware, ToolCallLimitMiddleware
@@ -129,7 +130,9 @@ def run_tool_agent(llm: Any, agent: str, round_: int, step: str, tools: Sequence
     try:
         out = graph.invoke({"messages": [HumanMessage(content=prompt)]},
                            {"recursion_limit": 4 * limits.model_calls + 8})
-    except (BudgetExhausted, ProviderError, GraphRecursionError) as exc:
+    except (GraphBubbleUp, PauseRequested):  # an interrupt or a pause is not a failure
+        raise
+    except Exception as exc:  # a failing provider, a malformed answer, an exhausted budget
         return None, f"{type(exc).__name__}: {exc}", []
     called = [c["name"] for m in out.get("messages", []) for c in getattr(m, "tool_calls", [])
               if c["name"] != schema.__name__]
