@@ -176,7 +176,8 @@ def learner_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     metrics = {"round": round_, "action": decision.action if decision else None,
                "strategy": decision.strategy if decision else None, "batch": len(batch),
                "accepted": verdicts["accept"], "flagged": verdicts["flag"],
-               "rejected": verdicts["reject"], **learn(ctx, round_),
+               "rejected": verdicts["reject"],
+               "abstained": sum(i.get("label") is None for i in batch), **learn(ctx, round_),
                "spend": ctx.meter.snapshot()}
     ctx.ledger.record_metrics(round_, metrics)
     runtime.stream_writer(Learned(round=round_, metrics=metrics))

@@ -106,23 +106,25 @@ def _repaired(answer: SelectionAnswer, size: int, n: int) -> tuple[dict[int, str
 
 
 def llm_rows(ctx: Context, strategy: LLMSelection, probs: np.ndarray, labeled: np.ndarray,
-             n: int, round_: int) -> tuple[np.ndarray, dict[int, str], str]:
+             n: int, round_: int) -> tuple[np.ndarray, dict[int, str], str, str]:
     """The batch chosen by the run's chat model from a numbered shortlist: (pool rows, each
-    chosen row's reason, the batch's reason). Falls back to margin sampling, and says why,
-    without a capable chat model, on malformed output, a refused budget or a failed call."""
+    chosen row's reason, the batch's reason, the strategy that chose). Falls back to margin
+    sampling, and says why, without a capable chat model, on malformed output, a refused
+    budget or a failed call."""
     pool = ctx.store.pool()
     rng = ctx.rng(round_, 1)
 
-    def fallback(why: str) -> tuple[np.ndarray, dict[int, str], str]:
+    def fallback(why: str) -> tuple[np.ndarray, dict[int, str], str, str]:
         rows = strategy.select(probs, pool.embeddings, labeled, n, ctx.rng(round_, 1))
-        return rows, {}, f"margin sampling: LLM selection fell back ({why})"
+        return rows, {}, f"margin sampling: LLM selection fell back ({why})", "margin"
 
     missing = _no_chat_model(ctx)
     if missing:
         return fallback(missing)
     short = strategy.shortlist(probs, pool.embeddings, labeled, n, rng)
     if short.size <= n:  # nothing to choose: don't pay for a question
-        return short, {}, f"took the whole shortlist of {short.size}: nothing to choose"
+        return short, {}, f"took the whole shortlist of {short.size}: nothing to choose", \
+            "llm"
     labels = ctx.task.labels
     guesses = [f"{labels[int(p.argmax())]} {float(p.max()):.2f}" for p in probs[short]]
     messages = selection_messages(ctx.task, [_excerpt(pool.texts[r], strategy.excerpt)
@@ -150,7 +152,7 @@ def llm_rows(ctx: Context, strategy: LLMSelection, probs: np.ndarray, labeled: n
         note += f" (ignored picks {', '.join(dropped[:5])})"
     if fill:
         note += f" ({len(fill)} filled from the shortlist)"
-    return short[np.asarray(order + fill, dtype=np.int64)], reasons, note
+    return short[np.asarray(order + fill, dtype=np.int64)], reasons, note, "llm"
 
 
 def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
@@ -165,9 +167,10 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     probs = ctx.store.pool_proba()
     why: dict[int, str] = {}
     note = ""
+    used = name
     strategy = ctx.strategy(name) if name != COLD_START else None
     if isinstance(strategy, LLMSelection) and probs is not None:
-        chosen, why, note = llm_rows(ctx, strategy, probs, labeled, n, round_)
+        chosen, why, note, used = llm_rows(ctx, strategy, probs, labeled, n, round_)
     else:
         chosen = _rows(state, ctx, name, n, labeled, probs, round_)
     batch = [Candidate(id=pool.ids[r], text=pool.texts[r], origin="pool", intended=None)
@@ -181,5 +184,9 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
         float(unl.max(axis=1).min()) if unl is not None and unl.size else None,
         ctx.can_synthesize, ctx.config)
     proposals = {"selector": proposal.model_dump()} if proposal else {}
-    runtime.stream_writer(Selected(round=round_, n=len(batch), strategy=name, reason=note))
-    return {"batch": batch, "proposals": proposals}
+    runtime.stream_writer(Selected(round=round_, n=len(batch), strategy=used, reason=note))
+    out: dict[str, Any] = {"batch": batch, "proposals": proposals}
+    if decision is not None and used != decision.strategy:
+        # the round's row of the curve (and the report) names what actually chose the batch
+        out["decision"] = decision.model_copy(update={"strategy": used}).model_dump()
+    return out

@@ -97,7 +97,9 @@ def _label_row(item: Candidate, answer: Answer, round_: int, price: float,
     return LabelRow(
         item["id"], answer.source, item["text"], answer.label, answer.confidence,
         item.get("origin", "pool"), item.get("intended"), round_, usd=price,
-        tokens=spent.tokens if spent else 0, note=answer.note,
+        tokens=spent.tokens if spent else 0,
+        note="; ".join(n for n in (answer.note, item.get("why_selected") and
+                                   f"selected: {item['why_selected']}") if n) or None,
         call_usd=spent.usd if spent else 0.0,
         signals=json.dumps(answer.signals.as_dict()) if answer.signals else None)
 

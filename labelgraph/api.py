@@ -278,8 +278,14 @@ class LabelGraph:
             return self.policy
         name = self.policy
         if name == "auto":
-            name = "llm" if metered is not None and capable_of_decisions(metered.llm) \
-                else "rule"
+            if metered is not None and capable_of_decisions(metered.llm):
+                name = "llm"
+            else:  # documented (README, docs/agents.md) and said in the first decision
+                return registry.create("policies", "rule", because=(
+                    "policy 'auto' decides by the rules: " + (
+                        "the run has no LLM" if metered is None else
+                        ("the embedded local model" if metered.local else repr(metered.name))
+                        + " cannot answer with structured decisions")))
         if name == "llm" and metered is not None:
             return registry.create("policies", "llm", llm=metered,
                                    strategies=registry.names("strategies"),
@@ -510,6 +516,8 @@ class LabelGraph:
         round_ = round_ if round_ is not None else \
             max(int(values.get("round") or 0), ctx.ledger.last_round())
         steering = Steering.model_validate(values.get("steering") or {})
+        # idle rounds start again when a person gives a reason; the agents' proposals are
+        # spent by the stop decision (they speak again after the next round)
         signals = compute_signals({**values, "round": round_, "idle_rounds": 0,  # type: ignore[typeddict-item]
                                    "proposals": {}}, ctx)
         criteria = [(n, c) for n, c in ctx.criteria

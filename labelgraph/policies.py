@@ -39,7 +39,8 @@ BANDIT = "bandit"
 #: The learner's per-round figures in :attr:`Signals.history` (the stopping criteria and
 #: the bandit read them).
 HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
-                  "stop_uncertainty", "cv_accuracy", "batch_gain")
+                  "stop_uncertainty", "cv_accuracy", "batch_gain", "batch", "abstained",
+                  "rejected")
 
 
 @dataclass(frozen=True)
@@ -167,12 +168,20 @@ class RulePolicy:
     supervisor hands neither it nor the guardrails any proposals, so rules 2-4 fall to the
     signals alone. The guardrails (:func:`guard`) still win: budgets and stopping criteria
     stop the run, and an action that cannot run is replaced, with the reason saying so.
+
+    ``because`` says why the rules decide when a person asked for ``policy="auto"`` (no
+    model that answers with structured decisions); the run's first decision says it.
     """
+
+    def __init__(self, because: str = "") -> None:
+        self.because = because
 
     def decide(self, signals: Signals, config: RunConfig) -> Decision:
         if not signals.has_model:
+            why = f"; {self.because}" if self.because and signals.round <= 1 else ""
             return Decision(action="query", batch_size=config.seed_size, strategy=COLD_START,
-                            reason="no student yet: label a diverse seed from embedding clusters")
+                            reason="no student yet: label a diverse seed from embedding "
+                                   f"clusters{why}")
         decision = self._weigh(signals, config)
         return decision.model_copy(update={
             "reason": decision.reason + _not_followed(signals, decision, config)})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from labelgraph.config import RunConfig
@@ -102,7 +102,26 @@ class IdlePatience:
 
     def stop(self, signals: Signals, config: RunConfig) -> str | None:
         n = signals.idle_rounds
-        return f"no new labels in {n} rounds" if n >= config.patience else None
+        return f"no new labels in {n} rounds{idle_why(signals.history[-n:])}" \
+            if n >= config.patience else None
+
+
+def idle_why(rows: Sequence[dict[str, Any]]) -> str:
+    """Why rounds added nothing, from their rows of the curve: how many items were asked,
+    how many got no label (the annotator abstained, or a person skipped) and how many the
+    verifier rejected — so a model that cannot answer is not a silent stop."""
+    asked = sum(int(r.get("batch") or 0) for r in rows)
+    if not rows or any("abstained" not in r for r in rows):
+        return ""  # rows from before the curve recorded abstentions
+    if not asked:
+        return ": no items to label (nothing selected or synthesized)"
+    none = sum(int(r.get("abstained") or 0) for r in rows)
+    rejected = sum(int(r.get("rejected") or 0) for r in rows) - none  # "no label" is one
+    parts = [f"{none} got no label (the annotator abstained or a person skipped; the "
+             "ledger's anomalies and the run's ModelCannot events say why)" if none else "",
+             f"the verifier rejected {rejected}" if rejected else ""]
+    said = ", ".join(p for p in parts if p) or "none was added to memory"
+    return f": of {asked} items asked, {said}"
 
 
 class PoolExhausted:

@@ -72,6 +72,10 @@ def test_a_structured_turn_that_raises_is_an_abstention(tmp_path, agent, fault):
     elif agent == "annotator":  # no LLM label, so the run stopped for want of labels
         assert _rows(lg, "SELECT 1 FROM labels WHERE source = 'llm' AND label IS NOT NULL") \
             == []
+        # ... and the stop says why: every item asked got no label, not a silent stop
+        assert result.stop_reason.startswith("no new labels in 3 rounds: of 18 items asked, "
+                                             "18 got no label (the annotator abstained")
+        assert "rejected" not in result.stop_reason
     else:  # the generator wrote nothing; the synthesis rounds say so
         assert _rows(lg, "SELECT 1 FROM labels WHERE origin = 'synthetic'") == []
     lg.close()

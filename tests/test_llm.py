@@ -73,6 +73,16 @@ def test_the_llm_policy_needs_a_model_that_decides(tmp_path):
     assert not (tmp_path / "a" / "run.json").exists()  # refused before anything was written
 
 
+def test_policy_auto_says_in_its_first_decision_that_the_rules_decide(tmp_path):
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", run_dir=tmp_path / "a",
+                    embedding="hashing", budget=Budget(labels=12),
+                    config={"seed_size": 6, "batch_size": 6, "stopping": []})
+    lg.run(make_pool(), label_column="label")
+    first, *rest = lg.context.ledger.decisions()
+    assert first["reason"].endswith("; policy 'auto' decides by the rules: the run has no LLM")
+    assert rest and not any("policy 'auto'" in d["reason"] for d in rest)  # said once
+
+
 def test_llm_price_on_the_command_line(tmp_path):
     make_pool().to_csv(tmp_path / "pool.csv", index=False)
     args = ["run", "--pool", str(tmp_path / "pool.csv"), "--labels", "positive,negative",

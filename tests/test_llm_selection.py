@@ -131,7 +131,7 @@ def test_long_texts_are_shown_as_short_excerpts(tmp_path) -> None:
     strategy = LLMSelection(excerpt=20)
     from labelgraph.agents.selector import llm_rows
 
-    rows, _, _ = llm_rows(ctx, strategy, ctx.store.pool_proba(), ctx.labeled_mask(), N, 2)
+    rows, _, _, _ = llm_rows(ctx, strategy, ctx.store.pool_proba(), ctx.labeled_mask(), N, 2)
     texts = ctx.store.pool().texts
     (prompt,) = picker.prompts
     assert all(len(t) <= 24 and t.endswith(" ...") for t in prompt.values())
@@ -243,3 +243,24 @@ def test_a_run_with_strategy_llm_completes_and_the_ledger_shows_the_selector(tmp
     labeled = set(result.dataset["text"])
     for prompt in picker.prompts:
         assert {prompt[k] for k in sorted(prompt, reverse=True)[:N]} <= labeled
+    # Each pick's reason is saved with its label; the curve names the strategy that chose.
+    notes = lg.context.ledger._rows("SELECT note FROM labels WHERE round > 1")
+    assert notes and all("selected: reason " in note for (note,) in notes)
+    assert [m["strategy"] for m in lg.context.ledger.metrics()][1:] == ["llm"] * 3
+
+
+def test_rounds_that_fell_back_say_margin_in_the_curve(tmp_path, pool) -> None:
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", policy="rule",
+                    budget=Budget(labels=14), run_dir=tmp_path / "run", embedding="hashing",
+                    config={"strategy": "llm", "seed_size": 6, "batch_size": N,
+                            "synthesize": False, "stopping": []})
+    events = [chunk for mode, chunk in lg.stream(pool, label_column="label")
+              if mode == "custom"]
+    assert [e.strategy for e in events if isinstance(e, Selected)] == \
+        ["cold_start", "margin", "margin"]
+    assert [m["strategy"] for m in lg.context.ledger.metrics()] == \
+        ["cold_start", "margin", "margin"]
+    decided = [d["strategy"] for d in lg.context.ledger.decisions()]
+    assert decided[1:3] == ["llm", "llm"]  # what was decided stays in the decisions
+    notes = lg.context.ledger._rows("SELECT note FROM labels")
+    assert not any(note and "selected:" in note for (note,) in notes)
