@@ -2,6 +2,7 @@
 
     python benchmarks/server_labels.py [--items 40] [--seed-labels 20] [--kill-after 10]
                                        [--url http://host:port/v1 --model NAME]
+    python benchmarks/server_labels.py --in-process [--items 40]   # the same, no server
 
 Without ``--url`` it starts llama-cpp-python's server (``python -m llama_cpp.server``, the
 ``server`` extra) on 127.0.0.1 with the embedded Gemma 3 270M model. Between labelgraph and
@@ -15,7 +16,9 @@ against gold, requests per label, tokens in the ledger against the tokens the se
 reported, money charged (0 for a server on this machine), seconds per label, and what the
 ledger's anomalies and the run's ``ModelCannot`` events said. ``--kill-after N`` kills the
 server after N labels and starts it again 10 s later: the run must finish with no label lost
-or bought twice.
+or bought twice. ``--in-process`` labels the same items with the same model loaded in the
+process (``llm="local"``, its full-label log-probability path): the baseline the server's
+figures are read against.
 """
 
 from __future__ import annotations
@@ -47,15 +50,17 @@ def main() -> None:
                         help="kill the server after this many LLM labels, restart in 10 s")
     parser.add_argument("--url", help="a running server's base URL (else one is started)")
     parser.add_argument("--model", default="gemma", help="the model's name on that server")
+    parser.add_argument("--in-process", action="store_true",
+                        help="no server: the embedded model in this process (the baseline)")
     args = parser.parse_args()
 
     data = load_rotten_tomatoes().sample(n=args.pool, random_state=0)
     gold = dict(zip(data["text"], data["label"], strict=True))
     task = Task(labels=["positive", "negative"], description="movie review sentiment",
                 text_name="Review", label_name="Sentiment")
-    server = None if args.url else LlamaServer(free_port()).start()
-    proxy = CountingProxy(args.url or server.url)  # type: ignore[union-attr]
-    spec = f"openai:{args.model}@{proxy.url}"
+    server = None if args.url or args.in_process else LlamaServer(free_port()).start()
+    proxy = None if args.in_process else CountingProxy(args.url or server.url)  # type: ignore[union-attr]
+    spec = "local" if proxy is None else f"openai:{args.model}@{proxy.url}"
     restarts: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp) / "run"
@@ -103,22 +108,26 @@ def main() -> None:
         server.stop()
     labeled = [(text, label) for text, label, _ in rows if label is not None]
     right = sum(gold.get(text) == label for text, label in labeled)
-    requests = sum(proxy.statuses.values())
-    print(f"\nserver: {args.url or 'llama_cpp.server, Gemma 3 270M (embedded), 127.0.0.1'}; "
-          f"spec {spec.split('@')[0]}@<proxy>")
+    requests = sum(proxy.statuses.values()) if proxy else 0
+    where = "in process (llm='local')" if proxy is None else \
+        f"{args.url or 'llama_cpp.server, Gemma 3 270M (embedded), 127.0.0.1'}; " \
+        f"spec {spec.split('@')[0]}@<proxy>"
+    print(f"\nserver: {where}")
     print(f"  LLM labels obtained / asked   {len(labeled)} / {args.items} "
           f"(abstained or skipped: {args.items - len(labeled)}; ledger rows {asked}, "
           f"skips {skipped})")
     if labeled:
         print(f"  accuracy against gold         {right}/{len(labeled)} = "
               f"{right / len(labeled):.3f}")
-        print(f"  requests per label            {requests / len(labeled):.2f} "
-              f"(statuses {dict(proxy.statuses)})")
+        if proxy is not None:
+            print(f"  requests per label            {requests / len(labeled):.2f} "
+                  f"(statuses {dict(proxy.statuses)})")
         print(f"  seconds per label             {seconds / len(labeled):.2f}")
     print(f"  tokens in the ledger          in {calls[1] or 0}, out {calls[2] or 0} "
           f"({calls[0]} calls)")
-    print(f"  tokens the server reported    in {proxy.usage['prompt_tokens']}, out "
-          f"{proxy.usage['completion_tokens']}")
+    if proxy is not None:
+        print(f"  tokens the server reported    in {proxy.usage['prompt_tokens']}, out "
+              f"{proxy.usage['completion_tokens']}")
     print(f"  money charged                 ${calls[3] or 0:.4f}")
     print(f"  stop reason                   {result.stop_reason}")
     print(f"  labels recorded twice         {dupes}")
