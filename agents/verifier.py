@@ -43,6 +43,8 @@ from labelgraph.trust import (
 from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from langchain_core.tools import BaseTool
 
     from labelgraph.graph.context import Context
@@ -54,6 +56,15 @@ Vote = tuple[str, float] | None
 #: Neighbours the memory audit reads (at least): 20 found more wrong labels than 5 or 10 on
 #: both data sets of benchmarks/noise_audit.py.
 AUDIT_NEIGHBOURS = 20
+
+#: Labels a class needs in memory before the audit can cross-check them. A label is judged by
+#: what the rest of memory says of its class: the student is cross-validated, so the fold
+#: holding a class's only label trains without that class and gives it no probability, and
+#: the neighbours are counted without the item itself, so none can share its class: a lone
+#: label would look wrong by construction, not by evidence. With two, the stratified folds
+#: put them apart, so each is scored by a student that learned from the other, and each can
+#: be the other's neighbour.
+AUDIT_MIN_LABELS = 2
 
 
 def new_label_suspects(ctx: Context, items: list[LabeledItem],
@@ -214,41 +225,72 @@ def _audit_inputs(ctx: Context, examples: list[Example],
     return given, oof, neighbours, agreement
 
 
+def unauditable(counts: Mapping[str, int]) -> dict[str, str]:
+    """The classes the audit cannot cross-check, each with why (``counts``: labels per class
+    in memory); empty when it can audit them all. A class under :data:`AUDIT_MIN_LABELS` has
+    too few; and when only one class is left, the student has nothing to tell it from."""
+    out = {label: f"too few labels to cross-check: {label!r} has {n}"
+           for label, n in counts.items() if 0 < n < AUDIT_MIN_LABELS}
+    left = [label for label, n in counts.items() if n and label not in out]
+    if len(left) == 1:
+        out[left[0]] = (f"nothing to cross-check it against: {left[0]!r} is the only class "
+                        f"with {AUDIT_MIN_LABELS} labels or more")
+    return out
+
+
 def audit_memory(ctx: Context, round_: int, *, apply: bool = True,
                  write: Any = None) -> list[dict[str, Any]]:
     """Audit every label in memory for being wrong; with ``apply``, act on the findings: ask
-    the person (or the oracle) again, relabel by the stronger model, or drop. Every finding
-    is recorded in the ledger's ``audits`` table with its reason; returns the findings."""
+    the person (or the oracle) again, relabel by the stronger model, or drop. Returns one
+    finding per label. The labels of a class the audit cannot cross-check
+    (:func:`unauditable`) are not scored: their finding's action is ``skip``, its score NaN
+    and its reason says why; the others are audited as if memory held only them. Every
+    finding but a plain ``keep`` is recorded in the ledger's ``audits`` table with its reason,
+    and the :class:`~labelgraph.events.Audited` event names the classes not audited."""
     examples, emb = ctx.memory.all(status=None, with_embeddings=True)
     keep = [n for n, e in enumerate(examples) if e.status != "rejected"
             and e.label in ctx.task.labels]
     examples = [examples[n] for n in keep]
-    counts = Counter(e.label for e in examples)
-    if emb is None or len(counts) < 2 or min(counts.values()) < 2:
-        return []
-    emb = emb[keep]
-    given, oof, neighbours, agreement = _audit_inputs(ctx, examples, emb)
-    checks = np.asarray([run_checks(ctx.tools.for_agent("verifier"), {
-        "text": e.text, "label": e.label, "source": e.source, "confidence": e.confidence,
-        "origin": e.origin}, "accept") is not None for e in examples])
-    result = audit_scores(given, oof, neighbours, agreement, checks)
-    person, stronger = ctx.annotator_sources()
-    actions = audit_actions(result, [e.source for e in examples], person=person is not None,
-                            stronger=stronger is not None)
     labels = list(ctx.task.labels)
-    findings = [{"item_id": e.id, "label": e.label, "source": e.source,
-                 "score": float(result.score[n]), "action": actions[n][0],
-                 "suggested": labels[int(result.suggested[n])], "reason": actions[n][1]}
-                for n, e in enumerate(examples)]
-    if apply:
-        _act(ctx, round_, examples, emb, findings, person, stronger, write)
-    ctx.ledger.record_audit(round_, [(f["item_id"], f["label"], f["source"], f["score"],
+    counts = Counter(e.label for e in examples)
+    skipped = unauditable({label: counts[label] for label in labels})
+    findings: list[dict[str, Any]] = [
+        {"item_id": e.id, "label": e.label, "source": e.source, "score": float("nan"),
+         "action": "skip", "suggested": None, "reason": skipped.get(e.label, "")}
+        for e in examples]
+    rows = [n for n, e in enumerate(examples) if e.label not in skipped]
+    suspect = 0
+    if rows:
+        audited = [examples[n] for n in rows]
+        emb = np.asarray(emb)[keep][rows]
+        given, oof, neighbours, agreement = _audit_inputs(ctx, audited, emb)
+        checks = np.asarray([run_checks(ctx.tools.for_agent("verifier"), {
+            "text": e.text, "label": e.label, "source": e.source, "confidence": e.confidence,
+            "origin": e.origin}, "accept") is not None for e in audited])
+        result = audit_scores(given, oof, neighbours, agreement, checks)
+        suspect = int(result.suspect.sum())
+        person, stronger = ctx.annotator_sources()
+        actions = audit_actions(result, [e.source for e in audited],
+                                person=person is not None, stronger=stronger is not None)
+        scored = [{"item_id": e.id, "label": e.label, "source": e.source,
+                   "score": float(result.score[n]), "action": actions[n][0],
+                   "suggested": labels[int(result.suggested[n])], "reason": actions[n][1]}
+                  for n, e in enumerate(audited)]
+        for n, finding in zip(rows, scored, strict=True):
+            findings[n] = finding
+        if apply:
+            _act(ctx, round_, audited, emb, scored, person, stronger, write)
+    # A skipped label has no score; the ledger's column takes none, so it holds 0 there
+    # (its action says it was not scored).
+    ctx.ledger.record_audit(round_, [(f["item_id"], f["label"], f["source"],
+                                      0.0 if f["action"] == "skip" else f["score"],
                                       f["action"], f["suggested"], f["reason"])
                                      for f in findings if f["action"] != "keep"])
     if write is not None:
-        write(Audited(round=round_, checked=len(findings),
-                      suspect=int(result.suspect.sum()),
-                      actions=dict(Counter(f["action"] for f in findings))))
+        write(Audited(round=round_, checked=len(rows), suspect=suspect,
+                      actions=dict(Counter(f["action"] for f in findings
+                                           if f["action"] != "skip")),
+                      not_audited=skipped))
     return findings
 
 
@@ -298,7 +340,8 @@ def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     audit = None
     if ctx.config.audit_every and round_ % ctx.config.audit_every == 0 \
             and worth_auditing(ctx):
-        findings = audit_memory(ctx, round_, write=runtime.stream_writer)
+        findings = [f for f in audit_memory(ctx, round_, write=runtime.stream_writer)
+                    if f["action"] != "skip"]  # the labels it could not cross-check
         audit = (len(findings), sum(f["action"] != "keep" for f in findings))
     proposal = verifier_proposal(count, audit, ctx.config)
     return {"batch": items,

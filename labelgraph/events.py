@@ -129,11 +129,14 @@ class Verified(Event):
 
 @dataclass(frozen=True)
 class Audited(Event):
-    """An audit of the whole memory: labels checked, suspects found, and what was done."""
+    """An audit of the whole memory: labels checked, suspects found, and what was done;
+    ``not_audited`` names each class whose labels it could not cross-check, with why (``"too
+    few labels to cross-check: 'x' has 1"``)."""
 
     checked: int
     suspect: int
     actions: dict[str, int]
+    not_audited: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,7 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             "bought_twice": result.cost.get("bought_twice", 0),
             "usd_per_accepted_label": result.cost.get("usd_per_accepted_label"),
             "calibration": result.cost.get("calibration", {}),
-            "audits": len(lg.context.ledger.audits()),
+            "audits": sum(a["action"] != "skip" for a in lg.context.ledger.audits()),
             "node_seconds": {str(k): round(float(v), 3)
                              for k, v in node_time(result.timings)["seconds"].items()}}
 
