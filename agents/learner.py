@@ -22,6 +22,7 @@ from langgraph.runtime import Runtime
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+from labelgraph.budget import least_refused
 from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
 from labelgraph.proposals import learner_proposal
@@ -173,11 +174,17 @@ def learner_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     batch = batch_of(state)
     decision = decision_of(state)
     verdicts = Counter(i.get("verdict") for i in batch)
+    refusal = least_refused(ctx.meter.take_refused())
     metrics = {"round": round_, "action": decision.action if decision else None,
                "strategy": decision.strategy if decision else None, "batch": len(batch),
                "accepted": verdicts["accept"], "flagged": verdicts["flag"],
                "rejected": verdicts["reject"],
-               "abstained": sum(i.get("label") is None for i in batch), **learn(ctx, round_),
+               "abstained": sum(i.get("label") is None for i in batch),
+               # items the budget refused to label (the annotators' "budget: ..." reason),
+               # and what the cheapest refused spend of the round needed
+               "refused": sum(i.get("label") is None and str(i.get("reason") or "")
+                              .startswith("budget:") for i in batch),
+               "refusal": refusal.as_dict() if refusal else None, **learn(ctx, round_),
                "spend": ctx.meter.snapshot()}
     ctx.ledger.record_metrics(round_, metrics)
     runtime.stream_writer(Learned(round=round_, metrics=metrics))

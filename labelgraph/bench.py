@@ -628,6 +628,8 @@ def run_bench(data: str | Path | PoolData | Any, *, text_column: str = "text",
         work.mkdir(parents=True, exist_ok=True)
     if embedding == "minilm":
         embedding = SharedMiniLM()
+    elif isinstance(embedding, str):  # one object for every run and the comparison's features
+        embedding = registry.create("embeddings", embedding)
     criteria = watched_criteria()
     notes: list[str] = []
     if full.skipped:
@@ -648,12 +650,13 @@ def run_bench(data: str | Path | PoolData | Any, *, text_column: str = "text",
                 "strategies": list(strategies), "compare": compare,
                 "compare_strategies": compare_names if compare else [],
                 "test_size": None if held is not None else test_size, "max_pool": max_pool,
-                "embedding": getattr(embedding, "name", lambda: str(embedding))()
-                if not isinstance(embedding, str) else embedding,
+                "embedding": getattr(embedding, "name", lambda: str(embedding))(),
                 "student": type(default_student()).__name__ + str(
                     {k: v for k, v in default_student().get_params().items()
                      if k in {"C", "max_iter"}}),
-                "features": "MiniLM embeddings + TF-IDF (labelgraph's Featurizer)"}
+                "features": ("MiniLM embeddings" if isinstance(embedding, MiniLMEmbedding)
+                             else type(embedding).__name__) + " + TF-IDF (labelgraph's "
+                            "Featurizer)"}
     result = BenchResult(settings=settings, data={}, criteria=criteria, notes=notes)
     rejected: set[str] = set()
     for seed in seeds:

@@ -8,7 +8,8 @@ one way anything is bought: replay it from the ledger, or reserve, act, record, 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -48,7 +49,7 @@ def price_for(model: str, overrides: dict[str, tuple[float, float]] | None = Non
     table = {**PRICES, **(overrides or {})}
     if model in table:
         return table[model]
-    if model.startswith("local") or model.startswith("ollama:") or model.startswith("scripted"):
+    if model.startswith("local") or model.startswith("ollama:"):
         return (0.0, 0.0)
     _, at, url = model.partition("@")
     if at and is_local_server(url):
@@ -68,6 +69,28 @@ class Spend:
     usd: float = 0.0
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """A reservation the meter refused: the budget it would have passed (``labels``,
+    ``tokens`` or ``usd``), what it asked of that budget and what was left of it."""
+
+    unit: str
+    need: float
+    left: float
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {"unit": self.unit, "need": self.need, "left": self.left}
+
+
+def least_refused(refused: Sequence[Refusal]) -> Refusal | None:
+    """The smallest refusal of the budget that refused most often: what even the cheapest
+    refused spend needed (None when nothing was refused)."""
+    if not refused:
+        return None
+    unit = Counter(r.unit for r in refused).most_common(1)[0][0]
+    return min((r for r in refused if r.unit == unit), key=lambda r: r.need)
+
+
 class BudgetMeter:
     """Tracks spend against a :class:`Budget`; ``reserve`` refuses what would exceed it."""
 
@@ -76,6 +99,7 @@ class BudgetMeter:
         self.ledger = ledger
         self._lock = threading.Lock()
         self.pending = Spend()
+        self._refused: list[Refusal] = []  # since the last take_refused()
         self.refresh()
 
     def refresh(self) -> None:
@@ -110,6 +134,7 @@ class BudgetMeter:
         """
         with self._lock:
             if not self._fits(labels, tokens, usd):
+                self._refused.append(self._refusal(labels, tokens, usd))
                 raise BudgetExhausted(
                     f"{what or 'spend'} of {labels} labels / {tokens} tokens / ${usd:.4f} "
                     f"would exceed the budget (spent {self.spent.labels} labels, "
@@ -118,6 +143,23 @@ class BudgetMeter:
             self.pending.tokens += tokens
             self.pending.usd += usd
             return Spend(labels, tokens, usd)
+
+    def _refusal(self, labels: int, tokens: int, usd: float) -> Refusal:
+        """Which budget a spend would pass, what it asks of it and what is left."""
+        b, s, p = self.budget, self.spent, self.pending
+        for unit, limit, used, need in (("labels", b.labels, s.labels + p.labels, labels),
+                                        ("tokens", b.tokens, s.tokens + p.tokens, tokens),
+                                        ("usd", b.usd, s.usd + p.usd, usd)):
+            if limit is not None and used + need > limit + (1e-12 if unit == "usd" else 0):
+                return Refusal(unit, float(need), max(0.0, float(limit - used)))
+        return Refusal("usd", float(usd), 0.0)  # unreachable: the spend did not fit
+
+    def take_refused(self) -> list[Refusal]:
+        """The reservations refused since the last call (the learner's curve reports them,
+        so a run the budget starves says so instead of stopping for no visible reason)."""
+        with self._lock:
+            refused, self._refused = self._refused, []
+        return refused
 
     def settle(self, held: Spend, *, labels: int = 0, tokens: int = 0,
                usd: float = 0.0) -> None:

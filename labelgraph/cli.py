@@ -1,5 +1,5 @@
-"""The ``labelgraph`` command line: demo, run, resume, console, export, import-labels,
-graph, plugins.
+"""The ``labelgraph`` command line: demo, run, resume, rebuild, console, export,
+import-labels, bench, graph, plugins.
 
 Heavy modules (LangGraph, Chroma, scikit-learn) are imported inside the commands, so
 ``labelgraph --help`` starts fast. Progress is one consumer of ``LabelGraph.stream()``.
@@ -11,6 +11,7 @@ import functools
 import json
 import sqlite3
 import sys
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -41,12 +42,18 @@ _debug = False
 USER_ERRORS = (LabelGraphError, ValueError, OSError, sqlite3.DatabaseError)
 
 
+#: the console's width when it writes to a pipe or a file: rich would otherwise cut tables
+#: (and wrap lines) at 80 columns there; a table is only as wide as its content
+PIPE_WIDTH = 10_000
+
+
 @app.callback()
 def _options(debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
              ) -> None:
     """LLM-driven active learning as a LangGraph state machine."""
     global _debug
     _debug = debug
+    console.width = None if console.is_terminal else PIPE_WIDTH  # type: ignore[assignment]
 
 
 def _one_line(exc: BaseException) -> str:
@@ -61,12 +68,14 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _fail(exc: BaseException) -> typer.Exit:
-    if isinstance(exc, ModelNotInstalledError):
-        from rich.markup import escape
+    """Print a user's mistake as one ``error:`` line (a missing extra: its install line,
+    exit code 2); messages are escaped, so "labelgraph[openai]" is no rich markup."""
+    from rich.markup import escape
 
-        console.print(f"[red]{escape(str(exc))}[/red]")  # "labelgraph[hf]" is no markup
+    if isinstance(exc, ModelNotInstalledError):
+        console.print(f"[red]error:[/red] {escape(str(exc).strip())}", soft_wrap=True)
         return typer.Exit(2)
-    console.print(f"[red]error:[/red] {_one_line(exc)}", soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(_one_line(exc))}", soft_wrap=True)
     if not isinstance(exc, LabelGraphError):
         console.print("[dim](labelgraph --debug ... shows the traceback)[/dim]")
     return typer.Exit(1)
@@ -277,7 +286,22 @@ def run(
     budget_labels: int = 200,
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
-    strategy: str = "margin",
+    strategy: Annotated[str | None, typer.Option(
+        help="query strategy (default margin; labelgraph plugins lists them)")] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="labels bought per query round (default 20)")] = None,
+    seed_size: Annotated[int | None, typer.Option(
+        help="cold-start seed labels (default 20)")] = None,
+    policy: Annotated[str, typer.Option(
+        help="who decides each round: auto (the LLM when it can, else the rules), rule or "
+             "llm")] = "auto",
+    stopping: Annotated[str | None, typer.Option(
+        help="optional stopping criteria, comma-separated ('none': only the budgets, "
+             "patience and an exhausted pool; labelgraph plugins lists them)")] = None,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", metavar="KEY=VALUE",
+        help="any run setting, repeatable: --set patience=5 --set synthesize=false (a JSON "
+             "value or plain text)")] = None,
     embedding: str = "minilm",
     run_dir: Path = Path("runs/run"),
     max_chars: Annotated[int | None, typer.Option(
@@ -290,10 +314,13 @@ def run(
     from labelgraph.api import LabelGraph
     from labelgraph.types import Budget, Task
 
+    config = _run_config(set_ or [], strategy=strategy, batch_size=batch_size,
+                         seed_size=seed_size, stopping=None if stopping is None else
+                         [] if stopping.strip().lower() in {"none", "off", ""} else stopping)
     lg = LabelGraph(Task(labels=labels, description=description), llm=llm,
                     annotator=annotator, run_dir=run_dir, embedding=embedding,
                     budget=Budget(labels=budget_labels, usd=budget_usd, tokens=budget_tokens),
-                    config={"strategy": strategy}, embedding_cache=None if embedding_cache
+                    policy=policy, config=config, embedding_cache=None if embedding_cache
                     else False, prices=_prices(llm, llm_price))
     _go(lg, pool=pool, test=test, text_column=text_column, label_column=label_column,
         max_chars=max_chars)
@@ -360,6 +387,42 @@ def resume(
                          f"{refused[0].hint} (--budget-labels N, --budget-usd X, "
                          "--stopping none)")
     _finish(lg, result)
+
+
+@command
+def rebuild(
+    run_dir: Path,
+    llm: Annotated[str | None, typer.Option(
+        help="a run on a paid provider opens only when you name it (nothing is called)")
+                   ] = None,
+) -> None:
+    """Rebuild a run's labeled-example memory (Chroma) from its ledger, the truth: every
+    verified label, with a person's corrections and the audit's drops, is indexed again, and
+    the student refitted on it is written to model.joblib. Delete RUN_DIR/chroma first to
+    build it from nothing (a damaged one, say)."""
+    from labelgraph.api import LabelGraph
+    from labelgraph.memory.store import rebuild_memory
+
+    lg = LabelGraph.open(run_dir, **({"llm": llm} if llm else {}))
+    try:
+        ctx = lg.context  # takes the driver's lock: no run writes memory meanwhile
+        n = rebuild_memory(ctx.ledger, ctx.memory, embed=lambda rows: ctx.embed_items(
+            [{"id": e.id, "text": e.text} for e in rows]))
+        ctx.memory.flush()
+        model = ctx.store.fit()
+        if model is not None:
+            ctx.store.keep_model(model)
+            ctx.store.write_model()
+        examples, _ = ctx.memory.all(status=None)
+    finally:
+        lg.close()
+    status = Counter(e.status for e in examples)
+    labels = Counter(e.label for e in examples if e.status == "accepted")
+    console.print(f"rebuilt the memory of {run_dir} from its ledger: {n} labels ("
+                  + ", ".join(f"{k} {v}" for k, v in sorted(status.items())) + "; accepted by "
+                  "label: " + ", ".join(f"{k} {v}" for k, v in sorted(labels.items())) + ")"
+                  + ("; the student refitted on them is in model.joblib" if model is not None
+                     else ""), markup=False, highlight=False, soft_wrap=True)
 
 
 def console_command(
@@ -562,6 +625,18 @@ def bench(
     written = result.write(out)
     console.print(result.to_markdown(), markup=False, highlight=False, soft_wrap=True)
     console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def _run_config(pairs: list[str], **named: Any) -> dict[str, Any]:
+    """A run's settings: the ``--set`` pairs and the named options given (not None); a
+    setting given both ways is refused rather than one silently winning."""
+    config = _settings(pairs)
+    given = {key: value for key, value in named.items() if value is not None}
+    twice = sorted(set(config) & set(given))
+    if twice:
+        raise InputError(f"{', '.join(twice)} given twice, as an option and with --set; "
+                         "give each setting once")
+    return {**config, **given}
 
 
 def _settings(pairs: list[str]) -> dict[str, Any]:

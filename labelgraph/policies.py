@@ -40,7 +40,7 @@ BANDIT = "bandit"
 #: the bandit read them).
 HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
                   "stop_uncertainty", "cv_accuracy", "batch_gain", "batch", "abstained",
-                  "rejected")
+                  "rejected", "refused", "refusal")
 
 
 @dataclass(frozen=True)

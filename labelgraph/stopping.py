@@ -108,20 +108,46 @@ class IdlePatience:
 
 def idle_why(rows: Sequence[dict[str, Any]]) -> str:
     """Why rounds added nothing, from their rows of the curve: how many items were asked,
-    how many got no label (the annotator abstained, or a person skipped) and how many the
-    verifier rejected — so a model that cannot answer is not a silent stop."""
+    how many got no label (the annotator abstained, a person skipped, or the budget refused
+    the call, with what one needs and what is left) and how many the verifier rejected —
+    so a model that cannot answer, or a budget too small for one call, is not a silent stop."""
     asked = sum(int(r.get("batch") or 0) for r in rows)
     if not rows or any("abstained" not in r for r in rows):
         return ""  # rows from before the curve recorded abstentions
     if not asked:
         return ": no items to label (nothing selected or synthesized)"
     none = sum(int(r.get("abstained") or 0) for r in rows)
+    refused = min(none, sum(int(r.get("refused") or 0) for r in rows))
     rejected = sum(int(r.get("rejected") or 0) for r in rows) - none  # "no label" is one
-    parts = [f"{none} got no label (the annotator abstained or a person skipped; the "
-             "ledger's anomalies and the run's ModelCannot events say why)" if none else "",
-             f"the verifier rejected {rejected}" if rejected else ""]
+    other = none - refused
+    parts = [f"{other} got no label (the annotator abstained or a person skipped; the "
+             "ledger's anomalies and the run's ModelCannot events say why)" if other else "",
+             f"the verifier rejected {rejected}" if rejected else "",
+             _refused_words(refused, asked, rows) if refused else ""]
     said = ", ".join(p for p in parts if p) or "none was added to memory"
     return f": of {asked} items asked, {said}"
+
+
+def _refused_words(refused: int, asked: int, rows: Sequence[dict[str, Any]]) -> str:
+    """The budget's refusals in words: which budget, of how many calls, what the cheapest
+    refused call needed and what was left (the latest row that recorded it)."""
+    refusal = next((r["refusal"] for r in reversed(rows) if isinstance(r.get("refusal"),
+                                                                       dict)), None) or {}
+    unit = refusal.get("unit")
+    budget = {"usd": "the money budget", "tokens": "the token budget",
+              "labels": "the label budget"}.get(str(unit), "the budget")
+    calls = "every call" if refused >= asked else f"the calls of {refused}"
+    if unit == "usd":
+        need = f"${float(refusal['need']):.6f}".rstrip("0").rstrip(".")
+        left = f"${float(refusal['left']):.6f}".rstrip("0").rstrip(".")
+        return (f"{budget} refused {calls}: one needs about {need}, {left} is left (raise "
+                "the money budget)")
+    if unit in {"tokens", "labels"}:
+        need_n, left_n = int(refusal["need"]), int(refusal["left"])
+        return (f"{budget} refused {calls}: one needs about {need_n} "
+                f"{unit if need_n != 1 else unit[:-1]}, {left_n} left (raise the "
+                f"{budget.split()[1]} budget)")
+    return f"{budget} refused {calls}"
 
 
 class PoolExhausted:

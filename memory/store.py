@@ -328,10 +328,12 @@ def ledger_memory(ledger: Ledger) -> dict[str, Example]:
     return examples
 
 
-def rebuild_memory(ledger: Ledger, memory: ExampleMemory) -> int:
-    """Re-index every verified label from the ledger into Chroma; returns how many."""
-    examples = ledger_memory(ledger)
-    memory.upsert(list(examples.values()))
+def rebuild_memory(ledger: Ledger, memory: ExampleMemory,
+                   embed: Callable[[list[Example]], np.ndarray] | None = None) -> int:
+    """Re-index every verified label from the ledger into Chroma; returns how many. ``embed``
+    gives their vectors (default: the memory's embedding function)."""
+    examples = list(ledger_memory(ledger).values())
+    memory.upsert(examples, embed(examples) if embed is not None and examples else None)
     return len(examples)
 
 

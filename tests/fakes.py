@@ -20,6 +20,10 @@ from langchain_core.outputs import ChatGeneration, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
 Responder = Callable[[list[BaseMessage], str], dict[str, Any] | str | AIMessage]
+#: The fakes' price table (both report the model name "scripted"): pass it as ``prices=``
+#: where a test needs their calls to cost nothing; unpriced, they cost what an unknown
+#: remote model does, as the pricing code knows no test fake.
+FREE: dict[str, tuple[float, float]] = {"scripted": (0.0, 0.0)}
 
 
 class ScriptedChatModel(BaseChatModel):

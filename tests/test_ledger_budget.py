@@ -10,7 +10,7 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
-from fakes import ScriptedChatModel
+from fakes import FREE, ScriptedChatModel
 from labelgraph.budget import PRICES, UNKNOWN_PRICE, BudgetMeter, Spend, price_for
 from labelgraph.errors import BudgetExhausted, InputError
 from labelgraph.llm import MeteredLLM
@@ -235,8 +235,10 @@ def test_content_id() -> None:
 
 def test_price_for() -> None:
     assert price_for("openai:gpt-4o-mini") == PRICES["openai:gpt-4o-mini"]
-    for free in ("local", "local:gemma", "none", "ollama:llama3", "scripted"):
+    for free in ("local", "local:gemma", "none", "ollama:llama3"):
         assert price_for(free) == (0.0, 0.0)
+    assert price_for("scripted") == UNKNOWN_PRICE  # pricing knows no test fake
+    assert price_for("scripted", FREE) == (0.0, 0.0)
     assert price_for("someone:new-model") == UNKNOWN_PRICE
     assert price_for("someone:new-model", {"someone:new-model": (1.0, 2.0)}) == (1.0, 2.0)
 
@@ -382,7 +384,7 @@ def _good(messages: list[BaseMessage], tool: str) -> dict[str, Any]:
 def _metered(ledger: Ledger, model: ScriptedChatModel, budget: Budget | None = None,
              **kw: Any) -> MeteredLLM:
     meter = BudgetMeter(budget or Budget(labels=10), ledger)
-    return MeteredLLM(model, ledger=ledger, meter=meter, **kw)
+    return MeteredLLM(model, ledger=ledger, meter=meter, **{"prices": FREE, **kw})
 
 
 def test_structured_call_is_recorded(ledger: Ledger) -> None:
