@@ -136,12 +136,13 @@ def one_run(data: str, kind: str, use: bool, pool: pd.DataFrame, test: pd.DataFr
                                 "label_prices": {"oracle": args.person_price}})
         result = lg.run(pool, test=test, label_column="label")
         decisions = lg.context.ledger.decisions()
-        gold = dict(zip(pool.text, pool.label, strict=True))
+        # gold by item id, from the run's own pool (its texts are cleaned: whitespace, ...)
+        stored = lg.context.store.pool()
         kept = result.dataset[result.dataset.status == "accepted"]
         row = {"data": data, "annotator": kind, "use_proposals": use, "seed": seed,
                "aulc": aulc(list(result.curve["accuracy"]), args.rounds + 1),
                "labels": int(result.cost["labels"]), "usd": round(float(result.cost["usd"]), 4),
-               "wrong_kept": float((kept.label != kept.text.map(gold)).mean())
+               "wrong_kept": float((kept.label != kept.id.map(stored.gold_of)).mean())
                if len(kept) else None,
                "rounds": len(result.curve), "stop_reason": result.stop_reason,
                "stopped_by": decisions[-1].get("followed") if decisions else None,
