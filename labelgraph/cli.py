@@ -425,34 +425,16 @@ def rebuild(
                      else ""), markup=False, highlight=False, soft_wrap=True)
 
 
-def console_command(
-    run_dir: Annotated[Path, typer.Argument(help="the run to open, or to create")] = Path(
-        "runs/run"),
-    pool: Annotated[Path | None, typer.Option(help="start a new run on this file")] = None,
-    labels: Annotated[str | None, typer.Option(help="comma-separated label set")] = None,
-    description: str = "text classification",
-    text_column: str = "text",
-    label_column: Annotated[str | None, typer.Option(help="gold labels (oracle)")] = None,
-    test: Annotated[Path | None, typer.Option(help="held-out file with gold labels")] = None,
-    llm: Annotated[str | None, typer.Option(help=LLM_HELP + "; a paid one must be named "
-                                            "again to resume")] = None,
-    llm_price: Annotated[str | None, typer.Option(help=PRICE_HELP)] = None,
-    annotator: str = "hybrid",
-    budget_labels: int = 200,
-    budget_usd: float | None = None,
-    strategy: str = "margin",
-    batch_size: int = 20,
-    seed_size: int = 20,
-    embedding: str = "minilm",
-    paused: Annotated[bool | None, typer.Option(
-        "--paused/--continue",
-        help="open the run paused, or let it go on (default: as it was left: a run you "
-             "paused stays paused)")] = None,
-) -> None:
-    """Watch, ask, steer and label a run in a terminal chat (/help inside lists commands)."""
+def _console_controller(run_dir: Path, pool: Path | None, labels: str | None,
+                        description: str, text_column: str, label_column: str | None,
+                        test: Path | None, llm: str | None, llm_price: str | None,
+                        annotator: str, budget_labels: int, budget_usd: float | None,
+                        strategy: str, batch_size: int, seed_size: int,
+                        embedding: str) -> Any:
+    """The controller of the run in ``run_dir`` (opened, watched read-only when another
+    process drives it, or started on ``pool``): what the terminal and the web console share."""
     from labelgraph.api import LabelGraph
     from labelgraph.console.controller import Controller
-    from labelgraph.console.terminal import run_terminal
     from labelgraph.errors import RunStateError
     from labelgraph.types import Budget, Task
 
@@ -466,27 +448,144 @@ def console_command(
             if "being driven by" not in str(exc):
                 raise
             lg = LabelGraph.open(run_dir, read_only=True)
-        ctl = Controller(lg)
-    else:
-        if pool is None or labels is None:
-            raise InputError(f"{run_dir} holds no run yet: start one with --pool FILE "
-                             "--labels a,b (the same options as labelgraph run)")
-        lg = LabelGraph(Task(labels=labels, description=description), llm=llm or "local",
-                        annotator=annotator, run_dir=run_dir, embedding=embedding,
-                        budget=Budget(labels=budget_labels, usd=budget_usd),
-                        config={"strategy": strategy, "batch_size": batch_size,
-                                "seed_size": seed_size}, prices=_prices(llm, llm_price))
-        # The pools first: a bad file fails before run.json exists, so the same command,
-        # fixed, starts the run; then a bad setting fails, in one line, before the chat opens.
-        lg.add_pool(pool, text_column=text_column, label_column=label_column)
-        if test is not None:
-            lg.add_pool(test, label_column="label", name="test")
-        _ = lg.context
-        ctl = Controller(lg)
+        return Controller(lg)
+    if pool is None or labels is None:
+        raise InputError(f"{run_dir} holds no run yet: start one with --pool FILE "
+                         "--labels a,b (the same options as labelgraph run)")
+    lg = LabelGraph(Task(labels=labels, description=description), llm=llm or "local",
+                    annotator=annotator, run_dir=run_dir, embedding=embedding,
+                    budget=Budget(labels=budget_labels, usd=budget_usd),
+                    config={"strategy": strategy, "batch_size": batch_size,
+                            "seed_size": seed_size}, prices=_prices(llm, llm_price))
+    # The pools first: a bad file fails before run.json exists, so the same command,
+    # fixed, starts the run; then a bad setting fails, in one line, before the chat opens.
+    lg.add_pool(pool, text_column=text_column, label_column=label_column)
+    if test is not None:
+        lg.add_pool(test, label_column="label", name="test")
+    _ = lg.context
+    return Controller(lg)
+
+
+#: the options ``console`` and ``serve`` share: which run, or how to start one
+RunDirArg = Annotated[Path, typer.Argument(help="the run to open, or to create")]
+PoolOpt = Annotated[Path | None, typer.Option(help="start a new run on this file")]
+LabelsOpt = Annotated[str | None, typer.Option(help="comma-separated label set")]
+GoldOpt = Annotated[str | None, typer.Option(help="gold labels (oracle)")]
+TestOpt = Annotated[Path | None, typer.Option(help="held-out file with gold labels")]
+ConsoleLLMOpt = Annotated[str | None, typer.Option(
+    help=LLM_HELP + "; a paid one must be named again to resume")]
+PriceOpt = Annotated[str | None, typer.Option(help=PRICE_HELP)]
+PausedOpt = Annotated[bool | None, typer.Option(
+    "--paused/--continue", help="open the run paused, or let it go on (default: as it was "
+                                "left: a run you paused stays paused)")]
+
+
+def console_command(
+    run_dir: RunDirArg = Path("runs/run"),
+    pool: PoolOpt = None,
+    labels: LabelsOpt = None,
+    description: str = "text classification",
+    text_column: str = "text",
+    label_column: GoldOpt = None,
+    test: TestOpt = None,
+    llm: ConsoleLLMOpt = None,
+    llm_price: PriceOpt = None,
+    annotator: str = "hybrid",
+    budget_labels: int = 200,
+    budget_usd: float | None = None,
+    strategy: str = "margin",
+    batch_size: int = 20,
+    seed_size: int = 20,
+    embedding: str = "minilm",
+    paused: PausedOpt = None,
+) -> None:
+    """Watch, ask, steer and label a run in a terminal chat (/help inside lists commands)."""
+    from labelgraph.console.terminal import run_terminal
+
+    ctl = _console_controller(run_dir, pool, labels, description, text_column, label_column,
+                              test, llm, llm_price, annotator, budget_labels, budget_usd,
+                              strategy, batch_size, seed_size, embedding)
     run_terminal(ctl, paused=paused)
 
 
 command(console_command, "console")
+
+
+def serve(
+    run_dir: RunDirArg = Path("runs/run"),
+    host: Annotated[str, typer.Option(help="the address to listen on; anything but "
+                                           "127.0.0.1 shares the run on your network")
+                    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="the port (0: any free one)")] = 8765,
+    token: Annotated[str | None, typer.Option(
+        help="the token every request must carry (default: a new random one)")] = None,
+    open_browser: Annotated[bool, typer.Option("--open/--no-open",
+                                               help="open the page in a browser")] = False,
+    pool: PoolOpt = None,
+    labels: LabelsOpt = None,
+    description: str = "text classification",
+    text_column: str = "text",
+    label_column: GoldOpt = None,
+    test: TestOpt = None,
+    llm: ConsoleLLMOpt = None,
+    llm_price: PriceOpt = None,
+    annotator: str = "hybrid",
+    budget_labels: int = 200,
+    budget_usd: float | None = None,
+    strategy: str = "margin",
+    batch_size: int = 20,
+    seed_size: int = 20,
+    embedding: str = "minilm",
+    paused: PausedOpt = None,
+) -> None:
+    """The console in a browser: watch the rounds, label cards by keyboard (1-9, s, u),
+    correct labels in a table, talk and steer — on the same controller as `labelgraph
+    console`, everything recorded in the ledger. Prints the page's URL with its token
+    (required on every request); Ctrl-C stops serving and keeps the run."""
+    import secrets
+    import socket
+
+    import uvicorn
+
+    from labelgraph.console.web import make_app
+
+    ctl = _console_controller(run_dir, pool, labels, description, text_column, label_column,
+                              test, llm, llm_price, annotator, budget_labels, budget_usd,
+                              strategy, batch_size, seed_size, embedding)
+    token = token or secrets.token_urlsafe(18)
+    app = make_app(ctl, token)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)  # a browser opened at once waits in the backlog, not refused
+    except OSError as exc:
+        sock.close()
+        raise InputError(f"cannot listen on {host}:{port}: {exc.strerror or exc}; try "
+                         "--port 0 for any free port") from exc
+    shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host
+    url = f"http://{shown}:{sock.getsockname()[1]}/?token={token}"
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        console.print(f"[yellow]warning:[/yellow] listening on {host}: anyone on your "
+                      "network who has the URL below can watch and steer this run",
+                      soft_wrap=True)
+    console.print(f"labelgraph serve · {run_dir}\n  open {url}", markup=False,
+                  highlight=False, soft_wrap=True)
+    ctl.start(paused=paused)
+    if open_browser:
+        import webbrowser
+
+        webbrowser.open(url)
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        ctl.close()
+        console.print(f"run kept in {run_dir}; labelgraph serve {run_dir} continues it",
+                      markup=False, highlight=False, soft_wrap=True)
+
+
+command(serve)
 
 @command
 def export(

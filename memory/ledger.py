@@ -514,3 +514,7 @@ class Ledger:
     def metrics(self) -> list[dict[str, Any]]:
         return [json.loads(m) for (m,) in
                 self._rows("SELECT metrics FROM metrics ORDER BY round")]
+
+    def round_ended(self) -> float | None:
+        """When the last round's row of the curve was written (seconds since the epoch)."""
+        return self._rows("SELECT MAX(created) FROM metrics")[0][0]

@@ -44,6 +44,7 @@ COMMANDS: tuple[Spec, ...] = (
          ("learning curve", "plot the accuracy")),
     Spec("pending", "", "the label questions waiting for you (answer them here)",
          ("pending questions", "what needs my answer")),
+    Spec("undo", "", "take back your last answer to the questions being asked"),
     Spec("tools", "", "each agent's tools and how each agent works in this run",
          ("which tools do the agents have",)),
     Spec("export", "[FORMAT] [PATH]", "write the labels to a file: csv, jsonl, parquet, hf, "

@@ -40,6 +40,7 @@ __all__ = ["Controller"]
 Sink = Callable[[str], None]
 RUNNING, PAUSED, WAITING, STOPPED, WATCHING = ("running", "paused", "waiting for you",
                                                "stopped", "watching (read-only)")
+MAX_LINES = 200  #: lines kept for a front-end that opens late
 YES = {"", "y", "yes", "ok", "okay", "sure", "yep", "yeah", "go ahead", "do it", "please do",
        "confirm"}
 NO = {"n", "no", "nope", "cancel", "don't", "dont", "never mind", "nevermind", "abort"}
@@ -84,6 +85,7 @@ class Controller:
         self._round: dict[str, Any] = {}
         self._seen_rounds = 0
         self.transcript = lg.run_dir / "console.log"
+        self.lines: list[str] = []  #: the latest lines shown (a front-end opened late reads them)
 
     # -- output -------------------------------------------------------------------------
     def say(self, text: str, show: bool = True) -> str:
@@ -91,6 +93,7 @@ class Controller:
         with self.transcript.open("a", encoding="utf-8") as fh:
             fh.write(text + "\n")
         if show:
+            self.lines = [*self.lines[-(MAX_LINES - 1):], text]
             self.sink(text)
         return text
 
@@ -359,6 +362,26 @@ class Controller:
         return (f"Q{len(self._answers) + 1}/{len(self.questions)}: {q['text']}\n"
                 f"    {options}{hint}")
 
+    def current_question(self) -> tuple[int, dict[str, Any]] | None:
+        """The question waiting for an answer, with its 0-based place in the batch."""
+        with self._cv:
+            at = len(self._answers)
+            return (at, self.questions[at]) if at < len(self.questions) else None
+
+    def undo(self) -> str:
+        """Take back the last answer of the batch being answered (the batch goes to the run
+        only when every question has an answer, so nothing recorded is undone)."""
+        with self._cv:
+            if not self._answers:
+                return self.say("no answer to take back" if self.questions else
+                                "nothing to undo: answers already sent are corrected in the "
+                                "labels (/correct ID LABEL)")
+            last = list(self._answers)[-1]
+            label = self._answers.pop(last)
+            self._cv.notify_all()
+        self.say(f"  <- took back {label or 'skip'}")
+        return self.say(self.question_text())
+
     def _is_answer(self, line: str) -> bool:
         """Whether a typed line answers the waiting question (else it is a command or a
         sentence: "status", "bye" and "pause" are not answers)."""
@@ -462,9 +485,11 @@ class Controller:
         try:
             if spec.changes:
                 return self.apply(self.plan(spec.name, args))
-            if spec.name in {"status", "pending", "quit"}:
+            if spec.name in {"status", "pending", "quit", "undo"}:
                 if args:
                     raise CommandError(f"/{spec.name} takes no arguments")
+                if spec.name == "undo":
+                    return self.undo()  # it shows its own lines
                 return self.say(getattr(self, f"cmd_{spec.name}")())
             return self.say(READS[spec.name](self.lg, *args))
         except TypeError:
