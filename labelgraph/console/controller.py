@@ -170,6 +170,12 @@ class Controller:
                 self._cv.wait(min(left, 0.2))
         return True
 
+    def await_change(self, timeout: float) -> None:
+        """Block until the controller's state may have changed (a status, an answer, a
+        change queued) or ``timeout`` seconds pass: a front-end's watcher waits here."""
+        with self._cv:
+            self._cv.wait(timeout)
+
     def _set(self, status: str) -> None:
         with self._cv:
             self.status = status

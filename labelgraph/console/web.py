@@ -89,8 +89,7 @@ class Hub:
 
     def _watch(self) -> None:
         while not self._stop.is_set():
-            with self.ctl._cv:  # noqa: SLF001 (every status change notifies it)
-                self.ctl._cv.wait(1.0)  # noqa: SLF001
+            self.ctl.await_change(1.0)
             try:
                 self.poke()
             except Exception:  # noqa: BLE001 (a closing run: the next wake tries again)
