@@ -27,7 +27,7 @@ from labelgraph.events import Learned
 from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
 from labelgraph.proposals import learner_proposal
 from labelgraph.stopping import CV_ACCURACY, needed
-from labelgraph.student import fitting, proba_in_order
+from labelgraph.student import fitting, proba_in_order, self_train
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -110,6 +110,30 @@ def batch_gain(ctx: Context, examples: list[Any], round_: int) -> float | None:
     return float(np.mean(np.log(now[rows, gold] + eps) - np.log(before[rows, gold] + eps)))
 
 
+def fit_model(ctx: Context, examples: list[Any], emb: np.ndarray) -> Any | None:
+    """The round's student: fitted on the accepted labels (``pool_learning="off"``, the
+    run store's own fit), or self-trained on them and the still unlabeled pool's features
+    (never the test split), pseudo-labeled by the previous student's pool probabilities
+    (one fit a round); its pseudo-labels stay inside the fit, out of memory and the ledger.
+    None with fewer than two classes. (A reopened run's first student is the store's plain
+    refit; the next round self-trains again.)"""
+    store = ctx.store
+    if ctx.config.pool_learning == "off":
+        return store.fit(examples, emb)
+    labels = [e.label for e in examples]
+    if len(set(labels)) < 2:
+        return None
+    pool = store.pool()
+    labeled = np.zeros(len(pool.texts), dtype=bool)
+    labeled[[pool.index[e.id] for e in examples if e.id in pool.index]] = True
+    rows = np.flatnonzero(~labeled)
+    before = store.pool_proba()  # the previous student's, computed for the selector
+    return self_train(ctx.student, store.features([e.text for e in examples], emb), labels,
+                      store.pool_features()[rows],
+                      proba=before[rows] if before is not None else None,
+                      classes=list(ctx.task.labels))
+
+
 def learn(ctx: Context, round_: int) -> dict[str, Any]:
     """Fit, save and evaluate the student; return this round's model metrics and the
     stopping criteria's inputs (kappa, changed predictions and uncertainty on the stop
@@ -121,7 +145,7 @@ def learn(ctx: Context, round_: int) -> dict[str, Any]:
                            "stop_changed": None, "stop_uncertainty": None,
                            "cv_accuracy": None, "batch_gain": batch_gain(ctx, examples, round_)}
     store = ctx.store
-    model = store.fit(examples, emb)
+    model = fit_model(ctx, examples, emb)
     if model is None:
         return out
     store.keep_model(model)

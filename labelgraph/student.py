@@ -130,3 +130,53 @@ def proba_in_order(model: Any, features: sparse.csr_matrix, labels: Sequence[str
         if label in col:
             out[:, i] = raw[:, col[label]]
     return out
+
+
+def pseudo_labels(proba: np.ndarray, classes: np.ndarray, threshold: float,
+                  per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """The confident part of a pool: (rows, labels) of the items whose top probability is at
+    least ``threshold``, the ``per_class`` most confident of each predicted class at most
+    (so a class the student already favours cannot flood the refit)."""
+    top = proba.argmax(1)
+    best = proba[np.arange(len(proba)), top]
+    rows: list[np.ndarray] = []
+    for j in range(len(classes)):
+        mine = np.flatnonzero((top == j) & (best >= threshold))
+        rows.append(mine[np.argsort(-best[mine], kind="stable")[:per_class]])
+    chosen = np.sort(np.concatenate(rows)) if rows else np.zeros(0, dtype=np.int64)
+    return chosen, np.asarray(classes)[top[chosen]]
+
+
+def self_train(prototype: Any, features: sparse.csr_matrix, labels: Sequence[str],
+               unlabeled: sparse.csr_matrix, threshold: float = 0.5, weight: float = 0.5,
+               per_class: int | None = None, proba: np.ndarray | None = None,
+               classes: Sequence[str] | None = None) -> Any:
+    """Self-training on the unlabeled pool: the student fitted on the labels and, at
+    ``sample_weight`` ``weight`` (real labels weigh 1), on the confident predictions
+    (:func:`pseudo_labels`) of a student on the ``unlabeled`` rows. That student's
+    probabilities are ``proba`` (columns in ``classes`` order) when given — the learner
+    passes the previous round's, already computed for the selector, so a round costs one
+    fit — else those of a first fit on the labels alone. ``per_class`` defaults to the mean
+    number of real labels per class: pseudo-labels never outnumber real ones. They live only
+    inside this fit. A student whose ``fit`` takes no ``sample_weight``, or a pool with no
+    confident row, gives the student fitted on the labels alone."""
+    from sklearn.utils.validation import has_fit_parameter
+
+    y = np.asarray(labels)
+    if proba is None or classes is None or len(proba) != unlabeled.shape[0]:
+        if unlabeled.shape[0] == 0 or not has_fit_parameter(prototype, "sample_weight"):
+            return fit_student(prototype, features, labels)
+        base = fit_student(prototype, features, labels)
+        with fitting(base):
+            proba = base.predict_proba(unlabeled)
+        classes = list(base.classes_)
+    names = np.asarray(classes)
+    cap = per_class if per_class is not None else max(1, len(y) // len(set(labels)))
+    rows, pseudo = pseudo_labels(proba, names, threshold, cap)
+    if not len(rows) or not has_fit_parameter(prototype, "sample_weight"):
+        return fit_student(prototype, features, labels)
+    model = clone(prototype)
+    weights = np.concatenate([np.ones(len(y)), np.full(len(rows), weight)])
+    with fitting(model):
+        return model.fit(sparse.vstack([features, unlabeled[rows]], format="csr"),
+                         np.concatenate([y, pseudo]), sample_weight=weights)
