@@ -648,18 +648,23 @@ class LabelGraph:
         state = self.graph.get_state(self.config_dict)
         return state.interrupts[0].value if state.interrupts else None
 
+    def dataset(self) -> pd.DataFrame:
+        """Every labeled item in memory (``result().dataset``), without loading the model or
+        the costs: what an export or a front-end's table reads."""
+        examples, _ = self.context.memory.all(status=None)
+        return pd.DataFrame([{"id": e.id, "text": e.text, "label": e.label,
+                              "source": e.source, "confidence": e.confidence,
+                              "origin": e.origin, "status": e.status, "round": e.round,
+                              "cost": e.cost}
+                             for e in examples])
+
     def result(self) -> RunResult:
         ctx = self.context
         values = self.graph.get_state(self.config_dict).values
-        examples, _ = ctx.memory.all(status=None)
-        dataset = pd.DataFrame([{"id": e.id, "text": e.text, "label": e.label,
-                                 "source": e.source, "confidence": e.confidence,
-                                 "origin": e.origin, "status": e.status, "round": e.round,
-                                 "cost": e.cost}
-                                for e in examples])
         curve = pd.DataFrame(ctx.ledger.metrics())
         cost = {**self.cost_report(), "seconds": round(time.time() - self._started, 1)}
-        return RunResult(dataset=dataset, model=ctx.store.model(), curve=curve, cost=cost,
+        return RunResult(dataset=self.dataset(), model=ctx.store.model(), curve=curve,
+                         cost=cost,
                          stop_reason=values.get("stop_reason"), pending=self.pending(),
                          run_dir=self.run_dir, decisions=ctx.ledger.decisions(),
                          timings=self.timings())

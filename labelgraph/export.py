@@ -232,7 +232,7 @@ def resolve_format(fmt: str | None, path: str | Path | None) -> str:
 def labeled_rows(lg: LabelGraph) -> pd.DataFrame:
     """Every labeled item in memory with its provenance and latest verdict, in
     :data:`COLUMNS` order (an empty table still has them all)."""
-    data = lg.result().dataset
+    data = lg.dataset()
     verdicts = lg.context.ledger.verdicts()
     data = data.reindex(columns=[c for c in COLUMNS if c != "verdict"])
     data["verdict"] = [verdicts.get(i, (None, None, ""))[0] for i in data["id"]]

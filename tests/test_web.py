@@ -146,6 +146,7 @@ def test_the_serve_command_prints_a_url_with_a_token_and_keeps_the_run(tmp_path)
 def test_a_person_labels_steers_and_reloads_in_a_real_browser(served, tmp_path):
     from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=30_000)  # a loaded 2-core machine: waits, never sleeps
     shots = Path(os.environ.get("LABELGRAPH_SCREENSHOTS", tmp_path))
     ledger = served.lg.context.ledger
     with sync_playwright() as p:

@@ -84,7 +84,7 @@ class Hub:
         now = ctl.current_question()
         return (ctl.status, len(ctl.questions), now[0] if now else None,
                 tuple(c.note for c in ctl.confirming), ledger.last_round(),
-                len(ledger.metrics()), ctl.lg.context.meter.snapshot()["labels"],
+                ledger.round_ended(), ctl.lg.context.meter.snapshot()["labels"],
                 len(ledger.human_actions()))
 
     def _watch(self) -> None:
