@@ -37,7 +37,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import SIZES  # noqa: E402
-from proposals import aulc, load, make_annotator, paired  # noqa: E402
+from proposals import aulc, bench_arguments, load, make_annotator, paired, quick  # noqa: E402
 from routing import markdown_table  # noqa: E402
 
 import labelgraph.agents.learner as learner  # noqa: E402
@@ -126,34 +126,14 @@ def summary(rows: list[dict[str, Any]]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true",
-                        help="rt only, 2 seeds, a 600-item pool, 10 seed labels and 12 rounds "
-                             "of 10")
-    parser.add_argument("--datasets", nargs="+", default=["rt", "r8", "ng"],
-                        choices=list(SIZES))
-    parser.add_argument("--annotators", nargs="+", default=["oracle", "llm"],
-                        choices=["oracle", "llm", "hybrid"])
-    parser.add_argument("--seeds", type=int, default=10)
+    bench_arguments(parser, seeds=10)
     parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--max-pool", type=int, default=3000,
-                        help="pool items per seed (after the 20 %% test split)")
-    parser.add_argument("--seed-size", type=int, default=25)
-    parser.add_argument("--rounds", type=int, default=20)
-    parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--embedding", default="minilm")
     parser.add_argument("--threshold", type=float, default=None,
                         help="self_train's confidence threshold (default: its own)")
     parser.add_argument("--weight", type=float, default=None,
                         help="self_train's pseudo-label weight (default: its own)")
     parser.add_argument("--tag", default="", help="a suffix of the result file's name")
-    parser.add_argument("--error", type=float, default=0.15, help="simulated LLM error rate")
-    parser.add_argument("--informativeness", type=float, default=0.8)
-    parser.add_argument("--llm-price", type=float, default=0.001)
-    parser.add_argument("--person-price", type=float, default=0.05)
-    args = parser.parse_args()
-    if args.quick:
-        args.datasets, args.seeds, args.max_pool = ["rt"], 2, 600
-        args.seed_size, args.rounds, args.batch = 10, 12, 10
+    args = quick(parser.parse_args())
     overrides = {k: v for k, v in (("threshold", args.threshold), ("weight", args.weight))
                  if v is not None}
     if overrides:

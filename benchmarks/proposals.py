@@ -262,8 +262,10 @@ def summary(rows: list[dict[str, Any]]) -> str:
     return "\n".join(out)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def bench_arguments(parser: argparse.ArgumentParser, seeds: int) -> None:
+    """The options of a paired benchmark on the bench's sets and schedule (this one's and
+    pool_student.py's): sets, annotators, seeds, pool, schedule, embedding, the simulated
+    LLM's error, informativeness and prices."""
     parser.add_argument("--quick", action="store_true",
                         help="rt only, 2 seeds, a 600-item pool, 10 seed labels and 12 rounds "
                              "of 10")
@@ -271,30 +273,40 @@ def main() -> None:
                         choices=list(SIZES))
     parser.add_argument("--annotators", nargs="+", default=["oracle", "llm"],
                         choices=["oracle", "llm", "hybrid"])
-    parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--seeds", type=int, default=seeds)
     parser.add_argument("--max-pool", type=int, default=3000,
                         help="pool items per seed (after the 20 %% test split)")
     parser.add_argument("--seed-size", type=int, default=25)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--batch", type=int, default=25)
-    parser.add_argument("--stopping", choices=["none", "default"], default="none",
-                        help="none: like labelgraph bench, only the budget stops a run "
-                             "without proposals; default: stabilizing_predictions too")
     parser.add_argument("--embedding", default="minilm")
     parser.add_argument("--error", type=float, default=0.15, help="simulated LLM error rate")
     parser.add_argument("--informativeness", type=float, default=0.8)
     parser.add_argument("--llm-price", type=float, default=0.001)
     parser.add_argument("--person-price", type=float, default=0.05)
+
+
+def quick(args: argparse.Namespace) -> argparse.Namespace:
+    """``--quick``: rt only, 2 seeds, a 600-item pool, 10 seed labels and 12 rounds of 10."""
+    if args.quick:
+        args.datasets, args.seeds, args.max_pool = ["rt"], 2, 600
+        args.seed_size, args.rounds, args.batch = 10, 12, 10
+    return args
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    bench_arguments(parser, seeds=5)
+    parser.add_argument("--stopping", choices=["none", "default"], default="none",
+                        help="none: like labelgraph bench, only the budget stops a run "
+                             "without proposals; default: stabilizing_predictions too")
     parser.add_argument("--synthesis", action="store_true",
                         help="let the runs synthesize from a held-out reservoir (see above)")
     parser.add_argument("--reservoir", type=int, default=500,
                         help="pool items held out as what the writing model writes")
     parser.add_argument("--gen-error", type=float, default=0.3,
                         help="share of written examples that belong to another label")
-    args = parser.parse_args()
-    if args.quick:
-        args.datasets, args.seeds, args.max_pool = ["rt"], 2, 600
-        args.seed_size, args.rounds, args.batch = 10, 12, 10
+    args = quick(parser.parse_args())
     rows = []
     for data in args.datasets:
         frame = load(data, SIZES[data])
