@@ -17,33 +17,28 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
 
 from labelgraph.annotators import gather_evidence
-from labelgraph.events import Audited, Verified
+from labelgraph.audit import audit_memory, worth_auditing
+from labelgraph.events import Verified
 from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
 from labelgraph.proposals import verifier_proposal
-from labelgraph.student import fitting, proba_in_order
+from labelgraph.student import proba_in_order
 from labelgraph.tools.agent import ToolLimits, recorded_tools
 from labelgraph.tools.builtin import judge_tool
 from labelgraph.tools.hooks import run_checks
 from labelgraph.trust import (
     AuditResult,
-    audit_actions,
-    audit_scores,
     changeable,
-    neighbour_distribution,
     new_label_scores,
 )
-from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
 
     from langchain_core.tools import BaseTool
 
@@ -52,20 +47,6 @@ if TYPE_CHECKING:
     from labelgraph.types import LabeledItem, VerifiedItem
 
 Vote = tuple[str, float] | None
-
-#: Neighbours the memory audit reads (at least): 20 found more wrong labels than 5 or 10 on
-#: both data sets of benchmarks/noise_audit.py.
-AUDIT_NEIGHBOURS = 20
-
-#: Labels a class needs in memory before the audit can cross-check them. A label is judged by
-#: what the rest of memory says of its class: the student is cross-validated, so the fold
-#: holding a class's only label trains without that class and gives it no probability, and
-#: the neighbours are counted without the item itself, so none can share its class: a lone
-#: label would look wrong by construction, not by evidence. With two, the stratified folds
-#: put them apart, so each is scored by a student that learned from the other, and each can
-#: be the other's neighbour.
-AUDIT_MIN_LABELS = 2
-
 
 def new_label_suspects(ctx: Context, items: list[LabeledItem],
                        emb: np.ndarray) -> AuditResult | None:
@@ -192,140 +173,6 @@ def verify(ctx: Context, batch: list[LabeledItem], round_: int) -> list[Verified
                                    cost=float(i.get("cost") or 0.0)) for i in kept],
                           emb[[row_of[id(i)] for i in kept]])
     return items
-
-
-def _audit_inputs(ctx: Context, examples: list[Example],
-                  emb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Given labels, out-of-fold student probabilities, neighbour shares and the labelers'
-    vote agreement (NaN where unknown) for the examples."""
-    from sklearn.base import clone
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    labels = list(ctx.task.labels)
-    given = np.asarray([labels.index(e.label) for e in examples])
-    counts = np.bincount(given)
-    folds = int(min(5, counts[counts > 0].min()))  # every class in every fold
-    features = ctx.store.features([e.text for e in examples], emb)
-    present = np.unique(given)
-    oof = np.full((len(examples), len(labels)), 1e-6)
-    with fitting(ctx.student):
-        oof[:, present] = cross_val_predict(
-            clone(ctx.student), features, given,
-            cv=StratifiedKFold(folds, shuffle=True, random_state=ctx.config.seed),
-            method="predict_proba")
-    neighbours = neighbour_distribution(emb, given, len(labels),
-                                        k=max(ctx.config.knn, AUDIT_NEIGHBOURS))
-    rows = ctx.ledger.labels_for([e.id for e in examples])
-    agreement = np.full(len(examples), np.nan)
-    for n, e in enumerate(examples):
-        row = rows.get((e.id, e.source))
-        said = json.loads(row.signals).get("agreement") if row and row.signals else None
-        if said is not None:
-            agreement[n] = float(said)
-    return given, oof, neighbours, agreement
-
-
-def unauditable(counts: Mapping[str, int]) -> dict[str, str]:
-    """The classes the audit cannot cross-check, each with why (``counts``: labels per class
-    in memory); empty when it can audit them all. A class under :data:`AUDIT_MIN_LABELS` has
-    too few; and when only one class is left, the student has nothing to tell it from."""
-    out = {label: f"too few labels to cross-check: {label!r} has {n}"
-           for label, n in counts.items() if 0 < n < AUDIT_MIN_LABELS}
-    left = [label for label, n in counts.items() if n and label not in out]
-    if len(left) == 1:
-        out[left[0]] = (f"nothing to cross-check it against: {left[0]!r} is the only class "
-                        f"with {AUDIT_MIN_LABELS} labels or more")
-    return out
-
-
-def audit_memory(ctx: Context, round_: int, *, apply: bool = True,
-                 write: Any = None) -> list[dict[str, Any]]:
-    """Audit every label in memory for being wrong; with ``apply``, act on the findings: ask
-    the person (or the oracle) again, relabel by the stronger model, or drop. Returns one
-    finding per label. The labels of a class the audit cannot cross-check
-    (:func:`unauditable`) are not scored: their finding's action is ``skip``, its score NaN
-    and its reason says why; the others are audited as if memory held only them. Every
-    finding but a plain ``keep`` is recorded in the ledger's ``audits`` table with its reason,
-    and the :class:`~labelgraph.events.Audited` event names the classes not audited."""
-    examples, emb = ctx.memory.all(status=None, with_embeddings=True)
-    keep = [n for n, e in enumerate(examples) if e.status != "rejected"
-            and e.label in ctx.task.labels]
-    examples = [examples[n] for n in keep]
-    labels = list(ctx.task.labels)
-    counts = Counter(e.label for e in examples)
-    skipped = unauditable({label: counts[label] for label in labels})
-    findings: list[dict[str, Any]] = [
-        {"item_id": e.id, "label": e.label, "source": e.source, "score": float("nan"),
-         "action": "skip", "suggested": None, "reason": skipped.get(e.label, "")}
-        for e in examples]
-    rows = [n for n, e in enumerate(examples) if e.label not in skipped]
-    suspect = 0
-    if rows:
-        audited = [examples[n] for n in rows]
-        emb = np.asarray(emb)[keep][rows]
-        given, oof, neighbours, agreement = _audit_inputs(ctx, audited, emb)
-        checks = np.asarray([run_checks(ctx.tools.for_agent("verifier"), {
-            "text": e.text, "label": e.label, "source": e.source, "confidence": e.confidence,
-            "origin": e.origin}, "accept") is not None for e in audited])
-        result = audit_scores(given, oof, neighbours, agreement, checks)
-        suspect = int(result.suspect.sum())
-        person, stronger = ctx.annotator_sources()
-        actions = audit_actions(result, [e.source for e in audited],
-                                person=person is not None, stronger=stronger is not None)
-        scored = [{"item_id": e.id, "label": e.label, "source": e.source,
-                   "score": float(result.score[n]), "action": actions[n][0],
-                   "suggested": labels[int(result.suggested[n])], "reason": actions[n][1]}
-                  for n, e in enumerate(audited)]
-        for n, finding in zip(rows, scored, strict=True):
-            findings[n] = finding
-        if apply:
-            _act(ctx, round_, audited, emb, scored, person, stronger, write)
-    # A skipped label has no score; the ledger's column takes none, so it holds 0 there
-    # (its action says it was not scored).
-    ctx.ledger.record_audit(round_, [(f["item_id"], f["label"], f["source"],
-                                      0.0 if f["action"] == "skip" else f["score"],
-                                      f["action"], f["suggested"], f["reason"])
-                                     for f in findings if f["action"] != "keep"])
-    if write is not None:
-        write(Audited(round=round_, checked=len(rows), suspect=suspect,
-                      actions=dict(Counter(f["action"] for f in findings
-                                           if f["action"] != "skip")),
-                      not_audited=skipped))
-    return findings
-
-
-def _act(ctx: Context, round_: int, examples: list[Example], emb: np.ndarray,
-         findings: list[dict[str, Any]], person: Any, stronger: Any, write: Any) -> None:
-    """Carry out an audit's actions on memory (labels bought go to the ledger first); the
-    changed examples keep the embeddings memory holds (nothing is embedded again)."""
-    by_id = {e.id: e for e in examples}
-    row_of = {e.id: n for n, e in enumerate(examples)}
-    changed: list[Example] = []
-    for action, who in (("ask", person), ("relabel", stronger)):
-        ids = [f["item_id"] for f in findings if f["action"] == action]
-        if not ids or who is None:
-            continue
-        items = [Candidate(id=i, text=by_id[i].text, origin=by_id[i].origin, intended=None)
-                 for i in ids]
-        for item_id, answer in zip(ids, who.annotate(items, ctx, round_, write), strict=True):
-            if answer.label in ctx.task.labels:
-                changed.append(replace(by_id[item_id], label=answer.label,
-                                       source=answer.source,
-                                       confidence=float(answer.confidence or 1.0),
-                                       status="accepted"))
-    changed += [replace(by_id[f["item_id"]], status="rejected") for f in findings
-                if f["action"] == "drop"]
-    if changed:
-        ctx.memory.upsert(changed, emb[[row_of[e.id] for e in changed]])
-
-
-def worth_auditing(ctx: Context) -> bool:
-    """Could the periodic audit change a label? Not while every label in memory is the
-    oracle's, or a person's with nobody to ask again: then it is skipped (its
-    cross-validation is the verifier's largest cost). ``LabelGraph.audit`` always runs."""
-    person = ctx.annotator_sources()[0] is not None
-    return any(changeable(e.source, person=person) for e in ctx.memory.all(status=None)[0]
-               if e.status != "rejected")
 
 
 def verifier_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:

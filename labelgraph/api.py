@@ -701,7 +701,7 @@ class LabelGraph:
     def audit(self, *, apply: bool = True) -> pd.DataFrame:
         """Audit every label in memory now (as the verifier does every ``audit_every``
         rounds): one row per label with its error score, the action taken and why."""
-        from labelgraph.agents.verifier import audit_memory
+        from labelgraph.audit import audit_memory
 
         if self.read_only:
             raise RunStateError("a read-only run cannot be audited; open it to drive it")

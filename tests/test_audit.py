@@ -11,7 +11,7 @@ import pytest
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.agents.verifier import audit_memory, unauditable
+from labelgraph.audit import audit_memory, unauditable
 from labelgraph.events import Audited
 from labelgraph.memory.examples import Example
 
@@ -44,16 +44,20 @@ def _memory(tmp_path, counts: dict[str, int], flip: int = 6) -> tuple[LabelGraph
     return lg, flipped
 
 
-def test_a_one_label_class_is_named_as_not_audited_and_the_rest_is_audited(tmp_path) -> None:
+def test_a_one_label_class_is_scored_from_its_neighbours_and_the_rest_is_audited(
+        tmp_path) -> None:
     lg, flipped = _memory(tmp_path, {"positive": 50, "negative": 50, "mixed": 1})
     ctx = lg.context
     events: list = []
     findings = audit_memory(ctx, 1, write=events.append)
-    assert len(findings) == 101  # one row per label, audited or not
-    why = "too few labels to cross-check: 'mixed' has 1"
-    skipped = [f for f in findings if f["action"] == "skip"]
-    assert [(f["label"], f["reason"]) for f in skipped] == [("mixed", why)]
-    assert math.isnan(skipped[0]["score"]) and skipped[0]["suggested"] is None
+    assert len(findings) == 101  # one row per label
+    (mixed,) = [f for f in findings if f["label"] == "mixed"]
+    # Its own text is unlike every other label's: nothing speaks against it, and it says how
+    # it was scored.
+    assert mixed["action"] == "keep" and not math.isnan(mixed["score"])
+    assert mixed["score"] < 0.8 and "scored from its neighbours: 'mixed' has 1 label" \
+        in mixed["reason"]
+    assert not [f for f in findings if f["action"] == "skip"]
     # The big classes were audited as before: the oracle was asked about the flipped labels.
     asked = {f["item_id"] for f in findings if f["action"] == "ask"}
     assert len(asked & flipped) >= 4 and len(asked - flipped) <= 3
@@ -61,21 +65,40 @@ def test_a_one_label_class_is_named_as_not_audited_and_the_rest_is_audited(tmp_p
     for example in ctx.memory.get(sorted(asked)):
         assert example.source == "oracle" and example.label == pool.gold_of(example.id)
     recorded = ctx.ledger.audits(1)
-    assert [(r["label"], r["action"], r["reason"]) for r in recorded
-            if r["action"] == "skip"] == [("mixed", "skip", why)]
     assert {r["item_id"] for r in recorded if r["action"] == "ask"} == asked
     (event,) = [e for e in events if isinstance(e, Audited)]
-    assert event.checked == 100 and event.not_audited == {"mixed": why}
+    assert event.checked == 101 and event.not_audited == {}
     assert "skip" not in event.actions and event.actions["ask"] == len(asked)
 
 
-def test_lg_audit_shows_the_skipped_class_in_its_table(tmp_path) -> None:
+def test_a_wrong_label_alone_in_its_class_is_found_and_asked_again(tmp_path) -> None:
+    """A positive review labeled 'mixed', the class's only label: its neighbours and the
+    student of the other classes say positive, 4 to 1 or more, so the oracle is asked."""
+    lg, _ = _memory(tmp_path, {"positive": 40, "negative": 40}, flip=0)
+    ctx = lg.context
+    pool = ctx.store.pool()
+    memory_ids = {e.id for e in ctx.memory.all()[0]}
+    row = next(n for n, i in enumerate(pool.ids)
+               if i not in memory_ids and pool.gold_of(i) == "positive")
+    wrong = pool.ids[row]
+    ctx.memory.upsert([Example(id=wrong, text=pool.texts[row], label="mixed",
+                               source="llm", confidence=0.9, round=1)])
+    findings = audit_memory(ctx, 1)
+    (alone,) = [f for f in findings if f["item_id"] == wrong]
+    assert alone["action"] == "ask" and alone["suggested"] == "positive"
+    assert alone["score"] >= 0.8 and "has 1 label" in alone["reason"]
+    (relabeled,) = ctx.memory.get([wrong])
+    assert relabeled.label == "positive" and relabeled.source == "oracle"
+    assert [r["action"] for r in ctx.ledger.audits(1) if r["item_id"] == wrong] == ["ask"]
+
+
+def test_lg_audit_scores_the_one_label_class_in_its_table(tmp_path) -> None:
     lg, _ = _memory(tmp_path, {"positive": 30, "negative": 30, "mixed": 1}, flip=0)
     table = lg.audit(apply=False)
     assert len(table) == len(lg.context.memory) == 61
     row = table[table.label == "mixed"].iloc[0]
-    assert row.action == "skip" and "'mixed' has 1" in row.reason
-    assert table[table.label != "mixed"].score.notna().all()
+    assert row.action != "skip" and "'mixed' has 1 label" in row.reason
+    assert table.score.notna().all()
 
 
 def test_with_one_class_to_cross_check_nothing_is_scored_and_it_says_why(tmp_path) -> None:
@@ -85,17 +108,19 @@ def test_with_one_class_to_cross_check_nothing_is_scored_and_it_says_why(tmp_pat
     assert len(findings) == 31 and {f["action"] for f in findings} == {"skip"}
     (event,) = events
     assert event.checked == 0 and event.suspect == 0
-    assert event.not_audited == {
-        "negative": "too few labels to cross-check: 'negative' has 1",
-        "positive": "nothing to cross-check it against: 'positive' is the only class with "
-                    "2 labels or more"}
+    why = "nothing to cross-check it against: 'positive' is the only class with 2 labels or more"
+    assert event.not_audited == {"negative": why, "positive": why}
     assert {r["label"] for r in lg.context.ledger.audits(1)} == {"positive", "negative"}
+
+
+NONE_YET = "nothing to cross-check against: no class has 2 labels yet"
 
 
 @pytest.mark.parametrize(("counts", "expected"), [
     ({"a": 5, "b": 3}, {}),
-    ({"a": 5, "b": 2, "c": 1}, {"c": "too few labels to cross-check: 'c' has 1"}),
+    ({"a": 5, "b": 2, "c": 1}, {}),
+    ({"a": 1, "b": 1, "c": 0}, {"a": NONE_YET, "b": NONE_YET}),
     ({}, {}),
 ])
-def test_unauditable_names_the_classes_below_two_labels(counts, expected) -> None:
+def test_unauditable_names_the_classes_it_cannot_score(counts, expected) -> None:
     assert unauditable(counts) == expected
