@@ -21,6 +21,7 @@ import argparse
 import json
 import sqlite3
 import statistics
+import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -135,12 +136,43 @@ def main() -> None:
                 rows[f"pool features, {'one pass' if one_pass else 'two passes'}"].append(
                     features_seconds(split, one_pass))
     medians = {part: round(statistics.median(v), 3) for part, v in rows.items()}
+    cost = orchestration_cost(medians, rounds, go.SEED_SIZE + go.ROUNDS * go.BATCH)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(),
-                             "median_seconds": medians}
+                             "command": "python benchmarks/graph_parts.py " + " ".join(
+                                 sys.argv[1:]),
+                             "median_seconds": medians, "orchestration": cost}
     atomic_write_text(RESULTS, json.dumps(results, indent=1))
     for part, seconds in medians.items():
         print(f"| {part} | {seconds:.3f} |")
+    print(json.dumps(cost, indent=1))
+
+
+#: The orchestration budget (issue 22): per round plus per label indexed, in seconds.
+BUDGET_PER_ROUND, BUDGET_PER_LABEL = 0.015, 0.0006
+
+
+def orchestration_cost(medians: dict[str, float], rounds: int, labels: int) -> dict[str, Any]:
+    """What the graph spends beyond the plain loop, per round and per label indexed: the
+    parts the plain loop does not have, each put where it grows (Chroma's indexing with the
+    labels; checkpoints and the four light nodes with the rounds; saving the run's pool,
+    building the context and ``result()`` once a run), beside the whole runs' difference
+    (which also holds the machine's drift between the two) and the budget."""
+    parts = {"label": ["Chroma catching up (flush)"],
+             "round": ["checkpoints (put, put_writes)", "node supervisor", "node selector",
+                       "node annotator", "node verifier"],
+             "run": ["pool and test saved into the run", "context built", "result()"]}
+    spent = {k: sum(medians.get(p, 0.0) for p in v) for k, v in parts.items()}
+    budget = BUDGET_PER_ROUND * rounds + BUDGET_PER_LABEL * labels
+    whole = medians["graph (whole)"] - medians["plain loop (whole)"]
+    return {"rounds": rounds, "labels": labels,
+            "per_label_ms": round(1000 * spent["label"] / labels, 3),
+            "per_round_ms": round(1000 * spent["round"] / rounds, 2),
+            "per_run_ms": round(1000 * spent["run"], 1),
+            "within_budget": spent["label"] / labels <= BUDGET_PER_LABEL
+            and spent["round"] / rounds <= BUDGET_PER_ROUND,
+            "budget_s": round(budget, 3), "parts_s": round(sum(spent.values()), 3),
+            "whole_difference_s": round(whole, 3)}
 
 
 if __name__ == "__main__":
