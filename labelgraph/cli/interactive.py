@@ -3,23 +3,14 @@ controller behind a local web page)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from labelgraph.cli.base import command, console
-from labelgraph.cli.options import (
-    ConsoleLLMOpt,
-    GoldOpt,
-    LabelsOpt,
-    PausedOpt,
-    PoolOpt,
-    PriceOpt,
-    RunDirArg,
-    TestOpt,
-    price_table,
-)
+from labelgraph.cli.options import RunDirArg, RunOptions, price_table, with_run_options
 from labelgraph.errors import InputError
 
 __all__ = ["console_command", "serve"]
@@ -65,37 +56,27 @@ def _console_controller(run_dir: Path, pool: Path | None, labels: str | None,
     _ = lg.context
     return Controller(lg)
 
-def console_command(
-    run_dir: RunDirArg = Path("runs/run"),
-    pool: PoolOpt = None,
-    labels: LabelsOpt = None,
-    description: str = "text classification",
-    text_column: str = "text",
-    label_column: GoldOpt = None,
-    test: TestOpt = None,
-    llm: ConsoleLLMOpt = None,
-    llm_price: PriceOpt = None,
-    annotator: str = "hybrid",
-    budget_labels: int = 200,
-    budget_usd: float | None = None,
-    strategy: str = "margin",
-    batch_size: int = 20,
-    seed_size: int = 20,
-    embedding: str = "minilm",
-    paused: PausedOpt = None,
-) -> None:
+
+def _open(run_dir: Path, opts: RunOptions) -> Any:
+    """The controller for ``run_dir`` as the shared options say (all but ``paused``, which
+    is the front-end's to apply)."""
+    settings = asdict(opts)
+    del settings["paused"]
+    return _console_controller(run_dir, **settings)
+
+
+@with_run_options
+def console_command(run_dir: RunDirArg = Path("runs/run"), *, opts: RunOptions) -> None:
     """Watch, ask, steer and label a run in a terminal chat (/help inside lists commands)."""
     from labelgraph.console.terminal import run_terminal
 
-    ctl = _console_controller(run_dir, pool, labels, description, text_column, label_column,
-                              test, llm, llm_price, annotator, budget_labels, budget_usd,
-                              strategy, batch_size, seed_size, embedding)
-    run_terminal(ctl, paused=paused)
+    run_terminal(_open(run_dir, opts), paused=opts.paused)
 
 
 command(console_command, "console")
 
 
+@with_run_options
 def serve(
     run_dir: RunDirArg = Path("runs/run"),
     host: Annotated[str, typer.Option(help="the address to listen on; anything but "
@@ -106,22 +87,8 @@ def serve(
         help="the token every request must carry (default: a new random one)")] = None,
     open_browser: Annotated[bool, typer.Option("--open/--no-open",
                                                help="open the page in a browser")] = False,
-    pool: PoolOpt = None,
-    labels: LabelsOpt = None,
-    description: str = "text classification",
-    text_column: str = "text",
-    label_column: GoldOpt = None,
-    test: TestOpt = None,
-    llm: ConsoleLLMOpt = None,
-    llm_price: PriceOpt = None,
-    annotator: str = "hybrid",
-    budget_labels: int = 200,
-    budget_usd: float | None = None,
-    strategy: str = "margin",
-    batch_size: int = 20,
-    seed_size: int = 20,
-    embedding: str = "minilm",
-    paused: PausedOpt = None,
+    *,
+    opts: RunOptions,
 ) -> None:
     """The console in a browser: watch the rounds, label cards by keyboard (1-9, s, u),
     correct labels in a table, talk and steer — on the same controller as `labelgraph
@@ -134,9 +101,7 @@ def serve(
 
     from labelgraph.console.web import make_app
 
-    ctl = _console_controller(run_dir, pool, labels, description, text_column, label_column,
-                              test, llm, llm_price, annotator, budget_labels, budget_usd,
-                              strategy, batch_size, seed_size, embedding)
+    ctl = _open(run_dir, opts)
     token = token or secrets.token_urlsafe(18)
     app = make_app(ctl, token)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -156,7 +121,7 @@ def serve(
                       soft_wrap=True)
     console.print(f"labelgraph serve · {run_dir}\n  open {url}", markup=False,
                   highlight=False, soft_wrap=True)
-    ctl.start(paused=paused)
+    ctl.start(paused=opts.paused)
     if open_browser:
         import webbrowser
 

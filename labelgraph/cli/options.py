@@ -1,9 +1,15 @@
-"""Options several commands share: how to name a model and its price, and ``--set KEY=VALUE``
-run settings (a setting given both as an option and with ``--set`` is refused)."""
+"""Options several commands share: how to name a model and its price, ``--set KEY=VALUE``
+run settings (a setting given both as an option and with ``--set`` is refused), and the
+options of ``console`` and ``serve``, defined once as :class:`RunOptions`."""
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,8 +18,8 @@ import typer
 from labelgraph.errors import InputError
 
 __all__ = ["LLM_HELP", "PRICE_HELP", "ConsoleLLMOpt", "GoldOpt", "LabelsOpt", "PausedOpt",
-           "PoolOpt", "PriceOpt", "RunDirArg", "TestOpt", "price_table", "run_config",
-           "set_pairs"]
+           "PoolOpt", "PriceOpt", "RunDirArg", "RunOptions", "TestOpt", "price_table",
+           "run_config", "set_pairs", "with_run_options"]
 
 #: the --llm option's help: every way to name a model
 LLM_HELP = ("'local', 'none', provider:model (openai:gpt-4o-mini), or any OpenAI-compatible "
@@ -75,3 +81,49 @@ PriceOpt = Annotated[str | None, typer.Option(help=PRICE_HELP)]
 PausedOpt = Annotated[bool | None, typer.Option(
     "--paused/--continue", help="open the run paused, or let it go on (default: as it was "
                                 "left: a run you paused stays paused)")]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options ``console`` and ``serve`` share, defined once: how to start a run when
+    the directory holds none (as ``labelgraph run`` does), and whether it opens paused."""
+
+    pool: PoolOpt = None
+    labels: LabelsOpt = None
+    description: str = "text classification"
+    text_column: str = "text"
+    label_column: GoldOpt = None
+    test: TestOpt = None
+    llm: ConsoleLLMOpt = None
+    llm_price: PriceOpt = None
+    annotator: str = "hybrid"
+    budget_labels: int = 200
+    budget_usd: float | None = None
+    strategy: str = "margin"
+    batch_size: int = 20
+    seed_size: int = 20
+    embedding: str = "minilm"
+    paused: PausedOpt = None
+
+
+def with_run_options(fn: Callable[..., None]) -> Callable[..., None]:
+    """A command ``fn(..., *, opts: RunOptions)`` whose command line takes its own
+    parameters, then every field of :class:`RunOptions` as an option of its own (Typer reads
+    the signature); the call hands them to ``fn`` as one ``opts``."""
+    own = inspect.signature(fn, eval_str=True)
+    kept = [p for p in own.parameters.values() if p.name != "opts"]
+    hints = typing.get_type_hints(RunOptions, include_extras=True)
+    shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default,
+                                annotation=hints[f.name]) for f in fields(RunOptions)]
+
+    @functools.wraps(fn)
+    def command(**kwargs: Any) -> None:
+        opts = RunOptions(**{f.name: kwargs.pop(f.name) for f in fields(RunOptions)
+                             if f.name in kwargs})
+        fn(**kwargs, opts=opts)
+
+    params = [*kept, *shared]
+    command.__signature__ = own.replace(parameters=params)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params} | {
+        "return": own.return_annotation}
+    return command
