@@ -31,7 +31,7 @@ from labelgraph.errors import RunStateError
 from labelgraph.export import PersonLabel, read_labels
 from labelgraph.memory.ledger import most_authoritative
 from labelgraph.memory.pool import read_split
-from labelgraph.memory.store import repair_memory
+from labelgraph.memory.repair import repair_memory
 from labelgraph.types import Candidate, content_id
 
 if TYPE_CHECKING:

@@ -8,7 +8,7 @@ in-process copy updated with every upsert: the one process driving a run is memo
 writer, and the loop reads all of memory several times a round. With ``write_behind`` the
 writes reach Chroma in bulk (with the first write made that many seconds after the last
 flush, and at :meth:`flush`); what a crash keeps from Chroma, the driver that reopens the
-run rewrites from the ledger (``labelgraph.memory.store.repair_memory``).
+run rewrites from the ledger (``labelgraph.memory.repair.repair_memory``).
 """
 
 from __future__ import annotations

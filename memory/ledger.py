@@ -3,7 +3,8 @@
 It is the run's source of truth. Rows are keyed by content hashes and written with
 ``ON CONFLICT DO NOTHING`` (a bad row still fails the whole write), so a node that re-runs
 after a crash writes the same rows and buys nothing twice; the Chroma memory and the
-budget meter are rebuilt from it.
+budget meter are rebuilt from it. Its tables, and how an older ledger is opened, are
+:mod:`labelgraph.memory.ledger_schema`.
 """
 
 from __future__ import annotations
@@ -18,52 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from labelgraph.errors import RunStateError
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS labels (
-    item_id TEXT NOT NULL, source TEXT NOT NULL, text TEXT NOT NULL, label TEXT,
-    confidence REAL, origin TEXT NOT NULL, intended TEXT, round INTEGER NOT NULL,
-    usd REAL NOT NULL DEFAULT 0, tokens INTEGER NOT NULL DEFAULT 0, note TEXT,
-    created REAL NOT NULL, call_usd REAL NOT NULL DEFAULT 0, signals TEXT,
-    PRIMARY KEY (item_id, source));
-CREATE TABLE IF NOT EXISTS calls (
-    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, model TEXT NOT NULL, output TEXT NOT NULL,
-    input_tokens INTEGER NOT NULL, output_tokens INTEGER NOT NULL, usd REAL NOT NULL,
-    round INTEGER NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS verdicts (
-    item_id TEXT NOT NULL, round INTEGER NOT NULL, verdict TEXT NOT NULL, label TEXT,
-    reason TEXT NOT NULL, created REAL NOT NULL, PRIMARY KEY (item_id, round));
-CREATE TABLE IF NOT EXISTS decisions (
-    round INTEGER PRIMARY KEY, decision TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS metrics (
-    round INTEGER PRIMARY KEY, metrics TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS pending_calls (
-    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, model TEXT NOT NULL, tokens INTEGER NOT NULL,
-    usd REAL NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS orphan_calls (
-    call_id TEXT NOT NULL, agent TEXT NOT NULL, model TEXT NOT NULL, tokens INTEGER NOT NULL,
-    usd REAL NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (call_id, created));
-CREATE TABLE IF NOT EXISTS tool_calls (
-    call_id TEXT PRIMARY KEY, agent TEXT NOT NULL, tool TEXT NOT NULL, arguments TEXT NOT NULL,
-    result TEXT NOT NULL, round INTEGER NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS human_actions (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT, round INTEGER NOT NULL, kind TEXT NOT NULL,
-    payload TEXT NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS audits (
-    round INTEGER NOT NULL, item_id TEXT NOT NULL, label TEXT, source TEXT, score REAL NOT NULL,
-    action TEXT NOT NULL, suggested TEXT, reason TEXT NOT NULL, created REAL NOT NULL,
-    PRIMARY KEY (round, item_id));
-CREATE TABLE IF NOT EXISTS timings (
-    round INTEGER NOT NULL, node TEXT NOT NULL, seconds REAL NOT NULL, created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS skips (
-    item_id TEXT PRIMARY KEY, round INTEGER NOT NULL, reason TEXT NOT NULL,
-    created REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS anomalies (
-    call_id TEXT NOT NULL, kind TEXT NOT NULL, detail TEXT NOT NULL, round INTEGER NOT NULL,
-    created REAL NOT NULL, PRIMARY KEY (call_id, kind));
-"""
+from labelgraph.memory.ledger_schema import LABEL_COLUMNS, connect
 
 
 @dataclass(frozen=True)
@@ -93,12 +49,6 @@ class LabelRow:
     def cost(self) -> float:
         """Everything this label cost in dollars: its price and its LLM calls."""
         return float(self.usd) + float(self.call_usd)
-
-
-_LABEL_COLUMNS = ("item_id, source, text, label, confidence, origin, intended, round, usd, "
-                  "tokens, note, call_usd, signals")
-# Columns added after the first release: an older ledger gains them on open.
-_ADDED_COLUMNS = {"labels": (("call_usd", "REAL NOT NULL DEFAULT 0"), ("signals", "TEXT"))}
 
 
 @dataclass(frozen=True)
@@ -149,44 +99,7 @@ class Ledger:
         self._lock = threading.RLock()
         self._timings: list[tuple[int, str, float, float]] = []  # not yet written
         self._read_only = read_only
-        if read_only and not Path(self.path).is_file():
-            raise RunStateError(f"{self.path} does not exist: this run has no ledger yet")
-        target = f"file:{Path(self.path).resolve()}?mode=ro" if read_only else self.path
-        self._conn = sqlite3.connect(target, check_same_thread=False, isolation_level=None,
-                                     uri=read_only)
-        try:
-            if read_only:
-                have = {n for (n,) in self._conn.execute(
-                    "SELECT name FROM sqlite_master WHERE type = 'table'")}
-                for statement in _SCHEMA.split(";"):
-                    name = statement.split("EXISTS", 1)[-1].split("(", 1)[0].strip()
-                    if statement.strip() and name not in have:
-                        self._conn.execute(statement.replace("CREATE TABLE", "CREATE TEMP TABLE"))
-                for table, columns in _ADDED_COLUMNS.items():  # an older ledger, read as is
-                    cols = {r[1] for r in self._conn.execute(f"PRAGMA table_info({table})")}
-                    missing = [f"NULL AS {n}" if "NOT NULL" not in kind else f"0 AS {n}"
-                               for n, kind in columns if n not in cols]
-                    if missing:  # a temp view shadows the table for unqualified names
-                        self._conn.execute(f"CREATE TEMP VIEW {table} AS SELECT *, "
-                                           f"{', '.join(missing)} FROM main.{table}")
-            else:
-                if self.path != ":memory:":
-                    self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=FULL")
-                self._conn.executescript(_SCHEMA)
-                self._add_columns()
-        except sqlite3.DatabaseError as exc:
-            self._conn.close()
-            raise RunStateError(f"{self.path} is damaged or not a labelgraph ledger ({exc}); "
-                                "it is the run's record of what was bought: restore it from a "
-                                "backup") from None
-
-    def _add_columns(self) -> None:
-        for table, columns in _ADDED_COLUMNS.items():
-            have = {row[1] for row in self._conn.execute(f"PRAGMA table_info({table})")}
-            for name, kind in columns:
-                if name not in have:
-                    self._conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+        self._conn = connect(self.path, read_only=read_only)
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -216,7 +129,7 @@ class Ledger:
         now = time.time()
         with self._tx() as conn:
             cur = conn.executemany(
-                f"INSERT INTO labels ({_LABEL_COLUMNS}, created) VALUES "
+                f"INSERT INTO labels ({LABEL_COLUMNS}, created) VALUES "
                 f"(?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(item_id, source) DO NOTHING",
                 [(r.item_id, r.source, r.text, r.label, r.confidence, r.origin, r.intended,
                   r.round, r.usd, r.tokens, r.note, r.call_usd, r.signals, now)
@@ -414,7 +327,7 @@ class Ledger:
             chunk = ids[start:start + 500]
             marks = ",".join("?" * len(chunk))
             for row in self._rows(
-                f"SELECT {_LABEL_COLUMNS} FROM labels WHERE item_id IN ({marks})",
+                f"SELECT {LABEL_COLUMNS} FROM labels WHERE item_id IN ({marks})",
                 tuple(chunk)
             ):
                 out[(row[0], row[1])] = LabelRow(*row)
@@ -422,7 +335,7 @@ class Ledger:
 
     def all_labels(self) -> list[LabelRow]:
         return [LabelRow(*row) for row in self._rows(
-            f"SELECT {_LABEL_COLUMNS} FROM labels ORDER BY created, item_id")]
+            f"SELECT {LABEL_COLUMNS} FROM labels ORDER BY created, item_id")]
 
     def labeled_ids(self) -> set[str]:
         return {row[0] for row in self._rows("SELECT DISTINCT item_id FROM labels")}
@@ -498,7 +411,7 @@ class Ledger:
         """Labels bought for items the verifier never judged (a run killed between the
         annotator and the verifier): the most authoritative source per item."""
         return list(most_authoritative(LabelRow(*row) for row in self._rows(
-            f"SELECT {_LABEL_COLUMNS} FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
+            f"SELECT {LABEL_COLUMNS} FROM labels WHERE label IS NOT NULL AND item_id NOT IN "
             "(SELECT item_id FROM verdicts) ORDER BY created, item_id")).values())
 
     def last_round(self) -> int:

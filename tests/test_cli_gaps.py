@@ -188,11 +188,11 @@ def test_the_end_of_run_report_is_whole_when_piped(tmp_path: Path) -> None:
 
 # -- 5. bench --compare with a named embedding ----------------------------------------------
 def test_bench_compare_builds_the_named_embedding(tmp_path: Path, monkeypatch) -> None:
-    import labelgraph.bench
+    import labelgraph.bench.runner
 
     # The comparison's features are built when a library is installed: say both are (the
     # libraries that are not then fail in their own curves, which the bench reports).
-    monkeypatch.setattr(labelgraph.bench, "available_libraries",
+    monkeypatch.setattr(labelgraph.bench.runner, "available_libraries",
                         lambda: {"small-text": None, "modAL": None})
     out_prefix = tmp_path / "bench"
     out = runner.invoke(app, [

@@ -58,7 +58,7 @@ def test_cli_resume_of_a_paused_run_prints_the_rounds_after_the_answers(tmp_path
                     config={"seed_size": 6, "batch_size": 6, "synthesize": False})
     questions = lg.run(make_pool(), label_column="label").pending["questions"]
     lg.close()
-    monkeypatch.setattr("labelgraph.cli._interactive", lambda: True)
+    monkeypatch.setattr("labelgraph.cli.progress.interactive", lambda: True)
     answers = "".join(sentiment_of(q["text"]) + "\n" for q in questions)
     out = runner.invoke(app, ["resume", str(tmp_path / "run")], input=answers + "positive\n" * 6)
     assert out.exit_code == 0, out.output

@@ -1,9 +1,10 @@
-"""One factory for every model spec, and a metered caller that never pays for a call twice.
+"""The metered caller: every LLM call behind the budget meter and the ledger's call cache.
 
-Every LLM call goes through :class:`MeteredLLM`: the budget is checked before the call with
-a conservative estimate, the call's tokens and price are recorded in the ledger right after
-it, and the call is keyed by a hash of its inputs, so re-running a node after a crash
-replays recorded outputs instead of buying them again.
+The budget is checked before a call with a conservative estimate, the call's tokens and
+price are recorded in the ledger right after it, and the call is keyed by a hash of its
+inputs, so re-running a node after a crash replays recorded outputs instead of buying them
+again. Whatever a model sends back (malformed output, odd usage figures, unstorable
+characters) is an abstention or a clamped, recorded figure, never a crash.
 """
 
 from __future__ import annotations
@@ -16,187 +17,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, message_to_dict, messages_from_dict
-from langchain_core.outputs import ChatGeneration, ChatResult
 from pydantic import BaseModel, ValidationError
 
-from labelgraph.budget import BudgetMeter, Spend, buy_once, is_local_server, price_for
-from labelgraph.errors import (
-    CapabilityMissing,
-    InputError,
-    ModelNotInstalledError,
-    ProviderError,
-)
+from labelgraph.budget import BudgetMeter, Spend, buy_once, price_for
+from labelgraph.errors import CapabilityMissing, ProviderError
+from labelgraph.llm.answers import LABEL_TOKENS, LOGPROB_TOP, label_mass, strict_label
+from labelgraph.llm.capabilities import is_local, model_name, returns_logprobs
+from labelgraph.llm.provider_errors import is_transient, says_cannot
 from labelgraph.memory.ledger import CallRow, Ledger
 from labelgraph.types import content_id
 
+__all__ = ["M", "MeteredLLM"]
+
 M = TypeVar("M", bound=BaseModel)
-
-#: Top log-probabilities asked for a label's first token, and the tokens a bare label may
-#: take (a label answer is a word or two).
-LOGPROB_TOP, LABEL_TOKENS = 20, 8
-
-_PROVIDER_EXTRAS = {"openai": "openai", "anthropic": "anthropic", "ollama": "ollama"}
-
-
-def no_llm(provider: str = "none", model: str = "") -> None:
-    """``"none"``: no LLM at all (oracle or human labels, the rule policy)."""
-    return None
-
-
-def local_llm(provider: str = "local", model: str = "") -> BaseChatModel:
-    """``"local"`` / ``"local:<model or file.gguf>"``: the embedded llama.cpp model."""
-    from labelgraph.local import load_local
-
-    return load_local(f"local:{model}" if model else "local")
-
-
-def split_server(model: str) -> tuple[str, str | None]:
-    """``"gemma@http://127.0.0.1:8080/v1"`` -> ``("gemma", "http://127.0.0.1:8080/v1")``: a
-    model served at a base URL; a name without one is the provider's own."""
-    name, at, url = model.partition("@")
-    return (name, url.rstrip("/")) if at and url.startswith(("http://", "https://")) \
-        else (model, None)
-
-
-def _server_model_class() -> type[BaseChatModel]:
-    """ChatOpenAI that also sends ``max_tokens``: langchain-openai sends the cap as
-    ``max_completion_tokens``, which OpenAI reads and most OpenAI-compatible servers
-    (llama.cpp, vLLM, Ollama) ignore — so a cap would bound neither the answer nor its cost."""
-    from langchain_openai import ChatOpenAI
-
-    class ServerChatModel(ChatOpenAI):
-        def _get_request_payload(self, input_: Any, *, stop: list[str] | None = None,
-                                 **kwargs: Any) -> dict[str, Any]:
-            payload = super()._get_request_payload(input_, stop=stop, **kwargs)
-            if payload.get("max_completion_tokens") is not None:
-                payload.setdefault("max_tokens", payload["max_completion_tokens"])
-            return payload
-
-    return ServerChatModel
-
-
-def server_llm(model: str, base_url: str) -> BaseChatModel:
-    """A model on any OpenAI-compatible server (``"openai:<model>@<base URL>"``): llama.cpp's
-    ``llama_cpp.server``, vLLM, Ollama's ``/v1``. The key is ``LABELGRAPH_LLM_API_KEY`` (or
-    ``OPENAI_API_KEY``), optional for a server on this machine; each call times out after
-    ``LABELGRAPH_LLM_TIMEOUT`` seconds and is retried by labelgraph, not by the client."""
-    import os
-
-    from labelgraph.config import settings
-
-    try:
-        cls = _server_model_class()
-    except ImportError as exc:
-        raise ModelNotInstalledError(
-            f"llm 'openai:{model}@{base_url}' needs langchain-openai: pip install "
-            "'labelgraph[openai]'") from exc
-    config = settings()
-    key = config.llm_api_key or os.environ.get("OPENAI_API_KEY")
-    if not key and not is_local_server(base_url):
-        raise InputError(f"the model server {base_url} is not on this machine and no key is "
-                         "set: set LABELGRAPH_LLM_API_KEY (or OPENAI_API_KEY)")
-    return cls(model=model, base_url=base_url, api_key=key or "not-needed",
-               timeout=config.llm_timeout, max_retries=0)
-
-
-def provider_llm(provider: str, model: str) -> BaseChatModel:
-    """``"<provider>:<model>"`` through LangChain's ``init_chat_model`` (provider extras);
-    ``"openai:<model>@<base URL>"`` for any OpenAI-compatible server."""
-    spec = f"{provider}:{model}"
-    name, base_url = split_server(model)
-    if base_url is not None:
-        if provider != "openai":
-            raise InputError(f"llm {spec!r}: a server URL goes with 'openai:' (any "
-                             "OpenAI-compatible server): 'openai:<model>@<base URL>'")
-        if not name:
-            raise InputError(f"llm {spec!r} needs a model name before the '@'")
-        return server_llm(name, base_url)
-    if not model:
-        raise InputError(f"llm {provider!r} needs a model name: '{provider}:<model>', such as "
-                         "'openai:gpt-4o-mini'")
-    try:
-        from langchain.chat_models import init_chat_model
-    except ImportError as exc:
-        extra = _PROVIDER_EXTRAS.get(provider, "openai")
-        raise ModelNotInstalledError(
-            f"llm {spec!r} needs LangChain's provider packages: pip install "
-            f"'labelgraph[{extra}]'"
-        ) from exc
-    try:
-        return init_chat_model(model, model_provider=provider)
-    except ImportError as exc:
-        raise ModelNotInstalledError(
-            f"llm {spec!r}: {exc}. Install the provider extra: pip install "
-            f"'labelgraph[{_PROVIDER_EXTRAS.get(provider, provider)}]'"
-        ) from exc
-
-
-def resolve_llm(spec: str | BaseChatModel | None) -> BaseChatModel | None:
-    """Turn a spec into a chat model: ``"<provider>[:<model>]"`` with the provider looked up
-    in the registry (``local``, ``none``, ``openai``, ... or a plug-in), or a chat model."""
-    from labelgraph.registry import registry
-
-    if spec is None or isinstance(spec, BaseChatModel):
-        return spec
-    if not isinstance(spec, str) or not spec.strip():
-        raise InputError(f"llm must be a spec string or a BaseChatModel, got {spec!r}")
-    provider, _, model = spec.strip().partition(":")
-    return registry.get("llms", provider)(provider=provider, model=model)
-
-
-def model_name(llm: BaseChatModel | None, spec: str | None = None) -> str:
-    """The name used for pricing and for call keys."""
-    if llm is None:
-        return "none"
-    if spec and isinstance(spec, str):
-        return spec
-    if hasattr(llm, "score_labels"):
-        return "local"
-    name = getattr(llm, "model_name", None) or getattr(llm, "model", None) or llm._llm_type
-    return str(name)
-
-
-def is_local(llm: Any) -> bool:
-    """Local models score label words and continue lists instead of chatting."""
-    return hasattr(llm, "score_labels") and hasattr(llm, "complete")
-
-
-def capable_of_decisions(llm: Any) -> bool:
-    return llm is not None and bool(getattr(llm, "capable_of_decisions", not is_local(llm)))
-
-
-def returns_logprobs(llm: Any) -> bool:
-    """True for a remote chat model that can return token log-probabilities (it has the
-    ``logprobs`` and ``top_logprobs`` fields, as OpenAI-compatible LangChain models do)."""
-    fields = getattr(type(llm), "model_fields", {})
-    return not is_local(llm) and "logprobs" in fields and "top_logprobs" in fields
-
-
-def label_mass(top: Sequence[tuple[str, float]], labels: Sequence[str]) -> dict[str, float] | None:
-    """Label probabilities from the first answer token's top log-probabilities: a token that
-    begins labels (case and spaces ignored) gives its probability to them, split evenly.
-    None when no listed token begins a label."""
-    mass = dict.fromkeys(labels, 0.0)
-    for token, logprob in top:
-        word = token.strip().lower()
-        starts = [lab for lab in labels if word and lab.lower().startswith(word)]
-        for lab in starts:
-            mass[lab] += math.exp(logprob) / len(starts)
-    total = sum(mass.values())
-    return {lab: m / total for lab, m in mass.items()} if total > 0 else None
-
-
-def strict_label(answer: str, labels: Sequence[str]) -> str | None:
-    """The one label a plain answer begins with ("Positive." -> "positive"), or None when it
-    begins with none or with more than one (a label that is a prefix of another counts only
-    when the answer has nothing more of a word after it)."""
-    words = answer.strip().lower().lstrip("\"'*`([{ ")
-    hits = [lab for lab in labels if words.startswith(lab.lower()) and
-            not words[len(lab):len(lab) + 1].isalnum()]
-    return hits[0] if len(hits) == 1 else None
 
 
 def _capped(llm: BaseChatModel, cap: int) -> tuple[BaseChatModel, int]:
@@ -219,20 +54,6 @@ def _estimate_tokens(text: str) -> int:
 
 def _messages_text(messages: Sequence[BaseMessage]) -> str:
     return "\n".join(str(m.content) for m in messages)
-
-
-_TRANSIENT_NAMES = ("RateLimit", "Timeout", "Connection", "ServiceUnavailable", "Overloaded",
-                    "InternalServer", "TooManyRequests")
-_TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
-
-
-def is_transient(exc: BaseException) -> bool:
-    """A provider error worth retrying: timeouts, rate limits, lost connections, 5xx."""
-    if isinstance(exc, TimeoutError | ConnectionError):
-        return True
-    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
-    return status in _TRANSIENT_STATUS or any(n in type(exc).__name__
-                                              for n in _TRANSIENT_NAMES)
 
 
 def _scrub(value: Any) -> Any:
@@ -259,23 +80,6 @@ def _usage(reported: Any, bound: int, fallback: int) -> tuple[int, bool]:
     if 0 <= value <= bound:
         return value, False
     return (0 if value < 0 else bound), True
-
-
-#: words in a server's error that say it cannot do what was asked (not that it is busy)
-_CANNOT_WORDS = ("response_format", "json_schema", "json_object", "structured", "tool_choice",
-                 "tools", "function", "not supported", "unsupported", "not implemented",
-                 "input should be", "logprobs", "unknown parameter", "unrecognized")
-_CANNOT_STATUS = {400, 404, 405, 415, 422, 500, 501}
-
-
-def _cannot(exc: BaseException) -> bool:
-    """An error that says the server cannot do this kind of request (a 4xx/5xx naming the
-    feature), which no retry mends."""
-    if isinstance(exc, NotImplementedError):
-        return True
-    status = getattr(exc, "status_code", None) or getattr(exc, "status", None)
-    text = str(exc).lower()
-    return status in _CANNOT_STATUS and any(word in text for word in _CANNOT_WORDS)
 
 
 class MeteredLLM:
@@ -405,7 +209,7 @@ class MeteredLLM:
             try:
                 return runnable.invoke(messages)
             except Exception as exc:
-                if capability and _cannot(exc):
+                if capability and says_cannot(exc):
                     raise CapabilityMissing(f"{self.name}: {type(exc).__name__}: {exc}",
                                             capability) from exc
                 if isinstance(exc, ProviderError):
@@ -578,51 +382,3 @@ class MeteredLLM:
                             prompt, max_tokens=max_tokens, temperature=temperature,
                             seed=seed)))
         return json.loads(out)
-
-
-class MeteredChatModel(BaseChatModel):
-    """A LangChain chat model whose every turn goes through :meth:`MeteredLLM.chat`, so a
-    LangChain agent loop (``create_agent``) is budgeted, recorded and replayed like the rest
-    of the run."""
-
-    metered: Any  #: the MeteredLLM
-    agent: str  #: which labelgraph agent is talking (for the ledger)
-    round: int  #: the round (for the ledger)
-    bound: Any = None  #: the inner model with tools bound
-    tool_names: list[str] = []
-
-    @property
-    def _llm_type(self) -> str:
-        return "labelgraph-metered"
-
-    def bind_tools(self, tools: Sequence[Any], **kwargs: Any) -> Any:
-        from langchain_core.utils.function_calling import convert_to_openai_tool
-
-        names = [convert_to_openai_tool(t)["function"]["name"] for t in tools]
-        return self.model_copy(update={"bound": self.metered.llm.bind_tools(tools, **kwargs),
-                                       "tool_names": names})
-
-    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
-                  run_manager: CallbackManagerForLLMRun | None = None,
-                  **kwargs: Any) -> ChatResult:
-        message = self.metered.chat(self.agent, self.bound or self.metered.llm, messages,
-                                    self.round, self.tool_names)
-        return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def calls_tools(llm: Any) -> bool:
-    """Can this model drive a tool-calling agent? The embedded model cannot; a model may say
-    so itself with a ``tool_calling`` attribute (e.g. one good only at structured output);
-    given the run's :class:`MeteredLLM`, not once its server has said it cannot."""
-    if isinstance(llm, MeteredLLM):
-        if "tools" in llm.missing:
-            return False
-        llm = llm.llm
-    if llm is None or is_local(llm) or not capable_of_decisions(llm):
-        return False
-    if getattr(llm, "tool_calling", None) is not None:
-        return bool(llm.tool_calling)
-    try:
-        return type(llm).bind_tools is not BaseChatModel.bind_tools
-    except AttributeError:
-        return False
