@@ -85,7 +85,7 @@ def cv_accuracy(student: Any, features: Any, labels: list[str], seed: int) -> fl
 def needs(ctx: Context, what: str) -> bool:
     """Does a stopping criterion this run uses or watches read ``what`` (computed only
     then: cross-validated accuracy costs k extra fits a round)?"""
-    return what in needed([*ctx.config.stopping, *ctx.config.stopping_watch])
+    return what in needed([*ctx.config.stopping, *ctx.config.stopping_watch], ctx.config)
 
 
 def batch_gain(ctx: Context, examples: list[Any], round_: int) -> float | None:

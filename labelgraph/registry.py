@@ -65,6 +65,7 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "accuracy_plateau": "labelgraph.stopping:AccuracyPlateau",
         "cost_aware": "labelgraph.stopping:CostAware",
         "agent_proposals": "labelgraph.stopping:AgentProposals",
+        "consensus": "labelgraph.stopping:Consensus",
     },
     "annotators": {
         "oracle": "labelgraph.annotators:OracleAnnotator",

@@ -18,9 +18,9 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.policies import Signals
 
-__all__ = ["AGENT_PROPOSALS", "CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau",
-           "AgentProposals", "ClassificationChange", "CostAware", "IdlePatience", "LabelBudget",
-           "MoneyBudget", "OverallUncertainty", "PoolExhausted", "RoundBudget",
+__all__ = ["AGENT_PROPOSALS", "CONSENSUS", "CV_ACCURACY", "GUARDRAIL_CRITERIA", "AccuracyPlateau",
+           "AgentProposals", "ClassificationChange", "Consensus", "CostAware", "IdlePatience",
+           "LabelBudget", "MoneyBudget", "OverallUncertainty", "PoolExhausted", "RoundBudget",
            "StabilizingPredictions", "StoppingCriterion", "TokenBudget", "budget_spent",
            "expected_gain", "how_to_go_on", "needed", "stop_grounds", "votes"]
 
@@ -312,10 +312,41 @@ class AgentProposals:
         return None if grounds is None else grounds[1]
 
 
-def needed(names: Sequence[str]) -> set[str]:
-    """What the named criteria read beyond the learner's every-round figures."""
+@dataclass
+class Consensus:
+    """Criteria that agree: at least ``config.consensus_min`` of ``config.consensus_of`` vote
+    to stop in the same round, each read with ``config.consensus_settings`` over the run's
+    settings. One signal alone is noisy (a kappa or a share of changed predictions can
+    settle for a few rounds and move again); two that measure different things rarely agree
+    by chance, so each can be set looser and the pair still stops late enough
+    (benchmarks/stopping_defaults.py --pairs chose the default pair on five seeds of three
+    data sets and checked it on five others)."""
+
+    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+        from labelgraph.registry import registry
+
+        member = config.model_copy(update=dict(config.consensus_settings))
+        said = [(name, registry.create("stopping", name).stop(signals, member))
+                for name in config.consensus_of]
+        agree = [(name, why) for name, why in said if why]
+        if len(agree) < config.consensus_min:
+            return None
+        return f"{len(agree)} criteria agree: " + "; ".join(
+            f"{name}: {why}" for name, why in agree)
+
+
+#: The criterion that stops when several others agree (:class:`Consensus`).
+CONSENSUS = "consensus"
+
+
+def needed(names: Sequence[str], config: RunConfig | None = None) -> set[str]:
+    """What the named criteria read beyond the learner's every-round figures (with
+    ``config``, those of the criteria a :class:`Consensus` asks too)."""
     from labelgraph.registry import registry
 
+    names = list(names)
+    if config is not None and CONSENSUS in names:
+        names += list(config.consensus_of)
     return {need for name in names for need in getattr(registry.get("stopping", name),
                                                           "needs", ())}
 

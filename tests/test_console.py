@@ -59,7 +59,7 @@ def test_watch_pause_steer_step_and_stop(tmp_path):
     paused_at = lg.context.ledger.last_round()
     assert "[paused]" in ctl.status_line() and "labels " in ctl.status_line()
     assert ctl.execute("/strategy entropy") == \
-        "ok: strategy margin → entropy (applied at the next step boundary)"
+        "ok: strategy diverse_margin → entropy (applied at the next step boundary)"
     ctl.execute("/batch 6")
     ctl.execute("/step")  # one round, then paused again
     assert ctl.wait(lambda c: c.status == "paused" and
@@ -74,7 +74,7 @@ def test_watch_pause_steer_step_and_stop(tmp_path):
     decisions = lg.context.ledger.decisions()
     steered = next(d for d in decisions if "human" in d["followed"])
     assert (steered["strategy"], steered["batch_size"]) == ("entropy", 6)
-    assert "following the human: strategy margin → entropy; batch size 4 → 6" \
+    assert "following the human: strategy diverse_margin → entropy; batch size 4 → 6" \
         in steered["reason"]
     assert decisions[-1]["reason"] == "the human asked: stop"
     assert "the human asked: stop" in ctl.execute("/why")
@@ -195,9 +195,9 @@ def test_leaving_words_leave_the_console_and_keep_the_run(tmp_path, words):
     ("how much budget is left", "[stopped] · round "),
     ("list the questionable annotations", "no flagged labels"),
     ("are we still generating fake reviews?", "[stopped] · round "),
-    ("what strategy are we using?", "strategy margin"),
+    ("what strategy are we using?", "strategy diverse_margin"),
     ("why did you stop?", "— budget exhausted: labels"),
-    ("what was the reasoning behind round 2", "round 2: query margin"),
+    ("what was the reasoning behind round 2", "round 2: query diverse_margin"),
     ("which stopping rules are there?", "optional stopping criteria"),
 ])
 def test_questions_only_read(tmp_path, words, answer):
@@ -214,7 +214,7 @@ def test_questions_only_read(tmp_path, words, answer):
     ("carry on", "let the run go on"),
     ("stop the run", "stop the run (its next decision is stop)"),
     ("hold on, pause after this", "pause the run after the current step"),
-    ("switch to entropy sampling", "strategy margin → entropy"),
+    ("switch to entropy sampling", "strategy diverse_margin → entropy"),
     ("turn off the stabilizing predictions rule", "stopping criteria none → none"),
     ("halve the batch size", "batch size 4 → 2"),
     ("double the label budget", "label budget 12 → 24 (+12)"),
@@ -473,7 +473,7 @@ def test_with_a_tool_calling_model_the_console_is_an_agent_that_asks_first(tmp_p
     assert lines[-1].startswith("So far: labels bought: 0")
     ctl.execute("please use entropy from now on")
     assert lines[-2] == "I can switch to entropy."
-    assert lines[-1] == "strategy margin → entropy. go ahead? [Y/n]"
+    assert lines[-1] == "strategy diverse_margin → entropy. go ahead? [Y/n]"
     assert ctl.snapshot()["pending_changes"] == 0  # nothing changes before the yes
     ctl.execute("yes")
     assert ctl.snapshot()["pending_changes"] == 1
@@ -481,7 +481,7 @@ def test_with_a_tool_calling_model_the_console_is_an_agent_that_asks_first(tmp_p
     assert calls == {("console", "spend"), ("console", "strategy")}
     ctl.start()
     assert ctl.wait(lambda c: c.status == "stopped")
-    assert any("following the human: strategy margin → entropy" in d["reason"]
+    assert any("following the human: strategy diverse_margin → entropy" in d["reason"]
                for d in lg.context.ledger.decisions())
     ctl.close()
 

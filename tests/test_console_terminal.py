@@ -33,14 +33,14 @@ def test_the_terminal_console_end_to_end(tmp_path):
     child.expect("round 1 · query cold_start · \\+2 labels \\(human 2\\)")  # a round arrives
     child.expect("Q1/2: ")  # round 2 asks again
     child.sendline("/strategy entropy")
-    child.expect("ok: strategy margin → entropy")
+    child.expect("ok: strategy diverse_margin → entropy")
     child.sendline("/pause")
     child.expect("pausing once your answers are in")
     child.sendline("2")
     child.expect("Q2/2: ")
     child.sendline("1")
     child.expect("answers recorded; the run pauses after this step, as you asked")
-    child.expect("applied: strategy margin → entropy")  # paused at the next step boundary
+    child.expect("applied: strategy diverse_margin → entropy")  # paused at the next step boundary
     child.sendline("/status")
     child.expect("\\[paused\\] · round 2 · labels 4/12")
     child.sendline("/why")
@@ -59,7 +59,7 @@ def test_the_terminal_console_end_to_end(tmp_path):
     again.expect("Q2/2: ")
     again.sendline("2")
     again.expect("round 3 · query entropy · \\+2 labels \\(human 2\\) .*following the "
-                 "human: strategy margin → entropy")
+                 "human: strategy diverse_margin → entropy")
     again.sendintr()  # Ctrl-C once pauses, twice leaves
     again.expect("Ctrl-C again to leave")
     time.sleep(0.5)  # a person's second press, not a key repeat

@@ -190,7 +190,7 @@ def test_a_quality_warning_rules_synthesis_out():
             label_counts=rare, rounds_since_synth=9,
             proposals={**_p(agent, "query"), **_p("selector", "synthesize")}), CONFIG)
         assert decision.action == "query" and decision.followed == [agent]
-        assert decision.reason.startswith("query the pool by margin sampling, not "
+        assert decision.reason.startswith("query the pool by diverse_margin sampling, not "
                                           f"synthesize: {agent}: {agent} says query")
         assert "selector's synthesize (a quality warning rules synthesis out)" in \
             decision.reason
@@ -246,18 +246,18 @@ def test_guardrails_win_over_proposals():
 def test_a_guardrail_change_gets_a_reason_that_matches_the_action():
     dry = _signals(unlabeled=0)
     policy_says = RulePolicy().decide(dry, CONFIG)
-    assert policy_says.reason == "query the pool by margin sampling"
+    assert policy_says.reason == "query the pool by diverse_margin sampling"
     decided = _guard(policy_says, dry)
     assert decided.action == "synthesize" and decided.target_labels == ["positive"]
     assert decided.reason == ("guardrail: the pool is exhausted, so synthesize for "
-                              "'positive' instead of query by margin")
+                              "'positive' instead of query by diverse_margin")
     assert "query the pool" not in decided.reason
     # (the pool_exhausted criterion stops such a run first; without it, guard still does)
     nothing = guard(policy_says, _signals(unlabeled=0, can_synthesize=False), CONFIG, LABELS,
                     (), STRATEGIES)
     assert nothing.action == "stop" and nothing.criteria == ["pool_exhausted"]
     assert nothing.reason == ("guardrail: the pool is exhausted and synthesis cannot run, so "
-                              "stop instead of query by margin")
+                              "stop instead of query by diverse_margin")
     wanted = RulePolicy().decide(_signals(proposals=_p("selector", "synthesize")), CONFIG)
     assert wanted.followed == ["selector"]
     off = _guard(wanted, _signals(can_synthesize=False, proposals=_p("selector",
@@ -265,7 +265,7 @@ def test_a_guardrail_change_gets_a_reason_that_matches_the_action():
     assert off.action == "query" and off.followed == [] and off.batch_size == \
         CONFIG.batch_size
     assert off.reason == ("guardrail: synthesis is off or no LLM can write, so query by "
-                          "margin instead of synthesize for 'positive'")
+                          "diverse_margin instead of synthesize for 'positive'")
 
 
 # -- small real runs -----------------------------------------------------------------------

@@ -52,8 +52,9 @@ def test_settings_and_a_forced_action_are_followed_and_recorded(tmp_path):
     decisions = lg.context.ledger.decisions()
     assert decisions[1]["strategy"] == "entropy" and decisions[1]["batch_size"] == 7
     assert decisions[1]["followed"] == ["human"]
-    assert decisions[1]["reason"].endswith("(following the human: strategy margin → entropy, "
-                                           "batch size 5 → 7)"), decisions[1]["reason"]
+    assert decisions[1]["reason"].endswith(
+        "(following the human: strategy diverse_margin → entropy, batch size 5 → 7)"), \
+        decisions[1]["reason"]
     assert decisions[2]["reason"] == "the human asked: query 3 by random"
     assert (decisions[2]["strategy"], decisions[2]["batch_size"]) == ("random", 3)
     assert decisions[3]["strategy"] == "entropy" and decisions[3]["followed"] == []

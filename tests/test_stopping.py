@@ -214,3 +214,36 @@ def test_a_reopened_run_measures_no_gain_and_fits_nothing_for_it(tmp_path, pool)
     assert batch_gain(ctx, examples, 4) is None
     assert not ctx.store._model_loaded
     again.close()
+
+
+def test_consensus_stops_only_when_its_criteria_agree_at_their_own_settings() -> None:
+    from dataclasses import replace
+
+    from labelgraph.stopping import needed
+
+    calm = [_round(n, stop_changed=c) for n, c in enumerate([0.3, 0.2, 0.04, 0.03, 0.02], 1)]
+    settled = replace(_signals(calm), kappas=[0.5, 0.8, 0.92, 0.93, 0.95])
+    unsettled = replace(settled, kappas=[0.5, 0.8, 0.92, 0.85, 0.95])
+    consensus = registry.create("stopping", "consensus")
+    config = RunConfig(consensus_of=("stabilizing_predictions", "classification_change"),
+                       consensus_settings={"kappa_threshold": 0.9, "change_threshold": 0.05})
+    why = consensus.stop(settled, config)
+    assert why.startswith("2 criteria agree: stabilizing_predictions: ") and \
+        "classification_change: new labels change few predictions" in why
+    # Alone, at the run's own settings (kappa 0.97, 1 % changed), neither votes.
+    for name in config.consensus_of:
+        assert registry.create("stopping", name).stop(settled, config) is None
+    assert consensus.stop(unsettled, config) is None  # only one of the two
+    assert consensus.stop(unsettled, config.model_copy(update={"consensus_min": 1}))
+    # What its criteria read, the learner computes: accuracy_plateau needs cross-validation.
+    plateau = RunConfig(consensus_of=("accuracy_plateau", "uncertainty"))
+    assert needed(["consensus"], plateau) == {"cv_accuracy"}
+    assert needed(["consensus"], config) == set()
+
+
+def test_consensus_settings_must_be_run_settings() -> None:
+    from labelgraph.config import make_config
+    from labelgraph.errors import InputError
+
+    with pytest.raises(InputError, match="consensus_settings: unknown setting"):
+        make_config({"consensus_settings": {"kapa_threshold": 0.9}})

@@ -99,7 +99,7 @@ class RunOptions:
     annotator: str = "hybrid"
     budget_labels: int = 200
     budget_usd: float | None = None
-    strategy: str = "margin"
+    strategy: str = "diverse_margin"
     batch_size: int = 20
     seed_size: int = 20
     embedding: str = "minilm"

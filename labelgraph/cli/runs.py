@@ -72,7 +72,7 @@ def run(
     budget_usd: float | None = None,
     budget_tokens: int | None = None,
     strategy: Annotated[str | None, typer.Option(
-        help="query strategy (default margin; labelgraph plugins lists them)")] = None,
+        help="query strategy (default diverse_margin; labelgraph plugins lists them)")] = None,
     batch_size: Annotated[int | None, typer.Option(
         help="labels bought per query round (default 20)")] = None,
     seed_size: Annotated[int | None, typer.Option(
