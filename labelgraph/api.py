@@ -717,6 +717,7 @@ class LabelGraph:
         if self._context is not None:
             self._context.memory.flush()
             self._context.ledger.close()
+            self._context.tools.close()  # the run's MCP servers end with it
             self._context, self._memory_checked = None, False
         if self._lock is not None:
             self._lock.release()
