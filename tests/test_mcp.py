@@ -172,6 +172,21 @@ def test_every_call_of_a_run_goes_to_one_server_process_even_from_threads(tmp_pa
     assert _gone(first)
 
 
+def test_a_server_inherits_the_callers_environment_with_its_env_on_top(tmp_path,
+                                                                      monkeypatch):
+    monkeypatch.setenv("LG_TEST_INHERITED", "from the caller")
+    monkeypatch.setenv("LG_TEST_GIVEN", "overridden by the server's env")
+    lg = _info_run(tmp_path)
+    assert _info(lg)["env"] == {"LG_TEST_INHERITED": "from the caller",
+                                "LG_TEST_GIVEN": "given"}
+    lg.close()
+    lg = _info_run(tmp_path / "bare", inherit_env=False)
+    assert _info(lg)["env"] == {"LG_TEST_INHERITED": None, "LG_TEST_GIVEN": "given"}
+    lg.close()
+    settings = json.loads((tmp_path / "bare" / "run" / "run.json").read_text())
+    assert settings["config"]["mcp_servers"]["glossary"]["inherit_env"] is False
+
+
 def test_a_killed_server_is_started_again_once_and_a_lost_one_is_the_tools_error(tmp_path):
     server = tmp_path / "glossary_server.py"
     shutil.copy(SERVER, server)

@@ -10,6 +10,11 @@ A server that dies (killed, crashed, its connection lost) is started again once,
 next call, and the call is tried once more; if that fails too, or the server does not
 answer within ``CALL_SECONDS``, the call's result is an error message (a LangChain
 ``ToolException``, which the tool returns as its answer), never a crashed run.
+
+A stdio server inherits the caller's environment, with the server's ``env`` on top (values
+written ``$NAME`` are read from the environment, so secrets stay out of run.json);
+``inherit_env: false`` gives it only the MCP SDK's minimal environment (PATH, HOME, ...)
+plus its ``env``.
 """
 
 from __future__ import annotations
@@ -59,10 +64,13 @@ def _expand(values: Mapping[str, str] | None) -> dict[str, str]:
     return out
 
 
-def server_environment(server: MCPServer) -> dict[str, str] | None:
-    """The environment a stdio server starts with: the caller's with the server's ``env``
-    on top when it has one; otherwise the MCP SDK's minimal one (None)."""
-    return {**os.environ, **_expand(server.env)} if server.env is not None else None
+def server_environment(server: MCPServer) -> dict[str, str]:
+    """The environment a stdio server starts with: the caller's (or, with
+    ``inherit_env=False``, the MCP SDK's minimal one), with the server's ``env`` on top."""
+    from mcp.client.stdio import get_default_environment
+
+    base = dict(os.environ) if server.inherit_env else get_default_environment()
+    return {**base, **_expand(server.env)}
 
 
 @asynccontextmanager
