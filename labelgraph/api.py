@@ -394,7 +394,12 @@ class LabelGraph:
 
     @property
     def graph(self) -> Any:
-        """The compiled LangGraph with its SQLite checkpointer (read-only for a watcher)."""
+        """The compiled LangGraph with its SQLite checkpointer (read-only for a watcher).
+
+        It is bound to this run: ``lg.graph.invoke({}, {"configurable": {"thread_id":
+        "t"}})`` works on this run's context without ``context=`` (``run``/``stream`` add
+        what a bare invoke skips: checking the pool and memory, durable checkpoints, the
+        model file written at the end)."""
         if self._graph is None and self.read_only:
             checkpoints = self.paths.checkpoints
             self._conn = sqlite3.connect(
@@ -416,8 +421,22 @@ class LabelGraph:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._conn = conn
-            self._graph = build_graph(SqliteSaver(self._conn))
+            self._graph = build_graph(SqliteSaver(self._conn), context=self._context_source())
         return self._graph
+
+    def _context_source(self) -> Any:
+        """What ``graph`` falls back on when invoked without ``context=``: this run's
+        context, built on first use (held weakly: the graph must not keep the run alive)."""
+        run = weakref.ref(self)
+
+        def context() -> Context:
+            lg = run()
+            if lg is None:
+                raise RunStateError("the LabelGraph this graph belongs to is gone; keep it "
+                                    "(lg = LabelGraph(...)) while you use lg.graph")
+            return lg.context
+
+        return context
 
     @property
     def config_dict(self) -> dict[str, Any]:
