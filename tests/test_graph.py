@@ -54,6 +54,11 @@ def test_a_runs_graph_works_on_a_fresh_thread_without_context(tmp_path, pool):
     out = lg.graph.invoke({}, {"configurable": {"thread_id": "fresh"}, "recursion_limit": 60})
     assert out["stop_reason"] == "budget exhausted: labels"
     assert len(lg.context.ledger.all_labels()) == 11
+    last = lg.context.ledger.last_round()
+    again = lg.graph.invoke({}, {"configurable": {"thread_id": "another"},
+                                 "recursion_limit": 60})
+    assert again["round"] >= last  # a new thread goes on counting from the ledger
+    assert len(lg.context.ledger.all_labels()) == 11  # and buys nothing past the budget
     lg.close()
 
 
