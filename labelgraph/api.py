@@ -543,6 +543,19 @@ class LabelGraph:
                     if not steering.force or n in GUARDRAIL_CRITERIA]
         return votes(criteria, signals, ctx.config)
 
+    def check_memory(self) -> int:
+        """Bring Chroma up to the ledger (the truth) once per driver, before the graph first
+        runs: examples a killed driver recorded but never indexed are indexed now. Returns
+        how many were repaired (0 on later calls: after the first, the copy is current)."""
+        if self._memory_checked:
+            return 0
+        context = self.context
+        repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
+                                 context.embed_items([{"id": e.id, "text": e.text}
+                                                      for e in rows]))
+        self._memory_checked = True
+        return repaired
+
     def request_pause(self, pause: bool = True) -> None:
         """Ask the run to pause between the items of a long step (a local model labeling a
         batch); ``pause=False`` withdraws the request. A front-end calls this from another
@@ -572,14 +585,10 @@ class LabelGraph:
             return
         context = self.context
         context.pause.clear()  # a pause asked before this call was for the last one
-        if not self._memory_checked:  # once per driver: after that the copy is current
-            repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
-                                     context.embed_items([{"id": e.id, "text": e.text}
-                                                          for e in rows]))
-            self._memory_checked = True
-            if repaired:
-                yield ("custom", MemoryRepaired(round=context.ledger.last_round(),
-                                                examples=repaired))
+        repaired = self.check_memory()
+        if repaired:
+            yield ("custom", MemoryRepaired(round=context.ledger.last_round(),
+                                            examples=repaired))
         try:
             yield from self.graph.stream(graph_input, self.config_dict, context=context,
                                          stream_mode=["updates", "custom"], durability="sync",
