@@ -12,7 +12,7 @@ from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
 from conftest import make_pool, sentiment_of
-from fakes import ScriptedChatModel, last_text
+from fakes import ScriptedChatModel, ToolCallingChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 
 
@@ -64,3 +64,41 @@ def test_llm_calls_are_traced_inside_the_node_that_made_them(tmp_path, concurren
     assert {node_of(run) for run in llm_calls} == {"annotator"}
     lg.close()
 
+
+def film_notes(text: str) -> str:
+    """What a film-review glossary says about the text (nothing here)."""
+    return ""
+
+
+def consult_then_label(messages: list[Any], names: list[str]) -> dict[str, Any]:
+    if "film_notes" in names and not any(getattr(m, "type", "") == "tool" for m in messages):
+        return {"tool": "film_notes", "args": {"text": last_text(messages)}}
+    return {"tool": "LabelAnswer", "args": {"label": sentiment_of(last_text(messages)),
+                                            "confidence": 0.9}}
+
+
+def test_an_agents_tool_calls_are_traced_inside_its_node(tmp_path):
+    lg = LabelGraph(Task(labels=["positive", "negative"], description="movie reviews"),
+                    llm=ToolCallingChatModel(script=consult_then_label), annotator="llm",
+                    policy="rule", budget=Budget(labels=6), run_dir=tmp_path / "run",
+                    embedding="hashing", tools={"annotator": [film_notes]},
+                    config={"seed_size": 6, "stopping": [], "synthesize": False})
+    lg.add_pool(make_pool(10), label_column="label")
+    tracer = RecordingTracer()
+    lg.graph.invoke({}, {"configurable": {"thread_id": "tools"}, "callbacks": [tracer],
+                         "recursion_limit": 60})
+    runs = {run.id: run for run in tracer.started}
+    root = next(run for run in runs.values() if run.parent_run_id is None)
+
+    def path(run: Run) -> list[str]:
+        names = [run.name]
+        while run.parent_run_id is not None:
+            run = runs[run.parent_run_id]
+            names.append(run.name)
+        return names[::-1]
+
+    calls = [run for run in runs.values() if run.run_type == "tool"
+             and run.name == "film_notes"]
+    assert len(calls) >= 6 * 2  # the agent's recorded wrapper, and the tool it runs
+    assert all(path(run)[:2] == [root.name, "annotator"] for run in calls)
+    lg.close()
