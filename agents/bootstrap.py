@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     """Embed the pool (cached), pick the cold-start seed, send unverified labels on."""
     ctx = runtime.context
-    round_ = round_of(state)
+    # A graph invoked on a new thread of a run that has rounds already (a served graph, a
+    # bare lg.graph.invoke) goes on counting from the ledger, as LabelGraph.stream does.
+    round_ = max(round_of(state), ctx.ledger.last_round())
     pool = ctx.store.pool(progress=progress_writer(runtime.stream_writer, "embed", round_))
     ctx.store.test()
     log = [f"pool: {len(pool)} items"]

@@ -17,14 +17,23 @@ from labelgraph.agents.learner import learner_node
 from labelgraph.agents.selector import selector_node
 from labelgraph.agents.supervisor import supervisor_node
 from labelgraph.agents.verifier import verifier_node
+from labelgraph.errors import RunStateError
 from labelgraph.graph.context import Context
 from labelgraph.graph.state import State, decision_of, round_of
 
-__all__ = ["NODES", "after_bootstrap", "build_graph", "recursion_limit", "route", "timed"]
+__all__ = ["NO_CONTEXT", "NODES", "after_bootstrap", "build_graph", "recursion_limit", "route",
+           "timed"]
 
 NODES = ("bootstrap", "supervisor", "selector", "generator", "annotator", "verifier", "learner")
 STEPS_PER_ROUND = 5
 Node = Callable[[State, "Runtime[Context]"], dict[str, Any]]
+#: a run's context, or what returns it when a node first needs it
+ContextSource = Context | Callable[[], Context]
+NO_CONTEXT = (
+    "this labelgraph graph has no run to work on: its nodes need the run's context (models, "
+    "memory, pool, ledger, budget). Use LabelGraph(...).graph, which carries its run's; or "
+    "pass context=lg.context to invoke/stream; or build a served graph with "
+    "labelgraph.studio.make_graph (LABELGRAPH_RUN_DIR=<run directory>)")
 
 
 def after_bootstrap(state: State) -> str:
@@ -40,12 +49,25 @@ def route(state: State) -> str:
     return {"query": "selector", "synthesize": "generator"}.get(action, END)
 
 
-def timed(name: str, node: Node) -> Node:
+def with_context(runtime: Runtime[Any], bound: ContextSource | None) -> Runtime[Context]:
+    """The runtime a node gets: the caller's ``context=`` when it is a :class:`Context`,
+    else the graph's bound one; with neither, one RunStateError that says what to do (not
+    an AttributeError on None deep inside a node)."""
+    if isinstance(runtime.context, Context):
+        return runtime
+    if bound is None:
+        raise RunStateError(NO_CONTEXT)
+    return runtime.override(context=bound if isinstance(bound, Context) else bound())
+
+
+def timed(name: str, node: Node, context: ContextSource | None = None) -> Node:
     """The node, timed: its wall time is recorded in the ledger for the round it worked on
     (the supervisor's for the round it opens). A node that pauses for a person records
-    nothing then; it is timed when it completes."""
+    nothing then; it is timed when it completes. ``context`` stands in when the caller
+    passes none (see :func:`with_context`)."""
 
     def run(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
+        runtime = with_context(runtime, context)
         start = time.perf_counter()
         update = node(state, runtime)
         seconds = time.perf_counter() - start
@@ -59,15 +81,22 @@ def timed(name: str, node: Node) -> Node:
     return run
 
 
-def build_graph(checkpointer: BaseCheckpointSaver | None = None) -> Any:
-    """The compiled LangGraph; pass ``context=`` (a :class:`Context`) to invoke or stream.
-    Every node is timed (``LabelGraph.timings()``)."""
-    g = StateGraph(State, context_schema=Context)
+def build_graph(checkpointer: BaseCheckpointSaver | None = None, *,
+                context: ContextSource | None = None) -> Any:
+    """The compiled LangGraph. Every node is timed (``LabelGraph.timings()``).
+
+    Without ``context``, pass ``context=`` (a :class:`Context`) to invoke or stream. With
+    it (a Context, or a function returning one when a node first runs) the graph is bound
+    to that run: invoked without ``context=``, on any thread, it works on that run. A
+    bound graph declares no context schema, so a server that passes its own configurable
+    values as the context (LangGraph's API server does) cannot displace the run's.
+    """
+    g = StateGraph(State, context_schema=None if context is not None else Context)
     for name, node in (("bootstrap", bootstrap_node), ("supervisor", supervisor_node),
                        ("selector", selector_node), ("generator", generator_node),
                        ("annotator", annotator_node), ("verifier", verifier_node),
                        ("learner", learner_node)):
-        g.add_node(name, timed(name, node))
+        g.add_node(name, timed(name, node, context))
     g.add_edge(START, "bootstrap")
     g.add_conditional_edges("bootstrap", after_bootstrap, ["supervisor", "verifier"])
     g.add_conditional_edges("supervisor", route, ["selector", "generator", END])

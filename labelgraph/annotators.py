@@ -555,9 +555,13 @@ class LLMAnnotator:
         progress = progress_writer(write, "annotate", round_)
         try:
             if llm is not None and not llm.local and ctx.config.max_concurrency > 1:
-                from concurrent.futures import ThreadPoolExecutor, as_completed
+                from concurrent.futures import as_completed
 
-                with ThreadPoolExecutor(ctx.config.max_concurrency) as pool:
+                # a pool that copies each job's context: the calls stay children of the
+                # node's run for callbacks and tracing (LangSmith), not traces of their own
+                from langchain_core.runnables.config import ContextThreadPoolExecutor
+
+                with ContextThreadPoolExecutor(ctx.config.max_concurrency) as pool:
                     futures = [pool.submit(job) for job in jobs]
                     for n, _ in enumerate(as_completed(futures), 1):
                         progress(n, len(jobs))

@@ -394,7 +394,12 @@ class LabelGraph:
 
     @property
     def graph(self) -> Any:
-        """The compiled LangGraph with its SQLite checkpointer (read-only for a watcher)."""
+        """The compiled LangGraph with its SQLite checkpointer (read-only for a watcher).
+
+        It is bound to this run: ``lg.graph.invoke({}, {"configurable": {"thread_id":
+        "t"}})`` works on this run's context without ``context=`` (``run``/``stream`` add
+        what a bare invoke skips: checking the pool and memory, durable checkpoints, the
+        model file written at the end)."""
         if self._graph is None and self.read_only:
             checkpoints = self.paths.checkpoints
             self._conn = sqlite3.connect(
@@ -416,8 +421,22 @@ class LabelGraph:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             self._conn = conn
-            self._graph = build_graph(SqliteSaver(self._conn))
+            self._graph = build_graph(SqliteSaver(self._conn), context=self._context_source())
         return self._graph
+
+    def _context_source(self) -> Any:
+        """What ``graph`` falls back on when invoked without ``context=``: this run's
+        context, built on first use (held weakly: the graph must not keep the run alive)."""
+        run = weakref.ref(self)
+
+        def context() -> Context:
+            lg = run()
+            if lg is None:
+                raise RunStateError("the LabelGraph this graph belongs to is gone; keep it "
+                                    "(lg = LabelGraph(...)) while you use lg.graph")
+            return lg.context
+
+        return context
 
     @property
     def config_dict(self) -> dict[str, Any]:
@@ -524,6 +543,19 @@ class LabelGraph:
                     if not steering.force or n in GUARDRAIL_CRITERIA]
         return votes(criteria, signals, ctx.config)
 
+    def check_memory(self) -> int:
+        """Bring Chroma up to the ledger (the truth) once per driver, before the graph first
+        runs: examples a killed driver recorded but never indexed are indexed now. Returns
+        how many were repaired (0 on later calls: after the first, the copy is current)."""
+        if self._memory_checked:
+            return 0
+        context = self.context
+        repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
+                                 context.embed_items([{"id": e.id, "text": e.text}
+                                                      for e in rows]))
+        self._memory_checked = True
+        return repaired
+
     def request_pause(self, pause: bool = True) -> None:
         """Ask the run to pause between the items of a long step (a local model labeling a
         batch); ``pause=False`` withdraws the request. A front-end calls this from another
@@ -553,14 +585,10 @@ class LabelGraph:
             return
         context = self.context
         context.pause.clear()  # a pause asked before this call was for the last one
-        if not self._memory_checked:  # once per driver: after that the copy is current
-            repaired = repair_memory(context.ledger, context.memory, embed=lambda rows:
-                                     context.embed_items([{"id": e.id, "text": e.text}
-                                                          for e in rows]))
-            self._memory_checked = True
-            if repaired:
-                yield ("custom", MemoryRepaired(round=context.ledger.last_round(),
-                                                examples=repaired))
+        repaired = self.check_memory()
+        if repaired:
+            yield ("custom", MemoryRepaired(round=context.ledger.last_round(),
+                                            examples=repaired))
         try:
             yield from self.graph.stream(graph_input, self.config_dict, context=context,
                                          stream_mode=["updates", "custom"], durability="sync",
@@ -717,6 +745,7 @@ class LabelGraph:
         if self._context is not None:
             self._context.memory.flush()
             self._context.ledger.close()
+            self._context.tools.close()  # the run's MCP servers end with it
             self._context, self._memory_checked = None, False
         if self._lock is not None:
             self._lock.release()

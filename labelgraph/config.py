@@ -25,7 +25,9 @@ class MCPServer(BaseModel):
     """An MCP server whose tools join the run: started over stdio, or reached over HTTP.
 
     Values of ``env`` and ``headers`` written ``$NAME`` are read from the environment when
-    the server is contacted, so a secret never lands in ``run.json``.
+    the server is contacted, so a secret never lands in ``run.json``. A stdio server
+    inherits the caller's environment with ``env`` on top, unless ``inherit_env`` is off.
+    One server process (or HTTP session) serves the whole run (``labelgraph.tools.mcp``).
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -33,7 +35,10 @@ class MCPServer(BaseModel):
     transport: Literal["stdio", "streamable_http", "sse"] = "stdio"
     command: str | None = Field(None, description="stdio: the program that serves")
     args: tuple[str, ...] = Field((), description="stdio: its arguments")
-    env: dict[str, str] | None = Field(None, description="stdio: its environment")
+    env: dict[str, str] | None = Field(None, description="stdio: variables set on top of "
+                                                         "the inherited environment")
+    inherit_env: bool = Field(True, description="stdio: start from the caller's environment "
+                                                "(off: only PATH, HOME and the like)")
     cwd: str | None = Field(None, description="stdio: its working directory")
     url: str | None = Field(None, description="HTTP: the server's address")
     headers: dict[str, str] | None = Field(None, description="HTTP: request headers")

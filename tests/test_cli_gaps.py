@@ -153,7 +153,7 @@ def test_a_missing_provider_extra_is_an_error_line_naming_it(tmp_path: Path,
 def test_an_install_hint_in_any_error_keeps_its_brackets(tmp_path: Path, monkeypatch) -> None:
     import sys
 
-    monkeypatch.setitem(sys.modules, "langchain_mcp_adapters.client", None)  # not installed
+    monkeypatch.setitem(sys.modules, "mcp", None)  # the MCP extra is not installed
     servers = '--set=mcp_servers={"notes": {"command": "notes-server"}}'
     for args in (["bench", str(_pool_csv(tmp_path)), "--embedding", "hashing", "--seeds",
                   "1", "--strategies", "margin", servers],

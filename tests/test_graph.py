@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from conftest import sentiment_of
 from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
+from labelgraph.errors import RunStateError
 from labelgraph.events import Decided, Labeled, Learned
 from labelgraph.graph.builder import NODES, build_graph
 
@@ -36,6 +39,27 @@ def test_graph_has_the_seven_nodes() -> None:
     text = build_graph().get_graph().draw_mermaid()
     for node in NODES:
         assert node in text
+
+
+def test_a_graph_with_no_run_says_what_to_do_instead_of_failing_in_a_node() -> None:
+    with pytest.raises(RunStateError, match=r"no run to work on.*LabelGraph\(\.\.\.\)\.graph"):
+        build_graph().invoke({}, {"recursion_limit": 10})
+
+
+def test_a_runs_graph_works_on_a_fresh_thread_without_context(tmp_path, pool):
+    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=11),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 6, "batch_size": 5, "stopping": []})
+    lg.add_pool(pool, label_column="label")
+    out = lg.graph.invoke({}, {"configurable": {"thread_id": "fresh"}, "recursion_limit": 60})
+    assert out["stop_reason"] == "budget exhausted: labels"
+    assert len(lg.context.ledger.all_labels()) == 11
+    last = lg.context.ledger.last_round()
+    again = lg.graph.invoke({}, {"configurable": {"thread_id": "another"},
+                                 "recursion_limit": 60})
+    assert again["round"] >= last  # a new thread goes on counting from the ledger
+    assert len(lg.context.ledger.all_labels()) == 11  # and buys nothing past the budget
+    lg.close()
 
 
 def test_every_agent_runs_and_the_supervisor_queries_synthesizes_and_stops(tmp_path, pool):

@@ -10,6 +10,7 @@ with an error message; the run never crashes. The loop ends with a structured an
 
 from __future__ import annotations
 
+import contextvars
 import json
 import threading
 from collections import Counter
@@ -66,7 +67,10 @@ def _bounded(tool: BaseTool, args: dict[str, Any], seconds: float) -> str:
         except Exception as exc:  # a failing tool answers with its error
             box["error"] = f"{type(exc).__name__}: {exc}"
 
-    worker = threading.Thread(target=work, daemon=True, name=f"tool:{tool.name}")
+    # the caller's context goes along, so the call stays a child of the agent's run for
+    # callbacks and tracing (LangSmith) instead of a trace of its own
+    worker = threading.Thread(target=contextvars.copy_context().run, args=(work,),
+                              daemon=True, name=f"tool:{tool.name}")
     worker.start()
     worker.join(seconds)
     if worker.is_alive():

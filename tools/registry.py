@@ -104,11 +104,15 @@ class ToolRegistry:
     def __init__(self, tools: Mapping[str, Sequence[ToolLike]] | Sequence[ToolLike] | None = None,
                  *, plugins: bool = True, mcp: Mapping[str, Any] | None = None) -> None:
         self._tools: dict[str, dict[str, tuple[BaseTool, str]]] = {}
+        self._mcp: Any = None  # the run's live MCP sessions (labelgraph.tools.mcp)
         if mcp:  # the tools of the MCP servers the run's configuration names
             from labelgraph.tools.mcp import load_mcp_tools, mcp_origin
 
-            for server, t in load_mcp_tools(mcp):
-                for agent in _check_agents(mcp[server].agents):
+            for server in mcp:  # a bad agent name fails before any server starts
+                _check_agents(mcp[server].agents)
+            self._mcp, served = load_mcp_tools(mcp)
+            for server, t in served:
+                for agent in mcp[server].agents:
                     self._add(agent, t, mcp_origin(server))
         if plugins:  # installed packages add their tools by themselves
             for entry in registry.entries("tools"):
@@ -146,6 +150,11 @@ class ToolRegistry:
         """Every tool ``agent`` may call: its own and those for all agents."""
         return [t for t, _ in (*self._tools.get(ALL, {}).values(),
                                *self._tools.get(agent, {}).values())]
+
+    def close(self) -> None:
+        """End the run's MCP servers (they start again only with a new registry)."""
+        if self._mcp is not None:
+            self._mcp.close()
 
     def specs(self) -> list[ToolSpec]:
         """Every (agent, tool, origin) of the run."""
