@@ -3,7 +3,8 @@
 The public names below load on first use, so ``import labelgraph`` (and ``labelgraph
 --help``) stay fast: LangGraph, Chroma and scikit-learn are imported only when a run needs
 them. The extension Protocols — what a plug-in implements — are listed here too:
-:class:`Strategy`, :class:`StoppingCriterion`, :class:`Policy`, :class:`Annotator`.
+:class:`Strategy`, :class:`StoppingCriterion`, :class:`Policy`, :class:`Annotator`; and
+:class:`RunContext`, the run as an annotator or a tool sees it (never the graph).
 """
 
 from __future__ import annotations
@@ -34,14 +35,15 @@ _PUBLIC: dict[str, str] = {
     "Policy": "labelgraph.policies",
     "Signals": "labelgraph.policies",
     "Annotator": "labelgraph.annotators",
+    "RunContext": "labelgraph.runtime",
     "register": "labelgraph.registry",
     "tool": "labelgraph.tools.registry",
 }
 
 __all__ = ["Annotator", "Budget", "BudgetExhausted", "Decision", "InputError", "LabelGraph",
            "LabelGraphError", "ModelNotInstalledError", "Policy", "Proposal", "RunConfig",
-           "RunResult", "RunStateError", "Signals", "StoppingCriterion", "Strategy", "Task",
-           "register", "tool"]
+           "RunContext", "RunResult", "RunStateError", "Signals", "StoppingCriterion",
+           "Strategy", "Task", "register", "tool"]
 
 if TYPE_CHECKING:
     from labelgraph.annotators import Annotator
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     )
     from labelgraph.policies import Policy, Signals
     from labelgraph.registry import register
+    from labelgraph.runtime import RunContext
     from labelgraph.stopping import StoppingCriterion
     from labelgraph.strategies import Strategy
     from labelgraph.tools.registry import tool

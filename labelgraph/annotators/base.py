@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from labelgraph.trust import Signals
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["Annotator", "Answer", "Finish", "Writer"]
@@ -33,13 +33,15 @@ class Answer:
 
 @runtime_checkable
 class Annotator(Protocol):
-    """Labels a batch of candidates; one :class:`Answer` per item, in order."""
+    """Labels a batch of candidates; one :class:`Answer` per item, in order. ``ctx`` is the
+    run it works for, as the narrow :class:`~labelgraph.runtime.RunContext` (an annotator
+    never needs the graph)."""
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         """Label ``items``; ``write`` (the graph's stream writer) receives progress events."""
         ...
 
 
-
+#: What completes answer ``n`` of a batch before it is recorded (evidence, calibration).
 Finish = Callable[[int, Answer], Answer]

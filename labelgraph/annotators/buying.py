@@ -16,13 +16,13 @@ from labelgraph.memory.ledger import LabelRow
 from labelgraph.trust import Signals
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["buy_known_labels", "buy_label", "label_price"]
 
 
-def label_price(ctx: Context, source: str) -> float:
+def label_price(ctx: RunContext, source: str) -> float:
     """The configured price of one label from ``source`` (USD, beside any token cost)."""
     return float(ctx.config.label_prices.get(source, 0.0))
 
@@ -49,7 +49,7 @@ def _label_row(item: Candidate, answer: Answer, round_: int, price: float,
         signals=json.dumps(answer.signals.as_dict()) if answer.signals else None)
 
 
-def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
+def buy_label(ctx: RunContext, item: Candidate, source: str, round_: int,
               get: Callable[[], Answer], llm: MeteredLLM | None = None,
               price: float | None = None,
               finish: Callable[[Answer], Answer] | None = None) -> Answer:
@@ -88,7 +88,7 @@ def buy_label(ctx: Context, item: Candidate, source: str, round_: int,
         return Answer(None, source, None, f"provider: {exc}")
 
 
-def buy_known_labels(ctx: Context, items: Sequence[Candidate], answers: Sequence[Answer],
+def buy_known_labels(ctx: RunContext, items: Sequence[Candidate], answers: Sequence[Answer],
                      source: str, round_: int) -> list[Answer]:
     """Labels known without asking anyone (the oracle's gold), bought for a whole batch at
     once with :func:`buy_label`'s guarantees: what the ledger holds is replayed, the rest is

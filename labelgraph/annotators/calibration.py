@@ -20,7 +20,7 @@ from labelgraph.trust import (
 )
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
 
 __all__ = ["calibrating", "calibration_report", "confirmed", "fit_calibrator", "self_calibrating"]
 
@@ -35,7 +35,7 @@ def confirmed(rows: Sequence[LabelRow], source: str) -> list[tuple[LabelRow, Sig
             and r.item_id in truth and r.signals]
 
 
-def fit_calibrator(ctx: Context, source: str = "llm", *, top: bool = False,
+def fit_calibrator(ctx: RunContext, source: str = "llm", *, top: bool = False,
                    rows: Sequence[LabelRow] | None = None) -> Calibrator:
     """The run's calibrator for ``source``, fitted on every label of it that a person or the
     oracle also labeled.
@@ -81,7 +81,7 @@ def _rounded(value: float | None) -> float | None:
     return None if value is None else round(value, 4)
 
 
-def calibrating(ctx: Context, evidence: Evidence, calibrator: Calibrator) -> Finish:
+def calibrating(ctx: RunContext, evidence: Evidence, calibrator: Calibrator) -> Finish:
     """What completes answer ``n`` of a batch before it is recorded: the run's evidence
     added to its signals, and its confidence calibrated."""
     labels = list(ctx.task.labels)
@@ -93,7 +93,7 @@ def calibrating(ctx: Context, evidence: Evidence, calibrator: Calibrator) -> Fin
     return finish
 
 
-def self_calibrating(ctx: Context, items: Sequence[Any], source: str) -> Finish:
+def self_calibrating(ctx: RunContext, items: Sequence[Any], source: str) -> Finish:
     """The finish of an annotator used alone: the evidence for ``items`` and the run's
     calibrator for ``source``."""
     return calibrating(ctx, gather_evidence(ctx, items), fit_calibrator(ctx, source))

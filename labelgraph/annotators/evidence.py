@@ -13,7 +13,7 @@ from labelgraph.student import proba_in_order
 from labelgraph.trust import Signals
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
 
 __all__ = ["Evidence", "gather_evidence"]
 
@@ -54,7 +54,8 @@ class Evidence:
         return Signals(student=top["student_top"], neighbours=top["neighbours_top"])
 
 
-def gather_evidence(ctx: Context, items: Sequence[Any], emb: np.ndarray | None = None) -> Evidence:
+def gather_evidence(ctx: RunContext, items: Sequence[Any],
+                    emb: np.ndarray | None = None) -> Evidence:
     """The student's probabilities and neighbour label shares (``knn`` nearest accepted
     labels) for ``items``."""
     if not items:

@@ -17,7 +17,7 @@ from labelgraph.trust import Signals
 from labelgraph.types import content_id
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["OracleAnnotator", "SimulatedAnnotator"]
@@ -29,7 +29,7 @@ class OracleAnnotator:
     def get_config(self) -> dict[str, Any]:
         return {}
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         pool = ctx.store.pool()
         answers = []
@@ -82,11 +82,11 @@ class SimulatedAnnotator:
         return Answer(label, self.source, confidence, "simulated",
                       Signals(llm=confidence))
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         return self.raw(items, ctx, round_, write, self_calibrating(ctx, items, self.source))
 
-    def raw(self, items: list[Candidate], ctx: Context, round_: int,
+    def raw(self, items: list[Candidate], ctx: RunContext, round_: int,
             write: Writer | None = None, finish: Finish | None = None) -> list[Answer]:
         """Labels bought and recorded, each completed by ``finish(n, answer)`` first."""
         pool = ctx.store.pool()

@@ -11,7 +11,7 @@ from labelgraph.annotators.buying import buy_label
 from labelgraph.events import LabelRequest
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["HumanAnnotator"]
@@ -27,7 +27,7 @@ class HumanAnnotator:
     def get_config(self) -> dict[str, Any]:
         return {}
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None,
                  suggestions: list[Answer] | None = None) -> list[Answer]:
         known = ctx.ledger.labels_for([i["id"] for i in items])

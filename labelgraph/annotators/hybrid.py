@@ -26,7 +26,7 @@ from labelgraph.trust import (
 )
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["HybridAnnotator"]
@@ -97,7 +97,7 @@ class HybridAnnotator:
     def _first_source(self) -> str:
         return getattr(self._first, "source", "llm")
 
-    def threshold_for(self, ctx: Context, calibrator: Calibrator, items_left: int,
+    def threshold_for(self, ctx: RunContext, calibrator: Calibrator, items_left: int,
                       rows: Sequence[LabelRow]) -> float:
         """The routing threshold: set by hand, or the confidence under which the share of
         items the budget can send on falls (recent calibrated confidences in ``rows``)."""
@@ -121,7 +121,7 @@ class HybridAnnotator:
         # spot checks go to the person as well: the threshold sends on the rest of the share
         return default_threshold(conf, share - ctx.config.spot_check * (1 - share))
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         if not items:
             return []

@@ -24,7 +24,7 @@ from labelgraph.trust import (
 )
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
 __all__ = ["LLMAnnotator", "tell_missing"]
@@ -66,11 +66,11 @@ class LLMAnnotator:
             config.update(llm=self.llm, source=self.source)
         return config
 
-    def few_shot(self, ctx: Context) -> bool:
+    def few_shot(self, ctx: RunContext) -> bool:
         """True when its labels lean on demonstrations (so a hybrid waits for a few)."""
         return (ctx.config.n_shots if self.n_shots is None else self.n_shots) > 0
 
-    def model(self, ctx: Context) -> MeteredLLM | None:
+    def model(self, ctx: RunContext) -> MeteredLLM | None:
         """The metered model this annotator asks: the run's, or its own behind the run's
         ledger and meter."""
         if self.llm is None:
@@ -84,7 +84,7 @@ class LLMAnnotator:
                                        backoff=ctx.config.retry_backoff)
         return self._metered
 
-    def demonstrations(self, ctx: Context, items: list[Candidate]) -> list[list[Any]]:
+    def demonstrations(self, ctx: RunContext, items: list[Candidate]) -> list[list[Any]]:
         """The nearest labeled neighbours of each item, balanced across labels: unbalanced
         demonstrations pull a small model toward the majority label. Most similar last."""
         k = ctx.config.n_shots if self.n_shots is None else self.n_shots
@@ -99,7 +99,7 @@ class LLMAnnotator:
                     row.extend(hits)
         return [[ex for ex, _ in sorted(row, key=lambda hit: hit[1])] for row in rows]
 
-    def _scored(self, ctx: Context, llm: MeteredLLM, shots: list[tuple[str, str]], text: str,
+    def _scored(self, ctx: RunContext, llm: MeteredLLM, shots: list[tuple[str, str]], text: str,
                 notes: list[str], round_: int) -> dict[str, float]:
         labels = list(ctx.task.labels)
         probs = llm.score_labels("annotator", few_shot_prompt(ctx.task, shots, text, notes),
@@ -111,7 +111,7 @@ class LLMAnnotator:
             probs = contextual_calibration(probs, prior)
         return probs
 
-    def _label_one(self, ctx: Context, item: Candidate, demos: list[Any],
+    def _label_one(self, ctx: RunContext, item: Candidate, demos: list[Any],
                    round_: int) -> Answer:
         llm = self.model(ctx)
         source = self.source
@@ -170,13 +170,13 @@ class LLMAnnotator:
         return Answer(label, source, stated,
                       signals=Signals(verbal=stated, agreement=vote_agreement(votes)))
 
-    def annotate(self, items: list[Candidate], ctx: Context, round_: int,
+    def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:
         if not items:
             return []
         return self.raw(items, ctx, round_, write, self_calibrating(ctx, items, self.source))
 
-    def raw(self, items: list[Candidate], ctx: Context, round_: int,
+    def raw(self, items: list[Candidate], ctx: RunContext, round_: int,
             write: Writer | None = None, finish: Finish | None = None) -> list[Answer]:
         """Labels bought and recorded, each completed by ``finish(n, answer)`` first."""
         if not items:
