@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.capabilities import USES_TOOLS, capability
 from labelgraph.events import Decided
 from labelgraph.graph.state import (
     idle_rounds_of,
@@ -96,7 +97,7 @@ def decide(ctx: Context, signals: Signals, steering: Steering,
         # a person's request overrides the optional stopping criteria, never the budget
         criteria = tuple((n, c) for n, c in ctx.criteria if n in GUARDRAIL_CRITERIA)
         return guard(proposed, signals, ctx.config, ctx.task.labels, criteria, ctx.strategies)
-    if getattr(ctx.policy, "uses_tools", False) and ctx.llm is not None and \
+    if capability(ctx.policy, USES_TOOLS) and ctx.llm is not None and \
             calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
         tools = [*builtin_tools(ctx, "supervisor", metrics),
                  *ctx.tools.for_agent("supervisor")]

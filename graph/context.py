@@ -18,6 +18,7 @@ import numpy as np
 
 from labelgraph.annotators import Annotator
 from labelgraph.budget import BudgetMeter
+from labelgraph.capabilities import USES_TOOLS, capability
 from labelgraph.config import RunConfig
 from labelgraph.llm import MeteredLLM
 from labelgraph.memory.examples import ExampleMemory
@@ -97,7 +98,7 @@ class Context:
             return f" (tools: {', '.join(names)})" if names else ""
 
         policy = type(self.policy).__name__
-        if getattr(self.policy, "uses_tools", False) and agentic:
+        if capability(self.policy, USES_TOOLS) and agentic:
             supervisor = "tool-calling LLM agent" + tools_of("supervisor", True)
         elif policy == "LLMPolicy":
             supervisor = "LLM policy (structured decision, no tools)"
@@ -105,7 +106,7 @@ class Context:
             supervisor = f"rules ({policy})"
         annotator = type(self.annotator).__name__
         user = self.tools.for_agent("annotator")
-        if annotator in {"LLMAnnotator", "HybridAnnotator"} and agentic and user:
+        if capability(self.annotator, USES_TOOLS) and agentic and user:
             annotator += ": tool-calling LLM agent" + tools_of("annotator", True)
         elif user:
             annotator += ": tools as deterministic hooks (notes in the prompt)" + \

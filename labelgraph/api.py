@@ -18,9 +18,10 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from labelgraph.annotators import calibration_report
+from labelgraph.annotators import NEEDS_RUN_LLM, calibration_report
 from labelgraph.assets import atomic_write_text, embedding_cache_root
 from labelgraph.budget import BudgetMeter, price_for
+from labelgraph.capabilities import capability
 from labelgraph.config import RunConfig, make_config
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, PauseRequested, RunStateError
@@ -320,7 +321,7 @@ class LabelGraph:
                 self._context = self._watcher_context(embedding, annotator, tools, criteria)
                 return self._context
             kind = _named("annotators", annotator).get("name")
-            if chat is None and getattr(annotator, "needs_run_llm", kind in {"llm", "hybrid"}):
+            if chat is None and capability(annotator, NEEDS_RUN_LLM):
                 raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
                                  "annotator='oracle' or 'human'")
             if self.policy == "llm" and not capable_of_decisions(chat):

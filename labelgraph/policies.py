@@ -86,7 +86,13 @@ class Signals:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Chooses the next round's action from the signals."""
+    """Chooses the next round's action from the signals.
+
+    Optional capability (:mod:`labelgraph.capabilities`; the value assumed without it):
+    ``uses_tools`` (False): when the run's chat model calls tools, the supervisor hands
+    ``decide`` the supervisor's tools as ``tools=`` and it may inspect the run with them
+    before deciding (:data:`~labelgraph.capabilities.USES_TOOLS`).
+    """
 
     def decide(self, signals: Signals, config: RunConfig) -> Decision:
         """The decision for this round; the guardrails may still override it."""

@@ -7,13 +7,22 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from labelgraph.annotators.base import Annotator, Answer, Writer
+from labelgraph.annotators.base import (
+    FEW_SHOT,
+    NEEDS_RUN_LLM,
+    RAW,
+    SOURCE,
+    Annotator,
+    Answer,
+    Writer,
+)
 from labelgraph.annotators.buying import label_price
 from labelgraph.annotators.calibration import calibrating, fit_calibrator
 from labelgraph.annotators.evidence import gather_evidence
 from labelgraph.annotators.gold import OracleAnnotator
 from labelgraph.annotators.human import HumanAnnotator
 from labelgraph.annotators.llm import LLMAnnotator
+from labelgraph.capabilities import USES_TOOLS, capability
 from labelgraph.errors import InputError
 from labelgraph.memory.ledger import LabelRow
 from labelgraph.trust import (
@@ -69,7 +78,12 @@ class HybridAnnotator:
     @property
     def needs_run_llm(self) -> bool:
         """True when its first source is the run's model."""
-        return bool(getattr(self._first, "needs_run_llm", False))
+        return bool(capability(self._first, NEEDS_RUN_LLM))
+
+    @property
+    def uses_tools(self) -> bool:
+        """True when its first source can run as a tool-calling agent."""
+        return bool(capability(self._first, USES_TOOLS))
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = {"human": self.human, "threshold": self.threshold,
@@ -95,7 +109,7 @@ class HybridAnnotator:
         return self._strong
 
     def _first_source(self) -> str:
-        return getattr(self._first, "source", "llm")
+        return str(capability(self._first, SOURCE))
 
     def threshold_for(self, ctx: RunContext, calibrator: Calibrator, items_left: int,
                       rows: Sequence[LabelRow]) -> float:
@@ -135,8 +149,8 @@ class HybridAnnotator:
                                        rows)
         out: list[Answer] = [Answer(None, source, None, "too few demonstrations")] * n
         go_on = {k: "too few demonstrations" for k in range(n)}
-        few_shot = getattr(self._first, "few_shot", lambda _ctx: False)(ctx)
-        if not few_shot or len(ctx.memory) >= self.min_demos:
+        few_shot = capability(self._first, FEW_SHOT)
+        if few_shot is None or not few_shot(ctx) or len(ctx.memory) >= self.min_demos:
             # Decide before buying: skip a label the evidence says will be overruled.
             pre = fit_calibrator(ctx, source, top=True, rows=rows)
             p_right = pre.predict([evidence.before_buying(k) for k in range(n)]) \
@@ -149,10 +163,10 @@ class HybridAnnotator:
             go_on = {k: f"expected to be overruled (P(kept)={float(p_right[k]):.2f}): not "
                         f"bought" for k in range(n) if k not in set(buy)}
             sub = [items[k] for k in buy]
-            answers = self._first.raw(sub, ctx, round_, write,
-                                      calibrating(ctx, evidence.subset(buy), calibrator)) \
-                if hasattr(self._first, "raw") else \
-                self._first.annotate(sub, ctx, round_, write)
+            raw = capability(self._first, RAW)
+            answers = raw(sub, ctx, round_, write,
+                          calibrating(ctx, evidence.subset(buy), calibrator)) \
+                if raw is not None else self._first.annotate(sub, ctx, round_, write)
             spot = ctx.rng(round_, 11).random(n) < ctx.config.spot_check
             for k, answer in zip(buy, answers, strict=True):
                 out[k] = answer

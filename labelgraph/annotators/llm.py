@@ -49,6 +49,9 @@ class LLMAnnotator:
     over 1 each label is voted over several demonstration sets. Every answer's confidence
     is calibrated on confirmed labels."""
 
+    #: with annotator tools and a chat model that calls them, it labels as a tool-calling agent
+    uses_tools = True
+
     def __init__(self, n_shots: int | None = None, llm: Any = None, source: str = "llm") -> None:
         self.n_shots = n_shots
         self.llm = llm  # None: the run's model; a spec or chat model: this one (a stronger one)
