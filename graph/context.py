@@ -27,7 +27,7 @@ from labelgraph.memory.store import RunStore
 from labelgraph.policies import Policy
 from labelgraph.registry import registry
 from labelgraph.stopping import StoppingCriterion
-from labelgraph.strategies import Strategy
+from labelgraph.strategies import PLAYS_ARMS, SHORTLIST, Strategy
 from labelgraph.tools.registry import ToolRegistry
 from labelgraph.types import Task
 
@@ -120,11 +120,12 @@ class Context:
             "tool-calling LLM agent" + tools_of("generator", True) if agentic else \
             "LLM (structured list)"
         strategy = self.config.strategy
+        piece = self.strategy(strategy)
         selector = f"strategy {strategy!r} (pure)"
-        if strategy == "llm":
+        if capability(piece, SHORTLIST) is not None:
             selector = "LLM picks from a shortlist" if chat is not None and \
-                not self.llm.local else "strategy 'llm': margin (no chat model to pick)"  # type: ignore[union-attr]
-        elif strategy == "bandit":
+                not self.llm.local else f"strategy {strategy!r}: margin (no chat model to pick)"  # type: ignore[union-attr]
+        elif capability(piece, PLAYS_ARMS):
             selector = f"bandit over {', '.join(self.config.bandit_arms)} (pure)"
         return {"supervisor": supervisor, "annotator": annotator, "generator": generator,
                 "verifier": verifier, "selector": selector, "learner": "student refit (pure)"}

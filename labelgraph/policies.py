@@ -13,8 +13,10 @@ from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from labelgraph.capabilities import capability
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.prompts import supervisor_messages
+from labelgraph.registry import registry
 from labelgraph.stopping import (
     AGENT_PROPOSALS,
     StoppingCriterion,
@@ -22,6 +24,7 @@ from labelgraph.stopping import (
     stop_grounds,
     votes,
 )
+from labelgraph.strategies import COLD_START, PLAYS_ARMS
 from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.types import Budget, Decision, Proposal
 
@@ -34,8 +37,6 @@ if TYPE_CHECKING:
 __all__ = ["HISTORY_FIELDS", "QUALITY_AGENTS", "LLMPolicy", "Policy", "RulePolicy", "Signals",
            "choose_arm", "failed_synthesis", "guard", "proposing"]
 
-COLD_START = "cold_start"
-BANDIT = "bandit"
 #: The learner's per-round figures in :attr:`Signals.history` (the stopping criteria and
 #: the bandit read them).
 HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
@@ -393,6 +394,12 @@ def _changed(decision: Decision, signals: Signals) -> tuple[str, str | None]:
     return action, None
 
 
+def _plays_arms(name: str) -> bool:
+    """Is the registered strategy ``name`` a stand-in for an arm chosen each round (the
+    bandit)? Read from the strategy itself (:data:`~labelgraph.strategies.PLAYS_ARMS`)."""
+    return bool(capability(registry.create("strategies", name), PLAYS_ARMS))
+
+
 def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Sequence[str],
           criteria: Sequence[tuple[str, StoppingCriterion]],
           strategies: Collection[str]) -> Decision:
@@ -434,8 +441,8 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
     if why is not None:
         now = Decision(action=action, strategy=strategy, target_labels=targets)
         reason = f"guardrail: {why}, so {_what(now)} instead of {_what(decision)}"
-    if strategy == BANDIT and action == "query" and not cold:
-        arms = [arm for arm in config.bandit_arms if arm in strategies and arm != BANDIT]
+    if action == "query" and not cold and _plays_arms(strategy):
+        arms = [arm for arm in config.bandit_arms if arm in strategies and not _plays_arms(arm)]
         if arms:
             strategy, why_arm = choose_arm(signals.history, arms, signals.round,
                                            reward=config.bandit_reward)
