@@ -23,6 +23,7 @@ from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import capable_of_decisions
 from labelgraph.prompts import SelectionAnswer, one_line, selection_messages
 from labelgraph.proposals import selector_proposal
+from labelgraph.registry import registry
 from labelgraph.strategies import BASELINE, COLD_START, EXCERPT, SHORTLIST, Strategy
 from labelgraph.types import Candidate
 
@@ -41,14 +42,14 @@ def _rows(state: State, ctx: Context, name: str, n: int, labeled: np.ndarray,
         if seed and len(seed) < n:  # a batch larger than the seed: more diverse items
             taken = labeled.copy()
             taken[seed] = True
-            more = ctx.strategy(COLD_START).select(None, pool.embeddings, taken, n - len(seed),
-                                                   ctx.rng(round_, 1))
+            more = registry.create("strategies", COLD_START).select(
+                None, pool.embeddings, taken, n - len(seed), ctx.rng(round_, 1))
             return np.concatenate([np.asarray(seed, dtype=np.int64), more])
         if seed:
             return np.asarray(seed, dtype=np.int64)
-    strategy = ctx.strategy(name)
+    strategy = registry.create("strategies", name)
     if strategy.needs_model and probs is None:
-        strategy = ctx.strategy(COLD_START)
+        strategy = registry.create("strategies", COLD_START)
     return strategy.select(probs, pool.embeddings, labeled, n, ctx.rng(round_, 1))
 
 
@@ -149,7 +150,7 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     why: dict[int, str] = {}
     note = ""
     used = name
-    strategy = ctx.strategy(name) if name != COLD_START else None
+    strategy = registry.create("strategies", name) if name != COLD_START else None
     if capability(strategy, SHORTLIST) is not None and probs is not None:
         chosen, why, note, used = llm_rows(ctx, strategy, probs, labeled, n, round_)
     else:

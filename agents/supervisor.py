@@ -96,7 +96,8 @@ def decide(ctx: Context, signals: Signals, steering: Steering,
             return proposed
         # a person's request overrides the optional stopping criteria, never the budget
         criteria = tuple((n, c) for n, c in ctx.criteria if n in GUARDRAIL_CRITERIA)
-        return guard(proposed, signals, ctx.config, ctx.task.labels, criteria, ctx.strategies)
+        return guard(proposed, signals, ctx.config, ctx.task.labels, criteria,
+                     registry.names("strategies"))
     if capability(ctx.policy, USES_TOOLS) and ctx.llm is not None and \
             calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
         tools = [*builtin_tools(ctx, "supervisor", metrics),
@@ -105,7 +106,7 @@ def decide(ctx: Context, signals: Signals, steering: Steering,
     else:
         proposed = ctx.policy.decide(signals, ctx.config)
     decision = guard(proposed, signals, ctx.config, ctx.task.labels, ctx.criteria,
-                     ctx.strategies)
+                     registry.names("strategies"))
     if steering.news and decision.action != "stop":
         decision = decision.model_copy(update={
             "followed": [*decision.followed, "human"],

@@ -28,6 +28,7 @@ from labelgraph.errors import InputError, PauseRequested, RunStateError
 from labelgraph.events import Continued, MemoryRepaired, NotContinued, Paused, PoolChecked
 from labelgraph.graph.builder import NODES, build_graph, recursion_limit
 from labelgraph.graph.context import Context
+from labelgraph.graph.modes import agent_modes
 from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
@@ -357,7 +358,7 @@ class LabelGraph:
                                            self._make_policy(metered), tools, criteria,
                                            metered)
             atomic_write_text(self.paths.agents,
-                              json.dumps(self._context.agent_modes(), indent=2))
+                              json.dumps(agent_modes(self._context), indent=2))
         return self._context
 
     def _watcher_context(self, embedding: Any, annotator: Any, tools: ToolRegistry,
@@ -598,7 +599,8 @@ class LabelGraph:
             raise RunStateError("a read-only run cannot be steered")
         ctx = self.context
         optional = [n for n in registry.names("stopping") if n not in GUARDRAIL_CRITERIA]
-        change = Steering.check(change, self.task.labels, ctx.strategies, optional)
+        change = Steering.check(change, self.task.labels, registry.names("strategies"),
+                                optional)
         settings = {k: v for k, v in change.items() if k in STEERABLE}
         config = make_config({**ctx.config.model_dump(), **settings})  # checks the values
         state = self.graph.get_state(self.config_dict)
@@ -669,6 +671,10 @@ class LabelGraph:
                          stop_reason=values.get("stop_reason"), pending=self.pending(),
                          run_dir=self.run_dir, decisions=ctx.ledger.decisions(),
                          timings=self.timings())
+
+    def agent_modes(self) -> dict[str, str]:
+        """How each agent works in this run, in words (also written to ``agents.json``)."""
+        return agent_modes(self.context)
 
     def timings(self) -> pd.DataFrame:
         """Wall seconds each graph node took, one row per node (in graph order) and one

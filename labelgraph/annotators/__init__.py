@@ -21,12 +21,15 @@ from __future__ import annotations
 from labelgraph.annotators.base import (
     FEW_SHOT,
     NEEDS_RUN_LLM,
+    PERSON,
     RAW,
     SOURCE,
+    STRONGER,
     Annotator,
     Answer,
     Finish,
     Writer,
+    annotator_sources,
 )
 from labelgraph.annotators.buying import buy_known_labels, buy_label, label_price
 from labelgraph.annotators.calibration import (
@@ -42,8 +45,8 @@ from labelgraph.annotators.human import HumanAnnotator
 from labelgraph.annotators.hybrid import HybridAnnotator
 from labelgraph.annotators.llm import LLMAnnotator, tell_missing
 
-__all__ = ["FEW_SHOT", "NEEDS_RUN_LLM", "RAW", "SOURCE", "Annotator", "Answer", "Evidence",
-           "Finish", "HumanAnnotator", "HybridAnnotator", "LLMAnnotator", "OracleAnnotator",
-           "SimulatedAnnotator", "Writer", "buy_known_labels", "buy_label", "calibrating",
-           "calibration_report", "confirmed", "fit_calibrator", "gather_evidence", "label_price",
-           "self_calibrating", "tell_missing"]
+__all__ = ["FEW_SHOT", "NEEDS_RUN_LLM", "PERSON", "RAW", "SOURCE", "STRONGER", "Annotator",
+           "Answer", "Evidence", "Finish", "HumanAnnotator", "HybridAnnotator", "LLMAnnotator",
+           "OracleAnnotator", "SimulatedAnnotator", "Writer", "annotator_sources",
+           "buy_known_labels", "buy_label", "calibrating", "calibration_report", "confirmed",
+           "fit_calibrator", "gather_evidence", "label_price", "self_calibrating", "tell_missing"]

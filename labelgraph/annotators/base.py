@@ -7,14 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from labelgraph.capabilities import Capability
+from labelgraph.capabilities import Capability, capability
 from labelgraph.trust import Signals
 
 if TYPE_CHECKING:
     from labelgraph.runtime import RunContext
     from labelgraph.types import Candidate
 
-__all__ = ["FEW_SHOT", "NEEDS_RUN_LLM", "RAW", "SOURCE", "Annotator", "Answer", "Finish", "Writer"]
+__all__ = ["FEW_SHOT", "NEEDS_RUN_LLM", "PERSON", "RAW", "SOURCE", "STRONGER", "Annotator",
+           "Answer", "Finish", "Writer", "annotator_sources"]
 
 
 Writer = Callable[[Any], None]
@@ -49,7 +50,10 @@ class Annotator(Protocol):
       memory, so a hybrid waits for a few before asking it (:data:`FEW_SHOT`);
     - ``raw(items, ctx, round_, write, finish)`` (absent: ``annotate`` is used): labels
       bought and recorded, each completed by ``finish(n, answer)`` first, so a hybrid can
-      add its evidence and calibrate before anything is written (:data:`RAW`).
+      add its evidence and calibrate before anything is written (:data:`RAW`);
+    - ``person`` and ``stronger`` (None): who can be asked again about a doubtful label — a
+      person (or the oracle standing in for one) and a stronger model
+      (:data:`PERSON`, :data:`STRONGER`; read by :func:`annotator_sources`).
     """
 
     def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
@@ -70,6 +74,18 @@ RAW = Capability(
     "raw", None,
     "raw(items, ctx, round_, write, finish) -> answers bought and recorded, each completed by "
     "finish(n, answer) first; absent: a hybrid calls annotate, which calibrates on its own")
+PERSON = Capability(
+    "person", None,
+    "the annotator a doubtful label can go back to: a person, or the oracle standing in for "
+    "one (a person's or the oracle's own annotator is its own person)")
+STRONGER = Capability(
+    "stronger", None, "the annotator of a stronger model a doubtful label can go to")
+
+
+def annotator_sources(annotator: Any) -> tuple[Annotator | None, Annotator | None]:
+    """Who can be asked again about a doubtful label: a person (or the oracle standing in
+    for one) and a stronger model, each None when the run's annotator has none."""
+    return capability(annotator, PERSON), capability(annotator, STRONGER)
 
 
 #: What completes answer ``n`` of a batch before it is recorded (evidence, calibration).

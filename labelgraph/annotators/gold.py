@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from labelgraph.annotators.base import Answer, Finish, Writer
+from labelgraph.annotators.base import Annotator, Answer, Finish, Writer
 from labelgraph.annotators.buying import buy_known_labels, buy_label
 from labelgraph.annotators.calibration import self_calibrating
 from labelgraph.errors import InputError
@@ -25,6 +25,11 @@ __all__ = ["OracleAnnotator", "SimulatedAnnotator"]
 
 class OracleAnnotator:
     """Gold labels from the pool, for simulations and benchmarks; abstains on synthetic items."""
+
+    @property
+    def person(self) -> Annotator:
+        """A doubtful label goes back to the oracle: this annotator itself."""
+        return self
 
     def get_config(self) -> dict[str, Any]:
         return {}

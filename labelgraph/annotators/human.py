@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.types import interrupt
 
-from labelgraph.annotators.base import Answer, Writer
+from labelgraph.annotators.base import Annotator, Answer, Writer
 from labelgraph.annotators.buying import buy_label
 from labelgraph.events import LabelRequest
 
@@ -23,6 +23,11 @@ class HumanAnnotator:
     Resume with ``Command(resume={item_id: label, ...})``; a missing or ``None`` answer
     skips the item, an answer outside the label set is rejected by the verifier.
     """
+
+    @property
+    def person(self) -> Annotator:
+        """A doubtful label goes back to a person: this annotator itself."""
+        return self
 
     def get_config(self) -> dict[str, Any]:
         return {}
