@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import round_of
 from labelgraph.events import PoolLoaded, progress_writer
-from labelgraph.graph.state import round_of
 from labelgraph.registry import registry
 from labelgraph.strategies import COLD_START
 from labelgraph.types import LabeledItem

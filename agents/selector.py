@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import decision_of, round_of
 from labelgraph.capabilities import capability
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Selected
-from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import capable_of_decisions
 from labelgraph.prompts import SelectionAnswer, one_line, selection_messages
 from labelgraph.proposals import selector_proposal

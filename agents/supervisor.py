@@ -16,14 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import idle_rounds_of, proposals_of, round_of, steering_of
 from labelgraph.capabilities import USES_TOOLS, capability
 from labelgraph.events import Decided
-from labelgraph.graph.state import (
-    idle_rounds_of,
-    proposals_of,
-    round_of,
-    steering_of,
-)
 from labelgraph.llm import calls_tools
 from labelgraph.policies import HISTORY_FIELDS, Signals, guard
 from labelgraph.registry import registry
