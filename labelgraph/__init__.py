@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 _PUBLIC: dict[str, str] = {
     # the entry point and its values
     "LabelGraph": "labelgraph.api",
-    "RunResult": "labelgraph.api",
+    "RunResult": "labelgraph.results",
     "Task": "labelgraph.types",
     "Budget": "labelgraph.types",
     "Decision": "labelgraph.types",
@@ -47,7 +47,7 @@ __all__ = ["Annotator", "Budget", "BudgetExhausted", "Decision", "InputError", "
 
 if TYPE_CHECKING:
     from labelgraph.annotators import Annotator
-    from labelgraph.api import LabelGraph, RunResult
+    from labelgraph.api import LabelGraph
     from labelgraph.config import RunConfig
     from labelgraph.errors import (
         BudgetExhausted,
@@ -58,6 +58,7 @@ if TYPE_CHECKING:
     )
     from labelgraph.policies import Policy, Signals
     from labelgraph.registry import register
+    from labelgraph.results import RunResult
     from labelgraph.runtime import RunContext
     from labelgraph.stopping import StoppingCriterion
     from labelgraph.strategies import Strategy
