@@ -10,6 +10,7 @@ them. The extension Protocols — what a plug-in implements — are listed here 
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -33,7 +34,7 @@ _PUBLIC: dict[str, str] = {
     "Strategy": "labelgraph.strategies",
     "StoppingCriterion": "labelgraph.stopping",
     "Policy": "labelgraph.policies",
-    "Signals": "labelgraph.policies",
+    "RoundSignals": "labelgraph.policies",
     "Annotator": "labelgraph.annotators",
     "RunContext": "labelgraph.runtime",
     "register": "labelgraph.registry",
@@ -42,7 +43,7 @@ _PUBLIC: dict[str, str] = {
 
 __all__ = ["Annotator", "Budget", "BudgetExhausted", "Decision", "InputError", "LabelGraph",
            "LabelGraphError", "ModelNotInstalledError", "Policy", "Proposal", "RunConfig",
-           "RunContext", "RunResult", "RunStateError", "Signals", "StoppingCriterion",
+           "RoundSignals", "RunContext", "RunResult", "RunStateError", "StoppingCriterion",
            "Strategy", "Task", "register", "tool"]
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
         ModelNotInstalledError,
         RunStateError,
     )
-    from labelgraph.policies import Policy, Signals
+    from labelgraph.policies import Policy, RoundSignals
     from labelgraph.registry import register
     from labelgraph.results import RunResult
     from labelgraph.runtime import RunContext
@@ -66,7 +67,16 @@ if TYPE_CHECKING:
     from labelgraph.types import Budget, Decision, Proposal, Task
 
 
+#: old public name -> (its module, its new name): still importable, with a DeprecationWarning
+_RENAMED: dict[str, tuple[str, str]] = {"Signals": ("labelgraph.policies", "RoundSignals")}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        module, new = _RENAMED[name]
+        warnings.warn(f"labelgraph.{name} is renamed {new}; the old name will be removed",
+                      DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(module), new)
     module = _PUBLIC.get(name)
     if module is None:
         raise AttributeError(f"module 'labelgraph' has no attribute {name!r}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from labelgraph.capabilities import Capability, capability
-from labelgraph.trust import Signals
+from labelgraph.trust import ConfidenceSignals
 
 if TYPE_CHECKING:
     from labelgraph.runtime import RunContext
@@ -30,7 +30,7 @@ class Answer:
     source: str
     confidence: float | None = None
     note: str | None = None
-    signals: Signals | None = None
+    signals: ConfidenceSignals | None = None
 
 
 @runtime_checkable

@@ -13,7 +13,7 @@ from labelgraph.budget import Spend, buy_once
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.llm import MeteredLLM
 from labelgraph.memory.ledger import LabelRow
-from labelgraph.trust import Signals
+from labelgraph.trust import ConfidenceSignals
 
 if TYPE_CHECKING:
     from labelgraph.runtime import RunContext
@@ -31,7 +31,7 @@ def label_price(ctx: RunContext, source: str) -> float:
 
 def _replayed(row: LabelRow) -> Answer:
     """The answer a ledger row recorded."""
-    signals = Signals.from_dict(json.loads(row.signals)) if row.signals else None
+    signals = ConfidenceSignals.from_dict(json.loads(row.signals)) if row.signals else None
     return Answer(row.label, row.source, row.confidence, row.note, signals)
 
 

@@ -15,7 +15,7 @@ from labelgraph.annotators.evidence import Evidence, gather_evidence
 from labelgraph.memory.ledger import LabelRow
 from labelgraph.trust import (
     Calibrator,
-    Signals,
+    ConfidenceSignals,
     expected_calibration_error,
 )
 
@@ -25,12 +25,13 @@ if TYPE_CHECKING:
 __all__ = ["calibrating", "calibration_report", "confirmed", "fit_calibrator", "self_calibrating"]
 
 
-def confirmed(rows: Sequence[LabelRow], source: str) -> list[tuple[LabelRow, Signals, bool]]:
+def confirmed(rows: Sequence[LabelRow],
+              source: str) -> list[tuple[LabelRow, ConfidenceSignals, bool]]:
     """Labels of ``source`` that a person or the oracle also labeled: each with its signals
     and whether it was right."""
     truth = {r.item_id: r.label for r in rows if r.source in {"human", "oracle"}
              and r.label is not None}
-    return [(r, Signals.from_dict(json.loads(r.signals)), r.label == truth[r.item_id])
+    return [(r, ConfidenceSignals.from_dict(json.loads(r.signals)), r.label == truth[r.item_id])
             for r in rows if r.source == source and r.label is not None
             and r.item_id in truth and r.signals]
 
@@ -55,7 +56,7 @@ def fit_calibrator(ctx: RunContext, source: str = "llm", *, top: bool = False,
              and r.label is not None}
     mine = [r for r in rows if r.source == source and r.label is not None and r.signals]
     return calibrator.fit(
-        [Signals.from_dict(json.loads(r.signals)).before_buying() for r in mine],
+        [ConfidenceSignals.from_dict(json.loads(r.signals)).before_buying() for r in mine],
         [truth.get(r.item_id, r.label) == r.label for r in mine])
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from labelgraph.student import proba_in_order
-from labelgraph.trust import Signals
+from labelgraph.trust import ConfidenceSignals
 
 if TYPE_CHECKING:
     from labelgraph.runtime import RunContext
@@ -27,9 +27,9 @@ class Evidence:
     neighbours: np.ndarray | None
 
     def signals(self, n: int, label: str | None, labels: Sequence[str],
-                base: Signals | None = None) -> Signals:
+                base: ConfidenceSignals | None = None) -> ConfidenceSignals:
         """``base`` completed with the student's and the neighbours' support for ``label``."""
-        base = replace(base or Signals(), **self._top(n))
+        base = replace(base or ConfidenceSignals(), **self._top(n))
         if label not in labels:
             return base
         k = list(labels).index(label)
@@ -48,10 +48,10 @@ class Evidence:
                 "neighbours_top": None if self.neighbours is None
                 else float(self.neighbours[n].max())}
 
-    def before_buying(self, n: int) -> Signals:
+    def before_buying(self, n: int) -> ConfidenceSignals:
         """The evidence for item ``n``'s most likely label, whatever it is."""
         top = self._top(n)
-        return Signals(student=top["student_top"], neighbours=top["neighbours_top"])
+        return ConfidenceSignals(student=top["student_top"], neighbours=top["neighbours_top"])
 
 
 def gather_evidence(ctx: RunContext, items: Sequence[Any],

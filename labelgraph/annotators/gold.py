@@ -13,7 +13,7 @@ from labelgraph.annotators.base import Annotator, Answer, Finish, Writer
 from labelgraph.annotators.buying import buy_known_labels, buy_label
 from labelgraph.annotators.calibration import self_calibrating
 from labelgraph.errors import InputError
-from labelgraph.trust import Signals
+from labelgraph.trust import ConfidenceSignals
 from labelgraph.types import content_id
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class SimulatedAnnotator:
         floor = 1.0 / max(len(labels), 1)
         confidence = floor + (1 - floor) * 0.5 * (1 + math.erf(score / math.sqrt(2)))
         return Answer(label, self.source, confidence, "simulated",
-                      Signals(llm=confidence))
+                      ConfidenceSignals(llm=confidence))
 
     def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:

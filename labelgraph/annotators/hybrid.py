@@ -28,7 +28,7 @@ from labelgraph.memory.ledger import LabelRow
 from labelgraph.trust import (
     SEND_ON_CAP,
     Calibrator,
-    Signals,
+    ConfidenceSignals,
     affordable_share,
     buy_first,
     default_threshold,
@@ -121,7 +121,8 @@ class HybridAnnotator:
             return ctx.config.confidence_threshold
         source = self._first_source()
         recent = [r for r in rows if r.source == source and r.signals][-300:]
-        conf = calibrator.predict([Signals.from_dict(json.loads(r.signals)) for r in recent])
+        conf = calibrator.predict([ConfidenceSignals.from_dict(json.loads(r.signals))
+                                   for r in recent])
         usd_left = None if ctx.meter.budget.usd is None else \
             ctx.meter.budget.usd - ctx.meter.spent.usd
         labels_left = ctx.meter.remaining_labels()

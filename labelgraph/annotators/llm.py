@@ -18,7 +18,7 @@ from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.tools.builtin import builtin_tools
 from labelgraph.tools.hooks import annotator_notes
 from labelgraph.trust import (
-    Signals,
+    ConfidenceSignals,
     contextual_calibration,
     vote_agreement,
 )
@@ -35,7 +35,7 @@ def _voted(runs: list[dict[str, float]], source: str) -> Answer:
     on average, with the sets' vote agreement as a second signal."""
     probs = {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
     label = max(probs, key=probs.get)  # type: ignore[arg-type]
-    return Answer(label, source, probs[label], signals=Signals(
+    return Answer(label, source, probs[label], signals=ConfidenceSignals(
         llm=probs[label], agreement=vote_agreement([max(r, key=r.get) for r in runs])))  # type: ignore[arg-type]
 
 
@@ -136,7 +136,7 @@ class LLMAnnotator:
             if answer is None:
                 return Answer(None, source, None, f"abstained: {reason}")
             return Answer(answer.label.strip(), source, float(answer.confidence),
-                          signals=Signals(verbal=float(answer.confidence)))
+                          signals=ConfidenceSignals(verbal=float(answer.confidence)))
         notes = annotator_notes(user_tools, item["text"], ctx.task.labels)
         if llm.local:
             return _voted([self._scored(ctx, llm, v, item["text"], notes, round_)
@@ -164,14 +164,14 @@ class LLMAnnotator:
                                                   "is not one of the labels")
             label = max(set(votes), key=votes.count)
             return Answer(label, source, None, "a plain-text answer: no confidence",
-                          signals=Signals(agreement=vote_agreement(votes)))
+                          signals=ConfidenceSignals(agreement=vote_agreement(votes)))
         if not answers:
             return Answer(None, source, None, f"abstained: {reason}")
         votes = [a.label.strip() for a in answers]
         label = max(set(votes), key=votes.count)
         stated = float(np.mean([a.confidence for a in answers if a.label.strip() == label]))
         return Answer(label, source, stated,
-                      signals=Signals(verbal=stated, agreement=vote_agreement(votes)))
+                      signals=ConfidenceSignals(verbal=stated, agreement=vote_agreement(votes)))
 
     def annotate(self, items: list[Candidate], ctx: RunContext, round_: int,
                  write: Writer | None = None) -> list[Answer]:

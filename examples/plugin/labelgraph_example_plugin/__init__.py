@@ -17,7 +17,7 @@ from labelgraph.strategies import top_unlabeled
 
 if TYPE_CHECKING:
     from labelgraph.config import RunConfig
-    from labelgraph.policies import Signals
+    from labelgraph.policies import RoundSignals
 
 __all__ = ["AccuracyTarget", "TypicalFirst", "no_shouting"]
 
@@ -51,7 +51,7 @@ class AccuracyTarget:
 
     target: float = 0.9
 
-    def stop(self, signals: Signals, config: RunConfig) -> str | None:
+    def stop(self, signals: RoundSignals, config: RunConfig) -> str | None:
         """A reason to stop when the last round's accuracy is at least the target."""
         accuracy = signals.accuracy
         if accuracy is None or accuracy < self.target:
