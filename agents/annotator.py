@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import batch_of, round_of
 from labelgraph.events import Labeled
-from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.ledger import item_costs
 from labelgraph.proposals import MODEL_SOURCES, annotator_proposal, overrulings
 

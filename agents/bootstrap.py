@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import round_of
 from labelgraph.events import PoolLoaded, progress_writer
-from labelgraph.graph.state import round_of
+from labelgraph.registry import registry
+from labelgraph.strategies import COLD_START
 from labelgraph.types import LabeledItem
 
 if TYPE_CHECKING:
@@ -28,8 +30,8 @@ def bootstrap_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     log = [f"pool: {len(pool)} items"]
     seed: list[str] = []
     if ctx.store.model() is None:
-        rows = ctx.strategy("cold_start").select(None, pool.embeddings, ctx.labeled_mask(),
-                                                 ctx.config.seed_size, ctx.rng(0, 0))
+        rows = registry.create("strategies", COLD_START).select(
+            None, pool.embeddings, ctx.labeled_mask(), ctx.config.seed_size, ctx.rng(0, 0))
         seed = [pool.ids[r] for r in rows]
     # Labels bought before a kill and never verified: verify them now (no one is asked again).
     batch = [LabeledItem(id=r.item_id, text=r.text, origin=r.origin,  # type: ignore[typeddict-item]

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import decision_of, round_of
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Generated
-from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import calls_tools
 from labelgraph.prompts import GeneratedExamples, generator_messages, list_prompt
 from labelgraph.proposals import generator_proposal

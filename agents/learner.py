@@ -22,9 +22,9 @@ from langgraph.runtime import Runtime
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 
+from labelgraph.agents.accessors import batch_of, decision_of, idle_rounds_of, round_of
 from labelgraph.budget import least_refused
 from labelgraph.events import Learned
-from labelgraph.graph.state import batch_of, decision_of, idle_rounds_of, round_of
 from labelgraph.proposals import learner_proposal
 from labelgraph.stopping import CV_ACCURACY, needed
 from labelgraph.student import fitting, proba_in_order, self_train

@@ -3,33 +3,33 @@
 Strategies are pure pieces (``labelgraph.strategies``); this node finds their inputs (the
 student's pool probabilities, the embeddings, the labeled mask), records nothing but the
 batch, and proposes synthesis (or, when synthesis cannot run, a stop) when nothing
-informative is left in the pool (``labelgraph.proposals.selector_proposal``). The ``"llm"``
-strategy (:class:`LLMSelection`) needs the run's chat model, so its choice is made here:
+informative is left in the pool (``labelgraph.proposals.selector_proposal``). A strategy
+with a shortlist (``labelgraph.strategies.SHORTLIST``: :class:`~labelgraph.strategies.
+LLMSelection`, strategy ``"llm"``) needs the run's chat model, so its choice is made here:
 the model picks the batch from a numbered shortlist and says why (ActiveLLM-style).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import decision_of, round_of
+from labelgraph.capabilities import capability
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.events import Selected
-from labelgraph.graph.state import decision_of, round_of
 from labelgraph.llm import capable_of_decisions
 from labelgraph.prompts import SelectionAnswer, one_line, selection_messages
 from labelgraph.proposals import selector_proposal
-from labelgraph.strategies import Diverse, Margin
+from labelgraph.registry import registry
+from labelgraph.strategies import BASELINE, COLD_START, EXCERPT, SHORTLIST, Strategy
 from labelgraph.types import Candidate
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
     from labelgraph.graph.state import State
-
-COLD_START = "cold_start"
 
 
 def _rows(state: State, ctx: Context, name: str, n: int, labeled: np.ndarray,
@@ -42,35 +42,15 @@ def _rows(state: State, ctx: Context, name: str, n: int, labeled: np.ndarray,
         if seed and len(seed) < n:  # a batch larger than the seed: more diverse items
             taken = labeled.copy()
             taken[seed] = True
-            more = ctx.strategy(COLD_START).select(None, pool.embeddings, taken, n - len(seed),
-                                                   ctx.rng(round_, 1))
+            more = registry.create("strategies", COLD_START).select(
+                None, pool.embeddings, taken, n - len(seed), ctx.rng(round_, 1))
             return np.concatenate([np.asarray(seed, dtype=np.int64), more])
         if seed:
             return np.asarray(seed, dtype=np.int64)
-    strategy = ctx.strategy(name)
+    strategy = registry.create("strategies", name)
     if strategy.needs_model and probs is None:
-        strategy = ctx.strategy(COLD_START)
+        strategy = registry.create("strategies", COLD_START)
     return strategy.select(probs, pool.embeddings, labeled, n, ctx.rng(round_, 1))
-
-
-@dataclass
-class LLMSelection:
-    """Strategy ``"llm"``: a chat model picks the batch from a shortlist of ``k * n``
-    uncertain, diverse rows (margin spread over embedding clusters) and says why. The
-    selector node asks the model; as a pure strategy, with no model, it is margin sampling
-    (its fallback)."""
-
-    k: int = 3  #: shortlist size, as a multiple of the batch size
-    excerpt: int = 300  #: characters of each candidate's text shown to the model
-    needs_model: bool = True
-
-    def shortlist(self, probs: np.ndarray, embeddings: np.ndarray, labeled: np.ndarray,
-                  n: int, rng: np.random.Generator) -> np.ndarray:
-        """Up to ``k * n`` unlabeled rows, best first: what the model chooses from."""
-        return Diverse(Margin()).select(probs, embeddings, labeled, self.k * n, rng)
-
-    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
-        return Margin().select(probs, embeddings, labeled, n, rng)
 
 
 def _no_chat_model(ctx: Context) -> str | None:
@@ -105,12 +85,13 @@ def _repaired(answer: SelectionAnswer, size: int, n: int) -> tuple[dict[int, str
     return picks, dropped
 
 
-def llm_rows(ctx: Context, strategy: LLMSelection, probs: np.ndarray, labeled: np.ndarray,
+def llm_rows(ctx: Context, strategy: Strategy, probs: np.ndarray, labeled: np.ndarray,
              n: int, round_: int) -> tuple[np.ndarray, dict[int, str], str, str]:
-    """The batch chosen by the run's chat model from a numbered shortlist: (pool rows, each
-    chosen row's reason, the batch's reason, the strategy that chose). Falls back to margin
-    sampling, and says why, without a capable chat model, on malformed output, a refused
-    budget or a failed call."""
+    """The batch chosen by the run's chat model from the strategy's numbered shortlist
+    (:data:`~labelgraph.strategies.SHORTLIST`): (pool rows, each chosen row's reason, the
+    batch's reason, the strategy that chose). Falls back to the strategy's own ``select``
+    (margin sampling, for ``"llm"``), and says why, without a capable chat model, on
+    malformed output, a refused budget or a failed call."""
     pool = ctx.store.pool()
     rng = ctx.rng(round_, 1)
 
@@ -121,13 +102,14 @@ def llm_rows(ctx: Context, strategy: LLMSelection, probs: np.ndarray, labeled: n
     missing = _no_chat_model(ctx)
     if missing:
         return fallback(missing)
-    short = strategy.shortlist(probs, pool.embeddings, labeled, n, rng)
+    short = capability(strategy, SHORTLIST)(probs, pool.embeddings, labeled, n, rng)
     if short.size <= n:  # nothing to choose: don't pay for a question
         return short, {}, f"took the whole shortlist of {short.size}: nothing to choose", \
             "llm"
     labels = ctx.task.labels
     guesses = [f"{labels[int(p.argmax())]} {float(p.max()):.2f}" for p in probs[short]]
-    messages = selection_messages(ctx.task, [_excerpt(pool.texts[r], strategy.excerpt)
+    excerpt = int(capability(strategy, EXCERPT))
+    messages = selection_messages(ctx.task, [_excerpt(pool.texts[r], excerpt)
                                              for r in short], guesses, n)
     assert ctx.llm is not None  # for type checkers: _no_chat_model said so
     try:
@@ -168,8 +150,8 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     why: dict[int, str] = {}
     note = ""
     used = name
-    strategy = ctx.strategy(name) if name != COLD_START else None
-    if isinstance(strategy, LLMSelection) and probs is not None:
+    strategy = registry.create("strategies", name) if name != COLD_START else None
+    if capability(strategy, SHORTLIST) is not None and probs is not None:
         chosen, why, note, used = llm_rows(ctx, strategy, probs, labeled, n, round_)
     else:
         chosen = _rows(state, ctx, name, n, labeled, probs, round_)
@@ -178,7 +160,8 @@ def selector_node(state: State, runtime: Runtime[Context]) -> dict[str, Any]:
     for item, r in zip(batch, chosen, strict=True):
         if int(r) in why:
             item["why_selected"] = why[int(r)]
-    unl = probs[~labeled] if probs is not None and name != "random" else None
+    baseline = strategy is not None and capability(strategy, BASELINE)
+    unl = probs[~labeled] if probs is not None and not baseline else None
     proposal = selector_proposal(
         int((~labeled).sum()) - len(batch),
         float(unl.max(axis=1).min()) if unl is not None and unl.size else None,

@@ -16,15 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import idle_rounds_of, proposals_of, round_of, steering_of
+from labelgraph.capabilities import USES_TOOLS, capability
 from labelgraph.events import Decided
-from labelgraph.graph.state import (
-    idle_rounds_of,
-    proposals_of,
-    round_of,
-    steering_of,
-)
 from labelgraph.llm import calls_tools
-from labelgraph.policies import HISTORY_FIELDS, Signals, guard
+from labelgraph.policies import HISTORY_FIELDS, RoundSignals, guard
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA, votes
 from labelgraph.tools.builtin import builtin_tools
@@ -36,7 +32,7 @@ if TYPE_CHECKING:
 
 
 def compute_signals(state: State, ctx: Context,
-                    metrics: list[dict[str, Any]] | None = None) -> Signals:
+                    metrics: list[dict[str, Any]] | None = None) -> RoundSignals:
     """What the supervisor knows at the start of a round, from the state and the run
     (``metrics``: every finished round's, by default read from the ledger)."""
     metrics = ctx.ledger.metrics() if metrics is None else metrics
@@ -45,7 +41,7 @@ def compute_signals(state: State, ctx: Context,
     last = metrics[-1] if metrics else {}
     synth = [m for m in metrics if m.get("action") == "synthesize"]
     ctx.meter.refresh()
-    return Signals(
+    return RoundSignals(
         round=round_of(state) + 1,
         labeled=sum(counts.values()),
         label_counts={label: int(counts.get(label, 0)) for label in ctx.task.labels},
@@ -82,7 +78,7 @@ def forced(force: dict[str, Any]) -> Decision:
                     criteria=["human"] if action == "stop" else [])
 
 
-def decide(ctx: Context, signals: Signals, steering: Steering,
+def decide(ctx: Context, signals: RoundSignals, steering: Steering,
            metrics: Sequence[dict[str, Any]] = ()) -> Decision:
     """The policy's decision (or the person's), made valid and affordable by the guardrails
     (``metrics``, every finished round's, for the tools a tool-calling policy may call).
@@ -95,8 +91,9 @@ def decide(ctx: Context, signals: Signals, steering: Steering,
             return proposed
         # a person's request overrides the optional stopping criteria, never the budget
         criteria = tuple((n, c) for n, c in ctx.criteria if n in GUARDRAIL_CRITERIA)
-        return guard(proposed, signals, ctx.config, ctx.task.labels, criteria, ctx.strategies)
-    if getattr(ctx.policy, "uses_tools", False) and ctx.llm is not None and \
+        return guard(proposed, signals, ctx.config, ctx.task.labels, criteria,
+                     registry.names("strategies"))
+    if capability(ctx.policy, USES_TOOLS) and ctx.llm is not None and \
             calls_tools(ctx.llm.llm):  # it may inspect the run with tools before deciding
         tools = [*builtin_tools(ctx, "supervisor", metrics),
                  *ctx.tools.for_agent("supervisor")]
@@ -104,7 +101,7 @@ def decide(ctx: Context, signals: Signals, steering: Steering,
     else:
         proposed = ctx.policy.decide(signals, ctx.config)
     decision = guard(proposed, signals, ctx.config, ctx.task.labels, ctx.criteria,
-                     ctx.strategies)
+                     registry.names("strategies"))
     if steering.news and decision.action != "stop":
         decision = decision.model_copy(update={
             "followed": [*decision.followed, "human"],

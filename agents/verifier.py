@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import batch_of, round_of
 from labelgraph.annotators import gather_evidence
 from labelgraph.audit import audit_memory, worth_auditing
 from labelgraph.events import Verified
-from labelgraph.graph.state import batch_of, round_of
 from labelgraph.memory.examples import Example, memory_status
 from labelgraph.proposals import verifier_proposal
 from labelgraph.student import proba_in_order

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from labelgraph.config import RunConfig
-from labelgraph.policies import Signals
+from labelgraph.policies import RoundSignals
 from labelgraph.registry import registry
 from labelgraph.types import Budget
 
@@ -42,10 +42,10 @@ GRID: dict[str, list[dict[str, float]]] = {
 }
 
 
-def _signals(rows: list[dict[str, Any]], budget: int) -> Signals:
+def _signals(rows: list[dict[str, Any]], budget: int) -> RoundSignals:
     """What the supervisor knows before the round after ``rows``."""
     labels = int(rows[-1]["labels"])
-    return Signals(round=len(rows) + 1, labeled=labels, label_counts={}, budget=Budget(
+    return RoundSignals(round=len(rows) + 1, labeled=labels, label_counts={}, budget=Budget(
         labels=budget), spent={"labels": labels, "tokens": 0, "usd": 0.0}, unlabeled=1,
         has_model=True, accuracy=rows[-1].get("accuracy"), curve_slope=None,
         rejection_rate=None, synth_acceptance=None, rounds_since_synth=0, idle_rounds=0,

@@ -65,7 +65,7 @@ def run(llm: Any, pool: pd.DataFrame, test: pd.DataFrame | None, run_dir: str,
                     run_dir=run_dir, tools=["review_slang"],
                     config={"batch_size": 10, "seed_size": 10, "judge": True})
     result = lg.run(pool, test=test, label_column="label")
-    for agent, mode in lg.context.agent_modes().items():
+    for agent, mode in lg.agent_modes().items():
         print(f"{agent:>10}: {mode}")
     for decision in result.decisions:
         print(f"round {decision['round']}: {decision['action']} — {decision['reason']}")

@@ -10,6 +10,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 
+from labelgraph.agents.accessors import decision_of, round_of
 from labelgraph.agents.annotator import annotator_node
 from labelgraph.agents.bootstrap import bootstrap_node
 from labelgraph.agents.generator import generator_node
@@ -19,7 +20,7 @@ from labelgraph.agents.supervisor import supervisor_node
 from labelgraph.agents.verifier import verifier_node
 from labelgraph.errors import RunStateError
 from labelgraph.graph.context import Context
-from labelgraph.graph.state import State, decision_of, round_of
+from labelgraph.graph.state import State
 
 __all__ = ["NO_CONTEXT", "NODES", "after_bootstrap", "build_graph", "recursion_limit", "route",
            "timed"]

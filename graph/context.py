@@ -5,6 +5,11 @@ none of it is checkpointed. Lazily built artefacts (the pool, its features, the 
 student) live in the run's :class:`~labelgraph.memory.store.RunStore`, so a fresh process
 resuming a run rebuilds them from the run directory on first use. Tests build a Context
 with fakes where a real part cannot run here.
+
+It is data: the run's pieces and dependencies, plus the three reads of
+:class:`~labelgraph.runtime.RunContext` (the narrow view annotators and tools are handed,
+which a Context satisfies) and whether synthesis can run. How the agents work, in words, is
+:func:`labelgraph.graph.modes.agent_modes`; strategies are looked up in the registry.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from labelgraph.annotators import Annotator
+from labelgraph.annotators import Annotator, annotator_sources
 from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig
 from labelgraph.llm import MeteredLLM
@@ -24,9 +29,7 @@ from labelgraph.memory.examples import ExampleMemory
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.store import RunStore
 from labelgraph.policies import Policy
-from labelgraph.registry import registry
 from labelgraph.stopping import StoppingCriterion
-from labelgraph.strategies import Strategy
 from labelgraph.tools.registry import ToolRegistry
 from labelgraph.types import Task
 
@@ -59,14 +62,6 @@ class Context:
         """A generator seeded by run seed and round, so a re-run node makes the same choices."""
         return np.random.default_rng([self.config.seed, round_, salt])
 
-    def strategy(self, name: str) -> Strategy:
-        """A query strategy by registry name."""
-        return registry.create("strategies", name)
-
-    @property
-    def strategies(self) -> list[str]:
-        return registry.names("strategies")
-
     @property
     def can_synthesize(self) -> bool:
         """Synthesis is on and an LLM can write: the generator can run."""
@@ -82,60 +77,10 @@ class Context:
         mask[rows] = True
         return mask
 
-    def agent_modes(self) -> dict[str, str]:
-        """How each agent works in this run: which are tool-calling LLM agents, which run
-        their tools as deterministic hooks, and which follow rules."""
-        from labelgraph.llm import calls_tools
-        from labelgraph.tools.builtin import BUILTIN_TOOLS
-
-        chat = self.llm.llm if self.llm is not None else None
-        agentic = calls_tools(chat)
-
-        def tools_of(agent: str, builtin: bool) -> str:
-            names = [*(BUILTIN_TOOLS.get(agent, ()) if builtin else ()),
-                     *(t.name for t in self.tools.for_agent(agent))]
-            return f" (tools: {', '.join(names)})" if names else ""
-
-        policy = type(self.policy).__name__
-        if getattr(self.policy, "uses_tools", False) and agentic:
-            supervisor = "tool-calling LLM agent" + tools_of("supervisor", True)
-        elif policy == "LLMPolicy":
-            supervisor = "LLM policy (structured decision, no tools)"
-        else:
-            supervisor = f"rules ({policy})"
-        annotator = type(self.annotator).__name__
-        user = self.tools.for_agent("annotator")
-        if annotator in {"LLMAnnotator", "HybridAnnotator"} and agentic and user:
-            annotator += ": tool-calling LLM agent" + tools_of("annotator", True)
-        elif user:
-            annotator += ": tools as deterministic hooks (notes in the prompt)" + \
-                tools_of("annotator", False)
-        checks = self.tools.for_agent("verifier")
-        verifier = "deterministic checks" + (tools_of("verifier", False) if checks else "")
-        if self.config.judge:
-            verifier += "; an LLM judge (llm_judge) for doubtful labels"
-        generator = "off" if not self.config.synthesize or chat is None else \
-            "local list continuation" if self.llm is not None and self.llm.local else \
-            "tool-calling LLM agent" + tools_of("generator", True) if agentic else \
-            "LLM (structured list)"
-        strategy = self.config.strategy
-        selector = f"strategy {strategy!r} (pure)"
-        if strategy == "llm":
-            selector = "LLM picks from a shortlist" if chat is not None and \
-                not self.llm.local else "strategy 'llm': margin (no chat model to pick)"  # type: ignore[union-attr]
-        elif strategy == "bandit":
-            selector = f"bandit over {', '.join(self.config.bandit_arms)} (pure)"
-        return {"supervisor": supervisor, "annotator": annotator, "generator": generator,
-                "verifier": verifier, "selector": selector, "learner": "student refit (pure)"}
-
     def annotator_sources(self) -> tuple[Annotator | None, Annotator | None]:
-        """Who can be asked again about a doubtful label: a person (or the oracle standing in
-        for one) and a stronger model, each None when the run's annotator has none."""
-        from labelgraph.annotators import HumanAnnotator, OracleAnnotator
-
-        if isinstance(self.annotator, HumanAnnotator | OracleAnnotator):
-            return self.annotator, None
-        return getattr(self.annotator, "person", None), getattr(self.annotator, "stronger", None)
+        """Who can be asked again about a doubtful label (the run's annotator says:
+        :func:`labelgraph.annotators.annotator_sources`); kept here for the memory audit."""
+        return annotator_sources(self.annotator)
 
     def embed_items(self, items: Sequence[Any]) -> np.ndarray:
         """Embeddings of batch items: the pool's cached rows, computed only for the rest."""

@@ -1,6 +1,7 @@
 """The checkpointed state: small and JSON-like, O(batch) — never the pool, memory or embeddings.
 
-Values cross the checkpoint as plain dicts; readers go through the typed accessors below
+Values cross the checkpoint as plain dicts; nodes read them through the typed accessors of
+:mod:`labelgraph.agents.accessors` (in the agents layer, which may not import the graph)
 instead of re-applying defaults with ``state.get(...)`` in every node.
 """
 
@@ -8,10 +9,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypedDict
 
-from labelgraph.types import Decision, LabeledItem, Proposal, Steering
+from labelgraph.types import LabeledItem
 
-__all__ = ["State", "batch_of", "decision_of", "idle_rounds_of", "proposals_of", "round_of",
-           "steering_of"]
+__all__ = ["MAX_LOG", "RECENT_METRICS", "State", "bounded_log", "merge_proposals",
+           "recent_metrics"]
 
 MAX_LOG = 200
 RECENT_METRICS = 5
@@ -53,30 +54,3 @@ class State(TypedDict, total=False):
     stop_reason: str | None  #: why the run stopped; set once
     log: Annotated[list[str], bounded_log]  #: human-readable lines for front-ends
     steering: dict[str, Any]  #: what a person said about the run (a Steering)
-
-
-def round_of(state: State) -> int:
-    return int(state.get("round") or 0)
-
-
-def decision_of(state: State) -> Decision | None:
-    raw = state.get("decision")
-    return None if raw is None else Decision.model_validate(raw)
-
-
-def proposals_of(state: State) -> dict[str, Proposal]:
-    return {agent: Proposal.model_validate(p)
-            for agent, p in (state.get("proposals") or {}).items()}
-
-
-def batch_of(state: State) -> list[LabeledItem]:
-    """A copy of the batch items, safe to update."""
-    return [dict(item) for item in state.get("batch") or []]  # type: ignore[misc]
-
-
-def idle_rounds_of(state: State) -> int:
-    return int(state.get("idle_rounds") or 0)
-
-
-def steering_of(state: State) -> Steering:
-    return Steering.model_validate(state.get("steering") or {})

@@ -1,5 +1,10 @@
-"""The composition root: :class:`LabelGraph` resolves every setting through the registry,
-builds the run's context and graph, and records the settings so ``open()`` restores them."""
+"""The composition root and the run's lifecycle: :class:`LabelGraph` resolves every setting
+through the registry, builds the run's context and graph, and runs, steers and closes it.
+
+Its neighbours, one purpose each: the settings, checked and kept in run.json so ``open()``
+restores them (:mod:`labelgraph.settings`); what a run hands back
+(:mod:`labelgraph.results`); whether a stopped run goes on (:mod:`labelgraph.continuation`);
+the checkpoint database (:mod:`labelgraph.graph.checkpoints`)."""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import time
 import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +23,33 @@ from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.types import Command
 
-from labelgraph.annotators import calibration_report
 from labelgraph.assets import atomic_write_text, embedding_cache_root
-from labelgraph.budget import BudgetMeter, price_for
+from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig, make_config
+from labelgraph.continuation import blockers, go_on, worded
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, PauseRequested, RunStateError
-from labelgraph.events import Continued, MemoryRepaired, NotContinued, Paused, PoolChecked
-from labelgraph.graph.builder import NODES, build_graph, recursion_limit
+from labelgraph.events import MemoryRepaired, NotContinued, Paused, PoolChecked
+from labelgraph.graph.builder import build_graph, recursion_limit
+from labelgraph.graph.checkpoints import open_checkpoints
 from labelgraph.graph.context import Context
-from labelgraph.llm import MeteredLLM, capable_of_decisions, is_local, model_name, resolve_llm
+from labelgraph.graph.modes import agent_modes
+from labelgraph.llm import MeteredLLM, capable_of_decisions, model_name, resolve_llm
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.pool import PoolStore
 from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory, repair_memory
 from labelgraph.registry import registry
-from labelgraph.stopping import GUARDRAIL_CRITERIA, how_to_go_on, votes
+from labelgraph.results import RunResult, labeled_dataset, node_timings, spending
+from labelgraph.settings import (
+    check_models,
+    check_names,
+    named,
+    read_run_id,
+    read_settings,
+    write_settings,
+)
+from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.student import check_student, default_student
 from labelgraph.tools.agent import ToolLimits
 from labelgraph.tools.registry import ToolRegistry
@@ -42,73 +58,7 @@ from labelgraph.types import STEERABLE, Budget, Steering, Task
 __all__ = ["LabelGraph", "RunResult"]
 
 THREAD = "main"
-SETTINGS_VERSION = 2
 PoolLike = Any  # path, DataFrame, list of str/dict, HF dataset, or PoolData
-UNRECORDED = "unrecorded"  # marks an object run.json cannot hold: open() needs it again
-
-
-@dataclass
-class RunResult:
-    """What a run hands back: the labeled dataset, the student, the curve and the cost."""
-
-    dataset: pd.DataFrame
-    model: Any
-    curve: pd.DataFrame
-    cost: dict[str, Any]
-    stop_reason: str | None
-    pending: dict[str, Any] | None
-    run_dir: Path
-    decisions: list[dict[str, Any]] = field(default_factory=list)
-    timings: pd.DataFrame = field(default_factory=pd.DataFrame)  #: node x round, seconds
-
-    @property
-    def done(self) -> bool:
-        return self.stop_reason is not None
-
-
-# -- recording objects in run.json ------------------------------------------------------
-def _named(kind: str, obj: Any) -> dict[str, Any]:
-    """A registry piece as {"name", "config"}, or {"unrecorded": type} when it has no name."""
-    if isinstance(obj, str):
-        return {"name": obj, "config": {}}
-    name = registry.name_of(kind, obj)
-    config = obj.get_config() if hasattr(obj, "get_config") else {}
-    try:
-        json.dumps(config)
-    except TypeError:
-        name = None
-    return {"name": name, "config": config} if name else {UNRECORDED: type(obj).__name__}
-
-
-def _student_record(estimator: Any) -> dict[str, Any]:
-    """A scikit-learn estimator by class path and parameters (restorable without pickles)."""
-    cls = type(estimator)
-    if cls.__module__.startswith("sklearn."):
-        params = estimator.get_params(deep=False)
-        try:
-            json.dumps(params)
-            return {"class": f"{cls.__module__}:{cls.__qualname__}", "params": params}
-        except TypeError:
-            pass
-    return {UNRECORDED: cls.__name__}
-
-
-def _paid(spec: Any, prices: Mapping[str, Any] | None = None) -> bool:
-    """Would this LLM spec spend money? Local models, Ollama, "none", servers on this machine
-    and models priced at zero are free."""
-    if not isinstance(spec, str):
-        return False
-    return tuple(price_for(spec, {k: tuple(v) for k, v in (prices or {}).items()})) != (0, 0)
-
-
-def _restore_student(record: dict[str, Any]) -> Any:
-    import importlib
-
-    module, _, qualname = record["class"].partition(":")
-    if not module.startswith("sklearn."):  # only scikit-learn classes are re-created by name
-        raise RunStateError(f"run.json names a student outside scikit-learn ({module}); pass "
-                            "student= to LabelGraph.open")
-    return check_student(getattr(importlib.import_module(module), qualname)(**record["params"]))
 
 
 class LabelGraph:
@@ -166,29 +116,6 @@ class LabelGraph:
         self._started = time.time()
         self._steering: Steering | None = None  # changes made before the graph started
 
-    # -- persistence of the run's settings ---------------------------------------------
-    def _run_id(self) -> str:
-        if self.paths.settings.exists():
-            return str(json.loads(self.paths.settings.read_text()).get("run_id") or "")
-        return uuid.uuid4().hex[:16]
-
-    def _settings(self, run_id: str, tools: ToolRegistry) -> dict[str, Any]:
-        """Every setting of the run; objects by registry name and config, or marked
-        unrecorded so that ``open()`` asks for them again instead of dropping them."""
-        llm = self.llm if isinstance(self.llm, str) or self.llm is None else \
-            {UNRECORDED: type(self.llm).__name__}
-        return {"version": SETTINGS_VERSION, "run_id": run_id,
-                "task": self.task.model_dump(), "budget": self.budget.model_dump(),
-                "config": self.config.model_dump(mode="json"), "llm": llm,
-                "annotator": _named("annotators", self.annotator), "human": self.human,
-                "embedding": _named("embeddings", self.embedding),
-                "policy": _named("policies", self.policy),
-                "student": _student_record(self.student),
-                "tools": [vars(spec) for spec in tools.specs()],
-                "prices": self.prices, "chroma_host": self.chroma_host,
-                "chroma_port": self.chroma_port,
-                "embedding_cache": str(self.embedding_cache) if self.embedding_cache else False}
-
     @classmethod
     def open(cls, run_dir: str | Path, *, read_only: bool = False,
              **overrides: Any) -> LabelGraph:
@@ -199,68 +126,7 @@ class LabelGraph:
         one rather than run without it. ``read_only=True`` opens a run to read its results
         (export, report) with inert stand-ins for such objects; it cannot run.
         """
-        path = Path(run_dir) / "run.json"
-        if not path.exists():
-            raise RunStateError(f"{run_dir} is not a labelgraph run (no run.json)")
-        try:
-            saved = json.loads(path.read_text())
-            task, budget = Task(**saved["task"]), Budget(**saved["budget"])
-        except (ValueError, KeyError, TypeError, InputError) as exc:
-            raise RunStateError(f"{path} is damaged ({type(exc).__name__}: {exc}); restore it "
-                                "from a backup, or start a new run directory") from None
-        kwargs: dict[str, Any] = {
-            "budget": budget, "config": saved["config"],
-            "human": saved.get("human", "interrupt"), "llm": saved.get("llm"),
-            "prices": saved.get("prices"), "chroma_host": saved.get("chroma_host"),
-            "chroma_port": saved.get("chroma_port"),
-            "embedding_cache": saved.get("embedding_cache")}
-        missing: list[str] = []
-        for key, kind in (("annotator", "annotators"), ("embedding", "embeddings"),
-                          ("policy", "policies")):
-            record = saved.get(key)
-            if isinstance(record, str):  # runs from before settings version 2
-                kwargs[key] = record
-            elif isinstance(record, dict) and record.get("name"):
-                kwargs[key] = record["name"] if not record.get("config") else \
-                    registry.create(kind, record["name"], **record["config"])
-            elif isinstance(record, dict) and UNRECORDED in record:
-                missing.append(f"{key}= (a {record[UNRECORDED]})")
-        if isinstance(kwargs["llm"], dict):
-            missing.append(f"llm= (a {kwargs.pop('llm')[UNRECORDED]})")
-        elif _paid(kwargs["llm"], kwargs["prices"]) and "llm" not in overrides and \
-                not read_only:
-            # A run directory alone never makes a resume spend on a paid API with your key.
-            raise RunStateError(
-                f"{run_dir} calls the paid provider {kwargs['llm']!r} (from its run.json); "
-                f"to resume with it, say so: LabelGraph.open({str(run_dir)!r}, "
-                f"llm={kwargs['llm']!r}) or labelgraph resume {run_dir} --llm {kwargs['llm']}")
-        student = saved.get("student") or {}
-        if "student" in overrides:
-            pass
-        elif "class" in student:
-            kwargs["student"] = _restore_student(student)
-        elif UNRECORDED in student:
-            missing.append(f"student= (a {student[UNRECORDED]})")
-        tools: dict[str, list[str]] = {}
-        passed: list[str] = []
-        for spec in saved.get("tools") or []:
-            if spec["origin"] == "decorator":
-                tools.setdefault(spec["agent"], []).append(spec["name"])
-            elif spec["origin"] == "argument":
-                passed.append(f"{spec['agent']}: {spec['name']}")
-        if passed:
-            missing.append(f"tools= ({', '.join(passed)})")
-        kwargs["tools"] = tools
-        missing = [m for m in missing if m.split("=")[0] not in overrides]
-        if missing and not read_only:
-            raise RunStateError(
-                f"{run_dir} was started with objects run.json cannot hold; pass them again: "
-                f"LabelGraph.open({str(run_dir)!r}, {', '.join(missing)}), or open it "
-                "read_only=True to read its results")
-        if read_only:
-            kwargs.update(llm="none", annotator="oracle", policy="rule",
-                          tools={} if passed else tools)
-        kwargs.update(overrides)
+        task, kwargs = read_settings(run_dir, read_only=read_only, overrides=overrides)
         lg = cls(task, run_dir=run_dir, **kwargs)
         lg.read_only = read_only
         return lg
@@ -301,14 +167,7 @@ class LabelGraph:
     def context(self) -> Context:
         """The run's dependencies, built once (and run.json written on first build)."""
         if self._context is None:
-            # Unknown names fail here, before anything is written or bought.
-            registry.get("strategies", self.config.strategy)
-            for name in self.config.bandit_arms:
-                registry.get("strategies", name)
-            for name in self.config.stopping_watch:
-                registry.get("stopping", name)
-            if isinstance(self.policy, str) and self.policy != "auto":
-                registry.get("policies", self.policy)
+            check_names(self.config, self.policy)  # before anything is written or bought
             tools = ToolRegistry(self.tools, mcp=None if self.read_only
                                  else self.config.mcp_servers)
             criteria = self._criteria(self.config)
@@ -319,27 +178,13 @@ class LabelGraph:
             if self.read_only:
                 self._context = self._watcher_context(embedding, annotator, tools, criteria)
                 return self._context
-            kind = _named("annotators", annotator).get("name")
-            if chat is None and getattr(annotator, "needs_run_llm", kind in {"llm", "hybrid"}):
-                raise InputError(f"the {kind!r} annotator needs an LLM; pass llm= or use "
-                                 "annotator='oracle' or 'human'")
-            if self.policy == "llm" and not capable_of_decisions(chat):
-                spec = self.llm if isinstance(self.llm, str) else None
-                why = "pass llm=" if chat is None else f"{model_name(chat, spec)!r} cannot"
-                raise InputError(f"policy='llm' needs a chat model that answers with "
-                                 f"structured decisions; {why} — use policy='rule', or "
-                                 "policy='auto' (the LLM when it can, else the rules)")
-            if self.config.judge and (chat is None or is_local(chat)):
-                raise InputError("judge=True needs a chat model to judge doubtful labels (the "
-                                 "embedded local model cannot); pass llm= or set judge=False")
+            check_models(self, annotator, chat)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             self._lock = RunLock(self.paths.lock)  # one driver per run; watchers take none
             self._lock.acquire()
             weakref.finalize(self, self._lock.release)
-            run_id = self._run_id()
-            if not self.paths.settings.exists():
-                atomic_write_text(self.paths.settings,
-                                  json.dumps(self._settings(run_id, tools), indent=2))
+            run_id = read_run_id(self.paths)
+            write_settings(self, run_id, tools)  # once: run.json is the run as started
             ledger = Ledger(self.paths.ledger)
             ledger.orphan_pending()  # the one driver charges calls a dead one left in flight
             meter = BudgetMeter(self.budget, ledger)
@@ -356,7 +201,7 @@ class LabelGraph:
                                            self._make_policy(metered), tools, criteria,
                                            metered)
             atomic_write_text(self.paths.agents,
-                              json.dumps(self._context.agent_modes(), indent=2))
+                              json.dumps(agent_modes(self._context), indent=2))
         return self._context
 
     def _watcher_context(self, embedding: Any, annotator: Any, tools: ToolRegistry,
@@ -366,7 +211,7 @@ class LabelGraph:
         they are while another process may be driving it."""
         ledger = Ledger(self.paths.ledger, read_only=True)
         memory = ExampleMemory(make_client(None), embedding,
-                               name=f"{collection_name(self._run_id())}-{uuid.uuid4().hex[:8]}")
+                               name=f"{collection_name(read_run_id(self.paths))}-{uuid.uuid4().hex[:8]}")
         rebuild_memory(ledger, memory)
         return self._assemble(ledger, BudgetMeter(self.budget, ledger), memory, embedding,
                               annotator, registry.create("policies", "rule"), tools, criteria,
@@ -400,28 +245,10 @@ class LabelGraph:
         "t"}})`` works on this run's context without ``context=`` (``run``/``stream`` add
         what a bare invoke skips: checking the pool and memory, durable checkpoints, the
         model file written at the end)."""
-        if self._graph is None and self.read_only:
-            checkpoints = self.paths.checkpoints
-            self._conn = sqlite3.connect(
-                f"file:{checkpoints.resolve()}?mode=ro" if checkpoints.exists() else ":memory:",
-                uri=True, check_same_thread=False)
-            self._graph = build_graph(SqliteSaver(self._conn))
         if self._graph is None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.paths.checkpoints, check_same_thread=False)
-            try:
-                conn.execute("PRAGMA schema_version").fetchone()
-            except sqlite3.DatabaseError as exc:
-                conn.close()
-                raise RunStateError(
-                    f"{self.paths.checkpoints} is damaged ({exc}); move it aside to restart "
-                    "the graph from the ledger's records") from None
-            # WAL without an fsync per commit: a killed process loses no checkpoint, and
-            # what a power cut could roll back the ledger (fsynced) replays unbought.
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            self._conn = conn
-            self._graph = build_graph(SqliteSaver(self._conn), context=self._context_source())
+            self._conn = open_checkpoints(self.paths.checkpoints, read_only=self.read_only)
+            self._graph = build_graph(SqliteSaver(self._conn), context=None if self.read_only
+                                      else self._context_source())
         return self._graph
 
     def _context_source(self) -> Any:
@@ -478,7 +305,7 @@ class LabelGraph:
         # kill between a node's writes and its checkpoint (or lost checkpoints) leaves one.
         last = max(int(state.values.get("round") or 0), self.context.ledger.last_round())
         if state.values.get("stop_reason"):
-            graph_input, event = self._go_on(state.values, last)
+            graph_input, event = go_on(self.context, state.values, last)
             return graph_input, [*checked, event]
         start: dict[str, Any] = {"steering": self._steering.model_dump()} \
             if self._steering else {}
@@ -486,7 +313,7 @@ class LabelGraph:
             return {"round": last, **start}, checked  # bootstrap again, continuing the count
         if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
-        annotator = _named("annotators", self.annotator).get("name")
+        annotator = named("annotators", self.annotator).get("name")
         if (annotator == "oracle" or (annotator == "hybrid" and self.human == "oracle")) \
                 and pd.read_parquet(self.paths.split("pool"), columns=["gold"])["gold"] \
                 .isna().all():
@@ -495,53 +322,14 @@ class LabelGraph:
                              "annotator")
         return {"round": 0, **start}, checked
 
-    def _go_on(self, values: dict[str, Any],
-               last: int) -> tuple[dict[str, Any] | None, Continued | NotContinued]:
-        """The input that continues a stopped run, or why it stays stopped.
-
-        A stopped run goes on only when a person has changed it since it stopped (a
-        ``steer``: more budget, a forced action, a stopping setting, or just "go on") and no
-        stopping criterion would stop it again at once: the same criteria the supervisor
-        asks, on the same signals, with the idle rounds counted from zero."""
-        reason = str(values["stop_reason"])
-        steering = Steering.model_validate(values.get("steering") or {})
-        stopped = next((d for d in reversed(self.context.ledger.decisions())
-                        if d["action"] == "stop"), {})
-        if not (steering.news or steering.force):
-            criteria = tuple(stopped.get("criteria") or ["human"])
-            hints = "; or ".join(how_to_go_on(c) for c in criteria)
-            return None, NotContinued(round=last, reason=reason, criteria=criteria,
-                                      hint=f"nothing has changed since it stopped: {hints}")
-        blockers = self.blockers(values, last)
-        if blockers:
-            return None, NotContinued(round=last, reason="; ".join(r for _, r in blockers),
-                                      hint="; or ".join(how_to_go_on(n) for n, _ in blockers),
-                                      criteria=tuple(n for n, _ in blockers))
-        self.context.ledger.record_human(last, "continue", {"after": reason,
-                                                            "changes": steering.news})
-        return ({"round": last, "stop_reason": None, "idle_rounds": 0},
-                Continued(round=last, after=reason, changes=tuple(steering.news)))
-
     def blockers(self, values: dict[str, Any] | None = None,
                  round_: int | None = None) -> list[tuple[str, str]]:
         """The stopping criteria that would stop the run at its next decision, as (name,
-        reason): what keeps a stopped run from going on. A forced action is held back only
-        by the guardrails, as the supervisor does."""
-        from labelgraph.agents.supervisor import compute_signals
-
-        ctx = self.context
+        reason): what keeps a stopped run from going on
+        (:func:`labelgraph.continuation.blockers`)."""
         values = values if values is not None else \
             self.graph.get_state(self.config_dict).values
-        round_ = round_ if round_ is not None else \
-            max(int(values.get("round") or 0), ctx.ledger.last_round())
-        steering = Steering.model_validate(values.get("steering") or {})
-        # idle rounds start again when a person gives a reason; the agents' proposals are
-        # spent by the stop decision (they speak again after the next round)
-        signals = compute_signals({**values, "round": round_, "idle_rounds": 0,  # type: ignore[typeddict-item]
-                                   "proposals": {}}, ctx)
-        criteria = [(n, c) for n, c in ctx.criteria
-                    if not steering.force or n in GUARDRAIL_CRITERIA]
-        return votes(criteria, signals, ctx.config)
+        return blockers(self.context, values, round_)
 
     def check_memory(self) -> int:
         """Bring Chroma up to the ledger (the truth) once per driver, before the graph first
@@ -625,13 +413,14 @@ class LabelGraph:
             raise RunStateError("a read-only run cannot be steered")
         ctx = self.context
         optional = [n for n in registry.names("stopping") if n not in GUARDRAIL_CRITERIA]
-        change = Steering.check(change, self.task.labels, ctx.strategies, optional)
+        change = Steering.check(change, self.task.labels, registry.names("strategies"),
+                                optional)
         settings = {k: v for k, v in change.items() if k in STEERABLE}
         config = make_config({**ctx.config.model_dump(), **settings})  # checks the values
         state = self.graph.get_state(self.config_dict)
         round_ = max(int(state.values.get("round") or 0), ctx.ledger.last_round())
         steering = Steering.model_validate(state.values.get("steering") or {}).changed(
-            change, note or _worded(change, ctx.config, ctx.meter.budget) or "go on")
+            change, note or worded(change, ctx.config, ctx.meter.budget) or "go on")
         ctx.ledger.record_human(round_, "steer", change)
         if state.values:
             self.graph.update_state(self.config_dict, {"steering": steering.model_dump()})
@@ -679,12 +468,7 @@ class LabelGraph:
     def dataset(self) -> pd.DataFrame:
         """Every labeled item in memory (``result().dataset``), without loading the model or
         the costs: what an export or a front-end's table reads."""
-        examples, _ = self.context.memory.all(status=None)
-        return pd.DataFrame([{"id": e.id, "text": e.text, "label": e.label,
-                              "source": e.source, "confidence": e.confidence,
-                              "origin": e.origin, "status": e.status, "round": e.round,
-                              "cost": e.cost}
-                             for e in examples])
+        return labeled_dataset(self.context.memory)
 
     def result(self) -> RunResult:
         ctx = self.context
@@ -697,34 +481,20 @@ class LabelGraph:
                          run_dir=self.run_dir, decisions=ctx.ledger.decisions(),
                          timings=self.timings())
 
+    def agent_modes(self) -> dict[str, str]:
+        """How each agent works in this run, in words (also written to ``agents.json``)."""
+        return agent_modes(self.context)
+
     def timings(self) -> pd.DataFrame:
         """Wall seconds each graph node took, one row per node (in graph order) and one
         column per round; a node that ran twice in a round (a resume) counts both."""
-        rows = pd.DataFrame(self.context.ledger.timings(), columns=["round", "node", "seconds"])
-        if rows.empty:
-            return pd.DataFrame(dtype=float)
-        table = rows.pivot_table(index="node", columns="round", values="seconds",
-                                 aggfunc="sum", fill_value=0.0)
-        order = [n for n in NODES if n in table.index] + \
-            [n for n in table.index if n not in NODES]
-        return table.loc[order]
+        return node_timings(self.context.ledger)
 
     def cost_report(self) -> dict[str, Any]:
         """What the run spent: totals; labels, price and LLM cost per source; money per
         accepted label; items bought twice; and how well the LLM's confidence is calibrated
         on the labels a person or the oracle confirmed."""
-        ledger = self.context.ledger
-        rows = ledger.all_labels()
-        totals = ledger.totals()
-        by_source: dict[str, int] = {}
-        for row in rows:
-            key = row.source if row.origin == "pool" else f"{row.source} (synthetic)"
-            by_source[key] = by_source.get(key, 0) + 1
-        accepted = len(self.context.memory.all()[0])
-        return {**totals, "labels_by_source": by_source, "by_source": ledger.cost_by_source(),
-                "bought_twice": ledger.bought_twice(), "accepted": accepted,
-                "usd_per_accepted_label": round(totals["usd"] / accepted, 6) if accepted
-                else None, "calibration": calibration_report(rows)}
+        return spending(self.context.ledger, self.context.memory)
 
     def audit(self, *, apply: bool = True) -> pd.DataFrame:
         """Audit every label in memory now (as the verifier does every ``audit_every``
@@ -750,19 +520,3 @@ class LabelGraph:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
-
-
-def _worded(change: Mapping[str, Any], config: Any, budget: Budget) -> str:
-    """A change in words, old to new ("label budget 40 → 60, strategy margin → entropy"), for
-    the decision that follows it and the ``Continued`` event."""
-    parts = []
-    for key, new in change.items():
-        if key == "budget":
-            old = budget.model_dump()
-            parts += [f"{'label' if unit == 'labels' else unit} budget {old.get(unit)} → {value}"
-                      for unit, value in dict(new).items() if old.get(unit) != value]
-        elif hasattr(config, key):
-            parts.append(f"{key.replace('_', ' ')} {getattr(config, key)} → {new}")
-        else:
-            parts.append(f"{key} {new}")
-    return ", ".join(parts)

@@ -36,7 +36,7 @@ from labelgraph.types import Candidate, content_id
 
 if TYPE_CHECKING:
     from labelgraph.api import LabelGraph
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
 
 __all__ = ["ImportReport", "import_labels"]
 
@@ -184,7 +184,7 @@ def import_labels(lg: LabelGraph, path: str | Path, fmt: str = "auto", *,
     return report
 
 
-def _record(lg: LabelGraph, ctx: Context, items: _Items, wanted: dict[str, str],
+def _record(lg: LabelGraph, ctx: RunContext, items: _Items, wanted: dict[str, str],
             report: ImportReport, source_name: str) -> None:
     """Correct what memory holds; buy, or correct in the ledger, what it does not; then
     bring memory up to the ledger (the truth) for the items that changed there."""

@@ -1,6 +1,6 @@
 """Policies: the round's signals, the rule and LLM policies, and the guardrails.
 
-"The policy proposes, the guardrails dispose": a policy turns :class:`Signals` into a
+"The policy proposes, the guardrails dispose": a policy turns :class:`RoundSignals` into a
 :class:`~labelgraph.types.Decision`; :func:`guard` then stops the run when any stopping
 criterion votes, and repairs anything invalid (an unknown strategy, a batch over budget,
 synthesis without a generator).
@@ -9,12 +9,15 @@ synthesis without a generator).
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from labelgraph.capabilities import capability
 from labelgraph.errors import BudgetExhausted, ProviderError
 from labelgraph.prompts import supervisor_messages
+from labelgraph.registry import registry
 from labelgraph.stopping import (
     AGENT_PROPOSALS,
     StoppingCriterion,
@@ -22,6 +25,7 @@ from labelgraph.stopping import (
     stop_grounds,
     votes,
 )
+from labelgraph.strategies import COLD_START, PLAYS_ARMS
 from labelgraph.tools.agent import ToolLimits, run_tool_agent
 from labelgraph.types import Budget, Decision, Proposal
 
@@ -31,12 +35,10 @@ if TYPE_CHECKING:
     from labelgraph.config import RunConfig
     from labelgraph.llm import MeteredLLM
 
-__all__ = ["HISTORY_FIELDS", "QUALITY_AGENTS", "LLMPolicy", "Policy", "RulePolicy", "Signals",
+__all__ = ["HISTORY_FIELDS", "QUALITY_AGENTS", "LLMPolicy", "Policy", "RulePolicy", "RoundSignals",
            "choose_arm", "failed_synthesis", "guard", "proposing"]
 
-COLD_START = "cold_start"
-BANDIT = "bandit"
-#: The learner's per-round figures in :attr:`Signals.history` (the stopping criteria and
+#: The learner's per-round figures in :attr:`RoundSignals.history` (the stopping criteria and
 #: the bandit read them).
 HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_changed",
                   "stop_uncertainty", "cv_accuracy", "batch_gain", "batch", "abstained",
@@ -44,7 +46,7 @@ HISTORY_FIELDS = ("round", "action", "strategy", "labels", "kappa", "stop_change
 
 
 @dataclass(frozen=True)
-class Signals:
+class RoundSignals:
     """What the supervisor knows at the start of a round."""
 
     round: int  #: the round about to be decided (1-based)
@@ -86,9 +88,15 @@ class Signals:
 
 @runtime_checkable
 class Policy(Protocol):
-    """Chooses the next round's action from the signals."""
+    """Chooses the next round's action from the signals.
 
-    def decide(self, signals: Signals, config: RunConfig) -> Decision:
+    Optional capability (:mod:`labelgraph.capabilities`; the value assumed without it):
+    ``uses_tools`` (False): when the run's chat model calls tools, the supervisor hands
+    ``decide`` the supervisor's tools as ``tools=`` and it may inspect the run with them
+    before deciding (:data:`~labelgraph.capabilities.USES_TOOLS`).
+    """
+
+    def decide(self, signals: RoundSignals, config: RunConfig) -> Decision:
         """The decision for this round; the guardrails may still override it."""
         ...
 
@@ -97,12 +105,12 @@ class Policy(Protocol):
 QUALITY_AGENTS = ("verifier", "annotator", "generator")
 
 
-def proposing(signals: Signals, action: str) -> list[str]:
+def proposing(signals: RoundSignals, action: str) -> list[str]:
     """The agents that propose ``action``, in a fixed order (by name)."""
     return sorted(a for a, p in signals.proposals.items() if p.action == action)
 
 
-def failed_synthesis(signals: Signals, config: RunConfig) -> str | None:
+def failed_synthesis(signals: RoundSignals, config: RunConfig) -> str | None:
     """Why synthesis is still ruled out after a failed synthetic batch (None: it is not):
     at least ``synth_rejected_share`` of the last one was rejected, under
     ``proposal_window`` rounds ago. The generator's and verifier's warnings last one round;
@@ -119,7 +127,7 @@ def failed_synthesis(signals: Signals, config: RunConfig) -> str | None:
             f"after it")
 
 
-def _not_followed(signals: Signals, decision: Decision, config: RunConfig) -> str:
+def _not_followed(signals: RoundSignals, decision: Decision, config: RunConfig) -> str:
     """Proposals a decision does not follow, and why, as a short tail of its reason."""
     out = []
     for agent in sorted(signals.proposals):
@@ -176,7 +184,7 @@ class RulePolicy:
     def __init__(self, because: str = "") -> None:
         self.because = because
 
-    def decide(self, signals: Signals, config: RunConfig) -> Decision:
+    def decide(self, signals: RoundSignals, config: RunConfig) -> Decision:
         if not signals.has_model:
             why = f"; {self.because}" if self.because and signals.round <= 1 else ""
             return Decision(action="query", batch_size=config.seed_size, strategy=COLD_START,
@@ -186,7 +194,7 @@ class RulePolicy:
         return decision.model_copy(update={
             "reason": decision.reason + _not_followed(signals, decision, config)})
 
-    def _weigh(self, signals: Signals, config: RunConfig) -> Decision:
+    def _weigh(self, signals: RoundSignals, config: RunConfig) -> Decision:
         """Rules 3-5 of the class docstring (rule 2 is the guardrails')."""
         query = Decision(action="query", strategy=config.strategy,
                          reason=f"query the pool by {config.strategy} sampling")
@@ -246,7 +254,7 @@ class LLMPolicy:
         self.strategies = list(strategies)
         self.limits = limits
 
-    def decide(self, signals: Signals, config: RunConfig,
+    def decide(self, signals: RoundSignals, config: RunConfig,
                tools: Sequence[BaseTool] = ()) -> Decision:
         from labelgraph.llm import calls_tools
 
@@ -367,7 +375,7 @@ def _what(decision: Decision) -> str:
     return f"{what} as the human asked" if "human" in decision.followed else what
 
 
-def _changed(decision: Decision, signals: Signals) -> tuple[str, str | None]:
+def _changed(decision: Decision, signals: RoundSignals) -> tuple[str, str | None]:
     """The action the guardrails allow instead of the decision's, and why it changed (None:
     unchanged). ``stop`` here means nothing can run: the pool is used up and synthesis
     cannot run."""
@@ -387,7 +395,13 @@ def _changed(decision: Decision, signals: Signals) -> tuple[str, str | None]:
     return action, None
 
 
-def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Sequence[str],
+def _plays_arms(name: str) -> bool:
+    """Is the registered strategy ``name`` a stand-in for an arm chosen each round (the
+    bandit)? Read from the strategy itself (:data:`~labelgraph.strategies.PLAYS_ARMS`)."""
+    return bool(capability(registry.create("strategies", name), PLAYS_ARMS))
+
+
+def guard(decision: Decision, signals: RoundSignals, config: RunConfig, labels: Sequence[str],
           criteria: Sequence[tuple[str, StoppingCriterion]],
           strategies: Collection[str]) -> Decision:
     """Stop when any stopping criterion votes; otherwise make the decision valid and
@@ -428,8 +442,8 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
     if why is not None:
         now = Decision(action=action, strategy=strategy, target_labels=targets)
         reason = f"guardrail: {why}, so {_what(now)} instead of {_what(decision)}"
-    if strategy == BANDIT and action == "query" and not cold:
-        arms = [arm for arm in config.bandit_arms if arm in strategies and arm != BANDIT]
+    if action == "query" and not cold and _plays_arms(strategy):
+        arms = [arm for arm in config.bandit_arms if arm in strategies and not _plays_arms(arm)]
         if arms:
             strategy, why_arm = choose_arm(signals.history, arms, signals.round,
                                            reward=config.bandit_reward)
@@ -438,3 +452,14 @@ def guard(decision: Decision, signals: Signals, config: RunConfig, labels: Seque
         "action": action, "batch_size": max(1, size), "reason": reason, "followed": followed,
         "strategy": strategy if action == "query" else None,
         "target_labels": targets if action == "synthesize" else []})
+
+
+def __getattr__(name: str) -> Any:
+    """``Signals``, the old name of :class:`RoundSignals`, still imports (with a
+    DeprecationWarning): it is a documented public name."""
+    if name == "Signals":
+        warnings.warn("labelgraph.policies.Signals is renamed RoundSignals; "
+                      "the old name will be removed",
+                      DeprecationWarning, stacklevel=2)
+        return RoundSignals
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

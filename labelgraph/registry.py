@@ -47,8 +47,8 @@ _BUILTINS: dict[str, dict[str, str]] = {
         "contrastive": "labelgraph.strategies:Contrastive",
         "cold_start": "labelgraph.strategies:ClusterSeed",
         "cold_start_typical": "labelgraph.strategies:TypicalitySeed",
-        # Chooses with the run's chat model, so it lives in the selector node (margin alone).
-        "llm": "labelgraph.agents.selector:LLMSelection",
+        # The run's chat model picks from its shortlist (the selector asks); margin alone.
+        "llm": "labelgraph.strategies:LLMSelection",
         # Resolved each round by the supervisor to one of RunConfig.bandit_arms.
         "bandit": "labelgraph.strategies:Bandit",
     },

@@ -64,7 +64,7 @@ def summary(lg: LabelGraph, result: RunResult) -> dict[str, Any]:
             "llm_calls": result.cost["calls"],
             "calls_pending_at_kill": result.cost.get("calls_pending_at_kill", 0),
             "tool_calls": len(lg.context.ledger.tool_calls()),
-            "agents": lg.context.agent_modes(), "seconds": result.cost["seconds"],
+            "agents": lg.agent_modes(), "seconds": result.cost["seconds"],
             "cost_by_source": result.cost.get("by_source", {}),
             "bought_twice": result.cost.get("bought_twice", 0),
             "usd_per_accepted_label": result.cost.get("usd_per_accepted_label"),

@@ -16,7 +16,10 @@ The built-ins, by family:
   ``Contrastive`` (CAL: disagreement with the nearest labeled rows, Margatina et al. 2021);
 - diversity alone: ``KCenterGreedy`` (core-set, Sener & Savarese 2018);
 - cold start, before any student: ``TypicalitySeed`` (TypiClust, Hacohen et al. 2022) and
-  ``ClusterSeed`` (the row nearest each k-means centroid).
+  ``ClusterSeed`` (the row nearest each k-means centroid), registered as
+  :data:`COLD_START`, the seed every run starts with;
+- chosen by the run: ``Bandit`` (an arm of ``RunConfig.bandit_arms`` each round) and
+  ``LLMSelection`` (the run's chat model picks from a shortlist).
 
 Every one is vectorized and bounded in memory: nothing builds a rows x rows matrix or copies
 the whole embedding table, so selection stays fast on a pool of a million rows.
@@ -25,18 +28,37 @@ the whole embedding table, so selection stays fast on a pool of a million rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
-__all__ = ["Badge", "ClusterSeed", "Contrastive", "DensityWeighted", "Diverse", "Entropy",
-           "KCenterGreedy", "LeastConfidence", "Margin", "RandomStrategy", "Strategy",
-           "TypicalitySeed", "diverse_margin", "top_unlabeled"]
+from labelgraph.capabilities import Capability
+
+__all__ = ["BASELINE", "COLD_START", "EXCERPT", "PLAYS_ARMS", "SHORTLIST", "Badge", "Bandit",
+           "ClusterSeed", "Contrastive", "DensityWeighted", "Diverse", "Entropy",
+           "KCenterGreedy", "LLMSelection", "LeastConfidence", "Margin", "RandomStrategy",
+           "Strategy", "TypicalitySeed", "diverse_margin", "top_unlabeled"]
+
+#: The registry name of the cold-start strategy: the diverse seed a run labels before any
+#: student exists (the bootstrap picks it; the rule policy and the guardrails decide it
+#: until a student exists, and the selector then takes the bootstrap's seed first).
+COLD_START = "cold_start"
 
 
 @runtime_checkable
 class Strategy(Protocol):
-    """What the selector calls. ``needs_model``: it cannot run before the first student."""
+    """What the selector calls. ``needs_model``: it cannot run before the first student.
+
+    Optional capabilities (:mod:`labelgraph.capabilities`; the value assumed without each):
+
+    - ``plays_arms`` (False): a stand-in the guardrails replace each query round with one
+      of ``RunConfig.bandit_arms``, chosen by measured gain (:data:`PLAYS_ARMS`);
+    - ``shortlist(probs, embeddings, labeled, n, rng)`` (absent): the rows the run's chat
+      model picks the batch from, with ``excerpt`` (300) characters of each shown; ``select``
+      is then the fallback without a capable model (:data:`SHORTLIST`, :data:`EXCERPT`);
+    - ``baseline`` (False): it ignores what the student knows, so the selector does not
+      judge the pool uninformative by the student's confidence (:data:`BASELINE`).
+    """
 
     needs_model: bool
 
@@ -44,6 +66,22 @@ class Strategy(Protocol):
                n: int, rng: np.random.Generator) -> np.ndarray:
         """Up to ``n`` unlabeled row indices, best first."""
         ...
+
+
+PLAYS_ARMS = Capability(
+    "plays_arms", False,
+    "a stand-in the guardrails replace each query round with one of RunConfig.bandit_arms, "
+    "chosen by measured gain (labelgraph.policies.choose_arm)")
+SHORTLIST = Capability(
+    "shortlist", None,
+    "shortlist(probs, embeddings, labeled, n, rng) -> rows the run's chat model picks the "
+    "batch from (the selector asks it); absent: select() alone chooses")
+EXCERPT = Capability(
+    "excerpt", 300, "characters of each shortlisted text shown to the chat model")
+BASELINE = Capability(
+    "baseline", False,
+    "it ignores what the student knows: the selector does not propose synthesis because the "
+    "student is sure of the pool")
 
 
 def top_unlabeled(scores: np.ndarray, labeled: np.ndarray, n: int) -> np.ndarray:
@@ -62,6 +100,7 @@ class RandomStrategy:
     """Uniformly random unlabeled rows: the baseline every strategy must beat."""
 
     needs_model: bool = False
+    baseline: ClassVar[bool] = True  #: a baseline stays one: see :data:`BASELINE`
 
     def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
         return top_unlabeled(rng.random(labeled.size), labeled, n)
@@ -375,6 +414,28 @@ class Bandit(Margin):
     """The name ``bandit``: the supervisor's guardrails replace it each round with one of
     ``RunConfig.bandit_arms``, chosen by measured gain (``labelgraph.policies.choose_arm``).
     Used directly, outside a run, it is margin sampling."""
+
+    plays_arms: ClassVar[bool] = True  #: see :data:`PLAYS_ARMS`
+
+
+@dataclass
+class LLMSelection:
+    """Strategy ``"llm"``: a chat model picks the batch from a shortlist of ``k * n``
+    uncertain, diverse rows (margin spread over embedding clusters) and says why. The
+    selector node asks the model (:data:`SHORTLIST`); as a pure strategy, with no model, it
+    is margin sampling (its fallback)."""
+
+    k: int = 3  #: shortlist size, as a multiple of the batch size
+    excerpt: int = 300  #: characters of each candidate's text shown to the model
+    needs_model: bool = True
+
+    def shortlist(self, probs: np.ndarray, embeddings: np.ndarray, labeled: np.ndarray,
+                  n: int, rng: np.random.Generator) -> np.ndarray:
+        """Up to ``k * n`` unlabeled rows, best first: what the model chooses from."""
+        return Diverse(Margin()).select(probs, embeddings, labeled, self.k * n, rng)
+
+    def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
+        return Margin().select(probs, embeddings, labeled, n, rng)
 
 
 # --- cold start ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """How far to trust a label: confidence signals, a per-run calibrator, routing, the audit.
 
 Pure pieces over numbers and arrays, unit-testable without a model. The annotators gather
-the signals (:class:`Signals`), the run's :class:`Calibrator` turns them into the
+the signals (:class:`ConfidenceSignals`), the run's :class:`Calibrator` turns them into the
 probability that a label is right, fitted on the labels a person or the oracle confirmed;
 :func:`buy_first` and :func:`default_threshold` route an item before and after an LLM label
 is bought; :func:`audit_scores` scores every label in memory for being wrong.
@@ -10,16 +10,17 @@ is bought; :func:`audit_scores` scores every label in memory for being wrong.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
-__all__ = ["SEND_ON_CAP", "AuditResult", "Calibrator", "Signals", "audit_actions", "audit_scores",
-           "buy_first", "contextual_calibration", "default_threshold", "estimated_errors",
-           "expected_calibration_error", "neighbour_distribution", "new_label_scores",
-           "vote_agreement"]
+__all__ = ["SEND_ON_CAP", "AuditResult", "Calibrator", "ConfidenceSignals", "audit_actions",
+           "audit_scores", "buy_first", "contextual_calibration", "default_threshold",
+           "estimated_errors", "expected_calibration_error", "neighbour_distribution",
+           "new_label_scores", "vote_agreement"]
 
 _EPS = 1e-3
 
@@ -66,7 +67,7 @@ def expected_calibration_error(confidence: Sequence[float], correct: Sequence[bo
 
 
 @dataclass(frozen=True)
-class Signals:
+class ConfidenceSignals:
     """What speaks for a label, each in [0, 1] or None when the backend cannot tell.
 
     ``llm``: the label word's probability (after contextual calibration where used);
@@ -93,14 +94,14 @@ class Signals:
         return {k: round(float(v), 4) for k, v in asdict(self).items() if v is not None}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any] | None) -> Signals:
+    def from_dict(cls, data: Mapping[str, Any] | None) -> ConfidenceSignals:
         data = data or {}
         names = {f.name for f in fields(cls)}
         return cls(**{k: float(v) for k, v in data.items() if k in names and v is not None})
 
-    def before_buying(self) -> Signals:
+    def before_buying(self) -> ConfidenceSignals:
         """Only what was known before the label was bought, as judging signals."""
-        return Signals(student=self.student_top, neighbours=self.neighbours_top)
+        return ConfidenceSignals(student=self.student_top, neighbours=self.neighbours_top)
 
     def raw(self) -> float:
         """A combined score before any calibration: a weighted mean of the signals' log-odds
@@ -127,7 +128,7 @@ class Calibrator:
     """P(label is right | signals), fitted on labels a person or the oracle confirmed.
 
     Below ``min_points`` confirmations, or before both right and wrong labels were seen,
-    it returns the uncalibrated :meth:`Signals.raw` score. Then a logistic regression on
+    it returns the uncalibrated :meth:`ConfidenceSignals.raw` score. Then a logistic regression on
     the signals' log-odds (``C`` its L2 strength): it weighs the signals by how well each
     predicted the confirmed labels, and its output is a calibrated probability.
     """
@@ -136,7 +137,7 @@ class Calibrator:
         self.min_points = min_points
         self.C = C
 
-    def fit(self, signals: Sequence[Signals], correct: Sequence[bool]) -> Calibrator:
+    def fit(self, signals: Sequence[ConfidenceSignals], correct: Sequence[bool]) -> Calibrator:
         y = np.asarray(correct, dtype=int)
         self.n_ = int(y.size)
         self.model_: Any = None
@@ -151,7 +152,7 @@ class Calibrator:
     def fitted(self) -> bool:
         return getattr(self, "model_", None) is not None
 
-    def predict(self, signals: Sequence[Signals]) -> np.ndarray:
+    def predict(self, signals: Sequence[ConfidenceSignals]) -> np.ndarray:
         """Calibrated probability that each label is right."""
         if not signals:
             return np.zeros(0)
@@ -379,3 +380,14 @@ def audit_actions(result: AuditResult, sources: Sequence[str], *, person: bool,
         else:
             out.append(("keep", why + f"; kept: under {drop_above} and nobody to ask"))
     return out
+
+
+def __getattr__(name: str) -> Any:
+    """``Signals``, the old name of :class:`ConfidenceSignals`, still imports (with a
+    DeprecationWarning): it is a documented public name."""
+    if name == "Signals":
+        warnings.warn("labelgraph.trust.Signals is renamed ConfidenceSignals; "
+                      "the old name will be removed",
+                      DeprecationWarning, stacklevel=2)
+        return ConfidenceSignals
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

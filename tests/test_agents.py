@@ -12,7 +12,8 @@ from labelgraph.config import RunConfig
 from labelgraph.errors import ModelNotInstalledError
 from labelgraph.llm import resolve_llm
 from labelgraph.memory.examples import Example
-from labelgraph.policies import RulePolicy, Signals, guard
+from labelgraph.policies import RoundSignals as Signals
+from labelgraph.policies import RulePolicy, guard
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.types import Proposal

@@ -351,7 +351,7 @@ def test_zero_dollar_budget_allows_free_work(ledger: Ledger) -> None:
 def _exhausted(meter: BudgetMeter) -> str | None:
     """The unit the budget stopping criteria say is used up, as the supervisor sees it."""
     from labelgraph.config import RunConfig
-    from labelgraph.policies import Signals
+    from labelgraph.policies import RoundSignals as Signals
     from labelgraph.stopping import LabelBudget, MoneyBudget, TokenBudget
 
     signals = Signals(round=1, labeled=0, label_counts={}, spent=meter.snapshot(),

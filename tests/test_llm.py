@@ -10,11 +10,11 @@ from typer.testing import CliRunner
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.api import _paid
 from labelgraph.budget import UNKNOWN_PRICE, price_for
 from labelgraph.cli import app
 from labelgraph.errors import InputError
 from labelgraph.llm import resolve_llm, split_server, strict_label
+from labelgraph.settings import _paid
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 

@@ -14,11 +14,11 @@ from langgraph.runtime import Runtime
 from conftest import make_pool, sentiment_of
 from fakes import ScriptedChatModel
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.agents.selector import LLMSelection, selector_node
+from labelgraph.agents.selector import selector_node
 from labelgraph.events import Selected
 from labelgraph.memory.examples import Example
 from labelgraph.registry import registry
-from labelgraph.strategies import Margin
+from labelgraph.strategies import LLMSelection, Margin
 from labelgraph.types import Steering
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")

@@ -1,5 +1,5 @@
-"""The example plug-in package, really installed: its strategy, stopping criterion and verifier
-tool are found through their entry points and drive a real loop.
+"""The example plug-in package, really installed: its strategy, stopping criterion, verifier
+tool and annotator are found through their entry points and drive real loops.
 
 ``examples/plugin`` is installed with pip into a temporary directory (no dependencies, no build
 isolation, no index: nothing is fetched and the system site-packages are not touched), and
@@ -123,3 +123,82 @@ def test_loop_uses_the_plugin_strategy_criterion_and_tool(plugin_env: dict[str, 
     assert out["verdicts"] and all(v == "reject" for v, _ in out["verdicts"]), out
     assert all(reason.startswith(f"{TOOL}: ") for _, reason in out["verdicts"]), out
     assert not [t for t in out["accepted_texts"] if "FILM" in t], out
+
+
+# -- the plug-in's annotator --------------------------------------------------------------
+ANNOTATOR = "keyword_vote"
+
+LABEL = textwrap.dedent("""
+    import json
+    import sys
+
+    sys.path.insert(0, sys.argv[2])
+    from conftest import NEG, POS, make_pool
+
+    from labelgraph import Budget, LabelGraph, Task
+    from labelgraph.annotators import HybridAnnotator
+    from labelgraph.registry import registry
+
+    # Keywords for half of each side's words: the rest of the pool goes on to the oracle.
+    words = registry.create("annotators", "keyword_vote",
+                            keywords={"positive": POS[:3], "negative": NEG[:3]})
+    pool = make_pool()
+    lg = LabelGraph(Task(labels=["positive", "negative"], description="movie review sentiment"),
+                    llm="none", annotator=HybridAnnotator(human="oracle", first=words),
+                    budget=Budget(labels=24), run_dir=sys.argv[1], embedding="hashing",
+                    config={"seed_size": 6, "batch_size": 6, "stopping": [],
+                            "synthesize": False})
+    result = lg.run(pool, label_column="label")
+    gold = dict(zip(pool["text"], pool["label"]))
+    rows = lg.context.ledger.all_labels()
+    lg.close()
+    first = LabelGraph.open(sys.argv[1]).annotator.first  # rebuilt from run.json
+    print(json.dumps({
+        "origin": registry.entry("annotators", "keyword_vote").origin,
+        "by_source": {s: sum(r.source == s for r in rows) for s in {r.source for r in rows}},
+        "wrong": sum(gold[r.text] != r.label for r in rows),
+        "stop_reason": result.stop_reason,
+        "reopened": [type(first).__name__, first.keywords],
+    }))
+""")
+
+
+def test_the_plugin_annotator_imports_nothing_of_the_graph() -> None:
+    import ast
+
+    source = (PLUGIN / "labelgraph_example_plugin" / "__init__.py").read_text()
+    modules = {n.module for n in ast.walk(ast.parse(source))
+               if isinstance(n, ast.ImportFrom) and n.module} | \
+        {a.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Import)
+         for a in n.names}
+    assert "labelgraph.annotators" in modules and "labelgraph.runtime" in modules
+    assert not [m for m in modules if m.startswith(("labelgraph.graph", "labelgraph.agents"))]
+
+
+def test_plugins_command_lists_the_annotator(plugin_env: dict[str, str]) -> None:
+    done = subprocess.run([sys.executable, "-m", "labelgraph.cli", "plugins"],
+                          capture_output=True, text=True, env=plugin_env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    rows = [line for line in done.stdout.splitlines()
+            if re.search(r"\bannotators\b", line) and re.search(rf"\b{ANNOTATOR}\b", line)]
+    assert len(rows) == 1 and f"entry point ({DIST})" in rows[0], done.stdout
+
+
+def test_the_plugin_annotator_labels_first_in_a_hybrid_and_is_restored(
+        plugin_env: dict[str, str], tmp_path: Path) -> None:
+    script = tmp_path / "label.py"
+    script.write_text(LABEL)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "run"),
+                           str(Path(__file__).parent)],
+                          capture_output=True, text=True, env=plugin_env, cwd=tmp_path,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-5000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["origin"] == f"entry point ({DIST})", out
+    # The keywords labeled what they could tell, the oracle the rest, and nothing is wrong.
+    assert out["by_source"].get("keywords", 0) > 0 and out["by_source"].get("oracle", 0) > 0
+    assert sum(out["by_source"].values()) == 24 and out["wrong"] == 0, out
+    assert out["stop_reason"].startswith("budget exhausted"), out
+    # run.json kept the plug-in annotator by its registry name and configuration.
+    assert out["reopened"] == ["KeywordVote", {"positive": ["wonderful", "moving", "brilliant"],
+                                               "negative": ["dull", "boring", "awful"]}], out

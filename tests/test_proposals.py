@@ -17,7 +17,8 @@ from labelgraph.agents.supervisor import decide
 from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
 from labelgraph.config import RunConfig
 from labelgraph.console.reads import why
-from labelgraph.policies import RulePolicy, Signals, guard
+from labelgraph.policies import RoundSignals as Signals
+from labelgraph.policies import RulePolicy, guard
 from labelgraph.proposals import (
     Overrulings,
     annotator_proposal,

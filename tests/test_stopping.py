@@ -10,7 +10,8 @@ import pytest
 
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.config import RunConfig
-from labelgraph.policies import RulePolicy, Signals, arm_rewards, choose_arm, guard
+from labelgraph.policies import RoundSignals as Signals
+from labelgraph.policies import RulePolicy, arm_rewards, choose_arm, guard
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA, expected_gain
 from labelgraph.types import Decision

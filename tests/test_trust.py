@@ -7,7 +7,6 @@ import pytest
 
 from labelgraph.trust import (
     Calibrator,
-    Signals,
     affordable_share,
     audit_actions,
     audit_scores,
@@ -20,6 +19,7 @@ from labelgraph.trust import (
     new_label_scores,
     vote_agreement,
 )
+from labelgraph.trust import ConfidenceSignals as Signals
 
 
 def test_contextual_calibration_removes_the_prompt_bias() -> None:

@@ -1,10 +1,11 @@
 """Built-in tools: what a tool-calling agent may inspect about its run.
 
-Each tool is bound to one run's context (and, for the supervisor, the round's metrics) when
-an agent step starts. They only read: searching memory, counting labels, describing the
-pool, the learning curve, each strategy's measured gain, spend and budget, the most
-uncertain items, the flagged labels. :func:`judge_tool` is the verifier's LLM judge: it asks
-the run's chat model (metered like any call) about one doubtful label.
+Each tool is bound to one run (its :class:`~labelgraph.runtime.RunContext`, never the graph's
+context) and, for the supervisor, the round's metrics, when an agent step starts. They only
+read: searching memory, counting labels, describing the pool, the learning curve, each
+strategy's measured gain, spend and budget, the most uncertain items, the flagged labels.
+:func:`judge_tool` is the verifier's LLM judge: it asks the run's chat model (metered like
+any call) about one doubtful label.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 from langchain_core.tools import BaseTool, tool
 
 if TYPE_CHECKING:
-    from labelgraph.graph.context import Context
+    from labelgraph.runtime import RunContext
 
 __all__ = ["BUILTIN_TOOLS", "builtin_tools", "judge_tool"]
 
@@ -33,7 +34,7 @@ def _clip(text: str, n: int = 240) -> str:
     return text if len(text) <= n else text[:n] + "…"
 
 
-def builtin_tools(ctx: Context, agent: str,
+def builtin_tools(ctx: RunContext, agent: str,
                   metrics: Sequence[dict[str, Any]] = ()) -> list[BaseTool]:
     """The built-in tools of ``agent``, bound to this run (and the round's metrics)."""
 
@@ -123,7 +124,7 @@ def builtin_tools(ctx: Context, agent: str,
     return [every[name] for name in BUILTIN_TOOLS.get(agent, ())]
 
 
-def judge_tool(ctx: Context, round_: int) -> BaseTool:
+def judge_tool(ctx: RunContext, round_: int) -> BaseTool:
     """The LLM judge the verifier consults about a doubtful label (``RunConfig.judge``)."""
     from labelgraph.prompts import JudgeVerdict, judge_messages
 

@@ -119,7 +119,7 @@ def _label(lg: LabelGraph, text: str) -> str:
 
 
 def _strategy(lg: LabelGraph, text: str) -> str:
-    names = lg.context.strategies
+    names = registry.names("strategies")
     if text not in names:
         raise CommandError(f"unknown strategy {text!r}; choose one of {', '.join(sorted(names))} "
                            "(/help strategies says what each does)")

@@ -19,6 +19,7 @@ from labelgraph.console.changes import CommandError, optional_criteria
 from labelgraph.console.commands import COMMANDS, Spec, by_name
 from labelgraph.console.intent import Intent, IntentParser
 from labelgraph.errors import LabelGraphError
+from labelgraph.registry import registry
 
 if TYPE_CHECKING:
     from labelgraph.console.controller import Controller
@@ -143,5 +144,5 @@ def make_interpreter(ctl: Controller) -> Any:
                 "usd": budget.usd}
 
     return IntentInterpreter(IntentParser(
-        ctx.task.labels, ctx.strategies, criteria=optional_criteria(),
+        ctx.task.labels, registry.names("strategies"), criteria=optional_criteria(),
         ids=lambda: ctx.ledger.labeled_ids(), current=current))

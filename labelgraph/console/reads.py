@@ -141,7 +141,7 @@ def tools(lg: LabelGraph) -> str:
 
     ctx = lg.context
     lines = ["how each agent works in this run:"]
-    modes = ctx.agent_modes()
+    modes = lg.agent_modes()
     lines += [f"  {agent:<10} {mode}" for agent, mode in modes.items()]
     rows = [(spec.agent, spec.name, spec.origin) for spec in ctx.tools.specs()]
     rows += [(agent, name, "built-in") for agent, mode in modes.items()
@@ -166,7 +166,7 @@ def help_(lg: LabelGraph, topic: str | None = None) -> str:
                 + f"\n/help TOPIC for {', '.join(HELP_TOPICS)} or a command")
     word = topic.lower().strip("/")
     if word.startswith("strateg"):
-        names = lg.context.strategies
+        names = registry.names("strategies")
         now = lg.context.config.strategy
         return "strategies (/strategy NAME):\n" + "\n".join(
             f"  {name:<20}{' (now)' if name == now else '      '} "

@@ -26,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from labelgraph.console.controller import Controller
+from labelgraph.registry import registry
 
 __all__ = ["Hub", "make_app", "page_state"]
 
@@ -166,7 +167,7 @@ def page_state(ctl: Controller) -> dict[str, Any]:
         "question": _question(ctl),
         "confirming": [c.note for c in ctl.confirming],
         "settings": {"strategy": config.strategy, "batch_size": config.batch_size,
-                     "synthesize": config.synthesize, "strategies": ctx.strategies},
+                     "synthesize": config.synthesize, "strategies": registry.names("strategies")},
         "error": ctl.error,
     }
 
