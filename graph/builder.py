@@ -50,6 +50,23 @@ def route(state: State) -> str:
     return {"query": "selector", "synthesize": "generator"}.get(action, END)
 
 
+def weak_context(owner: Any) -> ContextSource:
+    """A context source that reads ``owner.context`` when a node first needs it, holding
+    the owner (a LabelGraph) weakly: the graph must not keep its run alive."""
+    import weakref
+
+    ref = weakref.ref(owner)
+
+    def context() -> Context:
+        lg = ref()
+        if lg is None:
+            raise RunStateError("the LabelGraph this graph belongs to is gone; keep it "
+                                "(lg = LabelGraph(...)) while you use lg.graph")
+        return lg.context
+
+    return context
+
+
 def with_context(runtime: Runtime[Any], bound: ContextSource | None) -> Runtime[Context]:
     """The runtime a node gets: the caller's ``context=`` when it is a :class:`Context`,
     else the graph's bound one; with neither, one RunStateError that says what to do (not

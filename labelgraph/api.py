@@ -26,11 +26,11 @@ from langgraph.types import Command
 from labelgraph.assets import atomic_write_text, embedding_cache_root
 from labelgraph.budget import BudgetMeter
 from labelgraph.config import RunConfig, make_config
-from labelgraph.continuation import blockers, go_on, worded
+from labelgraph.continuation import blockers, correct, go_on, worded
 from labelgraph.data import PoolData, load_pool
 from labelgraph.errors import InputError, PauseRequested, RunStateError
 from labelgraph.events import MemoryRepaired, NotContinued, Paused, PoolChecked
-from labelgraph.graph.builder import build_graph, recursion_limit
+from labelgraph.graph.builder import build_graph, recursion_limit, weak_context
 from labelgraph.graph.checkpoints import open_checkpoints
 from labelgraph.graph.context import Context
 from labelgraph.graph.modes import agent_modes
@@ -42,9 +42,9 @@ from labelgraph.memory.store import RunLock, RunPaths, RunStore, rebuild_memory,
 from labelgraph.registry import registry
 from labelgraph.results import RunResult, labeled_dataset, node_timings, spending
 from labelgraph.settings import (
+    check_gold,
     check_models,
     check_names,
-    named,
     read_run_id,
     read_settings,
     write_settings,
@@ -248,22 +248,8 @@ class LabelGraph:
         if self._graph is None:
             self._conn = open_checkpoints(self.paths.checkpoints, read_only=self.read_only)
             self._graph = build_graph(SqliteSaver(self._conn), context=None if self.read_only
-                                      else self._context_source())
+                                      else weak_context(self))
         return self._graph
-
-    def _context_source(self) -> Any:
-        """What ``graph`` falls back on when invoked without ``context=``: this run's
-        context, built on first use (held weakly: the graph must not keep the run alive)."""
-        run = weakref.ref(self)
-
-        def context() -> Context:
-            lg = run()
-            if lg is None:
-                raise RunStateError("the LabelGraph this graph belongs to is gone; keep it "
-                                    "(lg = LabelGraph(...)) while you use lg.graph")
-            return lg.context
-
-        return context
 
     @property
     def config_dict(self) -> dict[str, Any]:
@@ -313,13 +299,7 @@ class LabelGraph:
             return {"round": last, **start}, checked  # bootstrap again, continuing the count
         if not self.paths.split("pool").exists():
             raise InputError("no pool: pass pool= (a file, DataFrame or list of texts)")
-        annotator = named("annotators", self.annotator).get("name")
-        if (annotator == "oracle" or (annotator == "hybrid" and self.human == "oracle")) \
-                and pd.read_parquet(self.paths.split("pool"), columns=["gold"])["gold"] \
-                .isna().all():
-            raise InputError("the oracle reads gold labels and this pool has none: pass "
-                             "label_column= (the column of gold labels), or use another "
-                             "annotator")
+        check_gold(self, self.paths.split("pool"))
         return {"round": 0, **start}, checked
 
     def blockers(self, values: dict[str, Any] | None = None,
@@ -438,19 +418,7 @@ class LabelGraph:
         in the ledger with its provenance; the student is refitted next round."""
         if self.read_only:
             raise RunStateError("a read-only run cannot be corrected")
-        ctx = self.context
-        if label is not None and label not in self.task.labels:
-            raise InputError(f"unknown label {label!r}; choose one of {list(self.task.labels)}")
-        found = ctx.memory.get([item_id])
-        if not found:
-            raise InputError(f"no labeled item {item_id!r} in memory")
-        fixed = found[0].corrected(label)
-        ctx.ledger.record_human(ctx.ledger.last_round(), "reject" if label is None
-                                else "correct", {"item_id": item_id, "label": label,
-                                                 "previous": found[0].label,
-                                                 "previous_source": found[0].source})
-        ctx.memory.upsert([fixed])
-        return fixed
+        return correct(self.context, item_id, label)
 
     def export(self, path: str | Path | None = None, format: str | None = None) -> Path:
         """Write every labeled item with its source, confidence, verdict and provenance to

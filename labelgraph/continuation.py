@@ -12,14 +12,16 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from labelgraph.agents.supervisor import compute_signals
+from labelgraph.errors import InputError
 from labelgraph.events import Continued, NotContinued
 from labelgraph.stopping import GUARDRAIL_CRITERIA, how_to_go_on, votes
 from labelgraph.types import Budget, Steering
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
+    from labelgraph.memory.examples import Example
 
-__all__ = ["blockers", "go_on", "worded"]
+__all__ = ["blockers", "correct", "go_on", "worded"]
 
 
 def worded(change: Mapping[str, Any], config: Any, budget: Budget) -> str:
@@ -80,3 +82,20 @@ def go_on(ctx: Context, values: dict[str, Any],
     ctx.ledger.record_human(last, "continue", {"after": reason, "changes": steering.news})
     return ({"round": last, "stop_reason": None, "idle_rounds": 0},
             Continued(round=last, after=reason, changes=tuple(steering.news)))
+
+
+def correct(ctx: Context, item_id: str, label: str | None) -> Example:
+    """A person's correction of a label in memory (``label=None`` rejects it), recorded in
+    the ledger with the label it replaces and where that came from."""
+    if label is not None and label not in ctx.task.labels:
+        raise InputError(f"unknown label {label!r}; choose one of {list(ctx.task.labels)}")
+    found = ctx.memory.get([item_id])
+    if not found:
+        raise InputError(f"no labeled item {item_id!r} in memory")
+    fixed = found[0].corrected(label)
+    ctx.ledger.record_human(ctx.ledger.last_round(), "reject" if label is None
+                            else "correct", {"item_id": item_id, "label": label,
+                                             "previous": found[0].label,
+                                             "previous_source": found[0].source})
+    ctx.memory.upsert([fixed])
+    return fixed

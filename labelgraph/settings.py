@@ -34,8 +34,8 @@ if TYPE_CHECKING:
     from labelgraph.memory.store import RunPaths
     from labelgraph.tools.registry import ToolRegistry
 
-__all__ = ["SETTINGS_VERSION", "UNRECORDED", "check_models", "check_names", "named",
-           "read_run_id", "read_settings", "record_settings", "write_settings"]
+__all__ = ["SETTINGS_VERSION", "UNRECORDED", "check_gold", "check_models", "check_names",
+           "named", "read_run_id", "read_settings", "record_settings", "write_settings"]
 
 SETTINGS_VERSION = 2
 UNRECORDED = "unrecorded"  # marks an object run.json cannot hold: open() needs it again
@@ -111,6 +111,18 @@ def check_models(lg: LabelGraph, annotator: Any, chat: Any) -> None:
     if lg.config.judge and (chat is None or is_local(chat)):
         raise InputError("judge=True needs a chat model to judge doubtful labels (the "
                          "embedded local model cannot); pass llm= or set judge=False")
+
+
+def check_gold(lg: LabelGraph, pool: Path) -> None:
+    """A run whose labels come from the oracle needs gold labels in its pool: say so before
+    it starts rather than at its first question."""
+    import pandas as pd
+
+    annotator = named("annotators", lg.annotator).get("name")
+    if (annotator == "oracle" or (annotator == "hybrid" and lg.human == "oracle")) \
+            and pd.read_parquet(pool, columns=["gold"])["gold"].isna().all():
+        raise InputError("the oracle reads gold labels and this pool has none: pass "
+                         "label_column= (the column of gold labels), or use another annotator")
 
 
 def read_run_id(paths: RunPaths) -> str:

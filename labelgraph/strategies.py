@@ -33,6 +33,16 @@ from typing import ClassVar, Protocol, runtime_checkable
 import numpy as np
 
 from labelgraph.capabilities import Capability
+from labelgraph.geometry import (
+    CHUNK_ROWS,
+    fit_centres,
+    nearest_centre,
+    no_rows,
+    sq_dist,
+    sq_norms,
+    subsample,
+    unit_rows,
+)
 
 __all__ = ["BASELINE", "COLD_START", "EXCERPT", "PLAYS_ARMS", "SHORTLIST", "Badge", "Bandit",
            "ClusterSeed", "Contrastive", "DensityWeighted", "Diverse", "Entropy",
@@ -148,76 +158,6 @@ class Entropy(_Uncertainty):
 
 # --- bounded-memory helpers ---------------------------------------------------------------
 
-#: Rows per block in chunked distance computations: a block of 8 192 rows x 384 float32 is
-#: 12 MiB, so no temporary grows with the pool.
-_CHUNK_ROWS = 8192
-
-
-def _empty() -> np.ndarray:
-    return np.zeros(0, dtype=np.int64)
-
-
-def _sq_norms(x: np.ndarray) -> np.ndarray:
-    """Squared row norms (float64), a block at a time: no squared copy of the table."""
-    out = np.empty(x.shape[0], dtype=np.float64)
-    for start in range(0, x.shape[0], _CHUNK_ROWS):
-        block = x[start:start + _CHUNK_ROWS]
-        out[start:start + block.shape[0]] = np.einsum("ij,ij->i", block, block)
-    return out
-
-
-def _sq_dist(x: np.ndarray, y: np.ndarray, y_sq: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances between the rows of a block ``x`` and a few rows ``y``."""
-    x_sq = np.einsum("ij,ij->i", x, x)
-    d = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ y.T)
-    return np.maximum(d, 0.0, out=d)
-
-
-def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """A float64 copy of a (small) block with rows scaled to norm 1; zero rows stay zero."""
-    x = np.asarray(x, dtype=np.float64)
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
-
-
-def _subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
-    """At most ``limit`` of ``rows`` chosen uniformly, in their original order."""
-    if rows.size <= limit:
-        return rows
-    return np.sort(rng.choice(rows, size=limit, replace=False))
-
-
-def _fit_centres(embeddings: np.ndarray, rows: np.ndarray, n: int, max_fit: int,
-                 rng: np.random.Generator) -> np.ndarray:
-    """k-means centroids of ``rows``, fitted on a random sample of at most ``max_fit`` of them:
-    centroids of 20 000 rows are as good as of a million, at a fiftieth of the cost."""
-    import warnings
-
-    from sklearn.cluster import KMeans, MiniBatchKMeans
-    from sklearn.exceptions import ConvergenceWarning
-
-    seed = int(rng.integers(1 << 31))
-    x = embeddings[_subsample(rows, max_fit, rng)]
-    km = (MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048)
-          if x.shape[0] > 5000 else KMeans(n_clusters=n, random_state=seed, n_init=3))
-    with warnings.catch_warnings():
-        # Duplicate rows give fewer distinct points than clusters: empty clusters are handled.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        km.fit(x)
-    return np.asarray(km.cluster_centers_, dtype=x.dtype)
-
-
-def _nearest_centre(embeddings: np.ndarray, rows: np.ndarray,
-                    centres: np.ndarray) -> np.ndarray:
-    """For each of ``rows``, the index of its nearest centre, a block of rows at a time."""
-    c_sq = np.einsum("ij,ij->i", centres, centres)
-    out = np.empty(rows.size, dtype=np.int64)
-    for start in range(0, rows.size, _CHUNK_ROWS):
-        block = embeddings[rows[start:start + _CHUNK_ROWS]]
-        out[start:start + block.shape[0]] = _sq_dist(block, centres, c_sq).argmin(axis=1)
-    return out
-
-
 # --- diversity and representativeness -----------------------------------------------------
 
 
@@ -238,17 +178,17 @@ class KCenterGreedy:
         unlabeled = ~labeled
         n = min(n, int(unlabeled.sum()))
         if n <= 0:
-            return _empty()
-        sq = _sq_norms(embeddings)
+            return no_rows()
+        sq = sq_norms(embeddings)
         min_d = np.full(labeled.size, np.inf)
-        reference = _subsample(np.flatnonzero(labeled), self.max_reference, rng)
+        reference = subsample(np.flatnonzero(labeled), self.max_reference, rng)
         if reference.size:
             ref = embeddings[reference]
             ref_sq = sq[reference]
-            step = max(1, (_CHUNK_ROWS * 256) // reference.size)
+            step = max(1, (CHUNK_ROWS * 256) // reference.size)
             for start in range(0, labeled.size, step):
                 block = embeddings[start:start + step]
-                min_d[start:start + block.shape[0]] = _sq_dist(block, ref, ref_sq).min(axis=1)
+                min_d[start:start + block.shape[0]] = sq_dist(block, ref, ref_sq).min(axis=1)
             first = int(np.argmax(np.where(unlabeled, min_d, -np.inf)))
         else:
             first = int(rng.choice(np.flatnonzero(unlabeled)))
@@ -279,7 +219,7 @@ class Badge:
         p = np.asarray(probs, dtype=np.float64)
         residual = p.copy()
         residual[np.arange(p.shape[0]), p.argmax(axis=1)] -= 1.0
-        g_norm = np.linalg.norm(residual, axis=1) * np.sqrt(_sq_norms(embeddings))
+        g_norm = np.linalg.norm(residual, axis=1) * np.sqrt(sq_norms(embeddings))
         short = top_unlabeled(g_norm + rng.random(g_norm.size) * 1e-9, labeled,
                               max(n, n * self.factor))
         if short.size <= n:
@@ -322,12 +262,12 @@ class DensityWeighted:
 
     def select(self, probs, embeddings, labeled, n, rng):  # noqa: ANN001, ANN201 - Strategy
         if n <= 0 or labeled.all():
-            return _empty()
-        norms = np.sqrt(_sq_norms(embeddings))
+            return no_rows()
+        norms = np.sqrt(sq_norms(embeddings))
         inverse = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
         centre = np.zeros(embeddings.shape[1])
-        for start in range(0, labeled.size, _CHUNK_ROWS):  # the mean of the unit rows
-            centre += inverse[start:start + _CHUNK_ROWS] @ embeddings[start:start + _CHUNK_ROWS]
+        for start in range(0, labeled.size, CHUNK_ROWS):  # the mean of the unit rows
+            centre += inverse[start:start + CHUNK_ROWS] @ embeddings[start:start + CHUNK_ROWS]
         centre /= labeled.size
         density = (embeddings @ centre.astype(embeddings.dtype)) * inverse
         uncertainty = np.asarray(self.base.score(probs), dtype=np.float64)
@@ -355,12 +295,12 @@ class Contrastive:
         if known.size == 0 or short.size <= n:
             return short[:n]
         k = min(self.k, known.size)
-        cand = _unit_rows(embeddings[short])
+        cand = unit_rows(embeddings[short])
         best_sim = np.full((short.size, 0), -np.inf)
         best_row = np.zeros((short.size, 0), dtype=np.int64)
-        for start in range(0, known.size, _CHUNK_ROWS):
-            rows = known[start:start + _CHUNK_ROWS]
-            sim = np.concatenate([best_sim, cand @ _unit_rows(embeddings[rows]).T], axis=1)
+        for start in range(0, known.size, CHUNK_ROWS):
+            rows = known[start:start + CHUNK_ROWS]
+            sim = np.concatenate([best_sim, cand @ unit_rows(embeddings[rows]).T], axis=1)
             row = np.concatenate([best_row, np.broadcast_to(rows, (short.size, rows.size))],
                                  axis=1)
             keep = np.argpartition(-sim, k - 1, axis=1)[:, :k] if sim.shape[1] > k else None
@@ -459,9 +399,9 @@ class TypicalitySeed:
         candidates = np.flatnonzero(~labeled)
         n = min(n, candidates.size)
         if n <= 0:
-            return _empty()
-        centres = _fit_centres(embeddings, candidates, n, self.max_fit, rng)
-        assign = _nearest_centre(embeddings, candidates, centres)
+            return no_rows()
+        centres = fit_centres(embeddings, candidates, n, self.max_fit, rng)
+        assign = nearest_centre(embeddings, candidates, centres)
         order = np.argsort(assign, kind="stable")
         sizes = np.bincount(assign, minlength=n)
         groups = np.split(candidates[order], np.cumsum(sizes)[:-1])
@@ -475,12 +415,12 @@ class TypicalitySeed:
     def _by_typicality(self, embeddings: np.ndarray, members: np.ndarray,
                        rng: np.random.Generator) -> np.ndarray:
         """A sample of a cluster's rows, most typical (1 / mean kNN distance) first."""
-        members = _subsample(members, self.max_members, rng)
+        members = subsample(members, self.max_members, rng)
         k = min(self.k, members.size - 1)
         if k <= 0:
             return members
         x = embeddings[members]
-        d = _sq_dist(x, x, np.einsum("ij,ij->i", x, x)).astype(np.float64, copy=False)
+        d = sq_dist(x, x, np.einsum("ij,ij->i", x, x)).astype(np.float64, copy=False)
         np.fill_diagonal(d, np.inf)
         knn = np.sqrt(np.partition(d, k - 1, axis=1)[:, :k]).mean(axis=1)
         return members[np.argsort(knn, kind="stable")]
@@ -501,15 +441,15 @@ class ClusterSeed:
         candidates = np.flatnonzero(~labeled)
         n = min(n, candidates.size)
         if n <= 0:
-            return _empty()
-        centres = _fit_centres(embeddings, candidates, n, self.max_fit, rng)
+            return no_rows()
+        centres = fit_centres(embeddings, candidates, n, self.max_fit, rng)
         c_sq = np.einsum("ij,ij->i", centres, centres)
         # For each centroid the n nearest rows so far: enough to find one not taken.
         best_d = np.full((n, 0), np.inf)
         best_row = np.zeros((n, 0), dtype=np.int64)
-        for start in range(0, candidates.size, _CHUNK_ROWS):
-            rows = candidates[start:start + _CHUNK_ROWS]
-            d = np.concatenate([best_d, _sq_dist(embeddings[rows], centres, c_sq).T], axis=1)
+        for start in range(0, candidates.size, CHUNK_ROWS):
+            rows = candidates[start:start + CHUNK_ROWS]
+            d = np.concatenate([best_d, sq_dist(embeddings[rows], centres, c_sq).T], axis=1)
             row = np.concatenate([best_row, np.broadcast_to(rows, (n, rows.size))], axis=1)
             if d.shape[1] > n:
                 keep = np.argpartition(d, n - 1, axis=1)[:, :n]

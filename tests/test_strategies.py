@@ -103,7 +103,10 @@ def test_chunking_does_not_change_the_batch(name: str, monkeypatch: pytest.Monke
     # Blocks of 7 rows cross every chunk boundary a million-row pool would.
     probs, emb, labeled = _pool(n_rows=120, seed=5)
     whole = _select(name, probs, emb, labeled, 9, seed=3)
-    monkeypatch.setattr(strategies, "_CHUNK_ROWS", 7)
+    from labelgraph import geometry
+
+    monkeypatch.setattr(strategies, "CHUNK_ROWS", 7)  # the strategies' own blocks
+    monkeypatch.setattr(geometry, "CHUNK_ROWS", 7)  # distances and norms
     np.testing.assert_array_equal(_select(name, probs, emb, labeled, 9, seed=3), whole)
 
 

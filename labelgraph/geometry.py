@@ -1,0 +1,79 @@
+"""Embedding geometry for the strategies: distances, norms and k-means centres, a block of
+rows at a time, so no temporary grows with the pool (a million rows stay fast and small)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["CHUNK_ROWS", "fit_centres", "nearest_centre", "no_rows", "sq_dist", "sq_norms",
+           "subsample", "unit_rows"]
+
+#: Rows per block in chunked distance computations: a block of 8 192 rows x 384 float32 is
+#: 12 MiB, so no temporary grows with the pool.
+CHUNK_ROWS = 8192
+
+
+def no_rows() -> np.ndarray:
+    """An empty selection (no row indices)."""
+    return np.zeros(0, dtype=np.int64)
+
+
+def sq_norms(x: np.ndarray) -> np.ndarray:
+    """Squared row norms (float64), a block at a time: no squared copy of the table."""
+    out = np.empty(x.shape[0], dtype=np.float64)
+    for start in range(0, x.shape[0], CHUNK_ROWS):
+        block = x[start:start + CHUNK_ROWS]
+        out[start:start + block.shape[0]] = np.einsum("ij,ij->i", block, block)
+    return out
+
+
+def sq_dist(x: np.ndarray, y: np.ndarray, y_sq: np.ndarray) -> np.ndarray:
+    """Squared Euclidean distances between the rows of a block ``x`` and a few rows ``y``."""
+    x_sq = np.einsum("ij,ij->i", x, x)
+    d = x_sq[:, None] + y_sq[None, :] - 2.0 * (x @ y.T)
+    return np.maximum(d, 0.0, out=d)
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """A float64 copy of a (small) block with rows scaled to norm 1; zero rows stay zero."""
+    x = np.asarray(x, dtype=np.float64)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def subsample(rows: np.ndarray, limit: int, rng: np.random.Generator) -> np.ndarray:
+    """At most ``limit`` of ``rows`` chosen uniformly, in their original order."""
+    if rows.size <= limit:
+        return rows
+    return np.sort(rng.choice(rows, size=limit, replace=False))
+
+
+def fit_centres(embeddings: np.ndarray, rows: np.ndarray, n: int, max_fit: int,
+                 rng: np.random.Generator) -> np.ndarray:
+    """k-means centroids of ``rows``, fitted on a random sample of at most ``max_fit`` of them:
+    centroids of 20 000 rows are as good as of a million, at a fiftieth of the cost."""
+    import warnings
+
+    from sklearn.cluster import KMeans, MiniBatchKMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    seed = int(rng.integers(1 << 31))
+    x = embeddings[subsample(rows, max_fit, rng)]
+    km = (MiniBatchKMeans(n_clusters=n, random_state=seed, n_init=3, batch_size=2048)
+          if x.shape[0] > 5000 else KMeans(n_clusters=n, random_state=seed, n_init=3))
+    with warnings.catch_warnings():
+        # Duplicate rows give fewer distinct points than clusters: empty clusters are handled.
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        km.fit(x)
+    return np.asarray(km.cluster_centers_, dtype=x.dtype)
+
+
+def nearest_centre(embeddings: np.ndarray, rows: np.ndarray,
+                    centres: np.ndarray) -> np.ndarray:
+    """For each of ``rows``, the index of its nearest centre, a block of rows at a time."""
+    c_sq = np.einsum("ij,ij->i", centres, centres)
+    out = np.empty(rows.size, dtype=np.int64)
+    for start in range(0, rows.size, CHUNK_ROWS):
+        block = embeddings[rows[start:start + CHUNK_ROWS]]
+        out[start:start + block.shape[0]] = sq_dist(block, centres, c_sq).argmin(axis=1)
+    return out
