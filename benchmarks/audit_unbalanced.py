@@ -21,7 +21,8 @@ their class. Features are MiniLM embeddings (cached in /tmp/noise_bench); the st
 
 Each method's suspects are scored against the flipped rows (precision, recall, F1); "alone"
 columns count the one-label-class rows and the method's recall on the flipped ones among
-them. Writes benchmarks/results/audit_unbalanced.json with the command and the commit.
+them. Writes benchmarks/results/audit_unbalanced/audit_unbalanced.json with the command and the
+commit.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from labelgraph.audit import score_memory, unauditable
 from labelgraph.student import default_student
 from labelgraph.trust import audit_scores, neighbour_distribution
 
-RESULTS = Path(__file__).resolve().parent / "results" / "audit_unbalanced.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "audit_unbalanced" / "audit_unbalanced.json"
 
 
 def uniform_noise(true: np.ndarray, k: int, rate: float, rng: np.random.Generator) -> np.ndarray:

@@ -7,7 +7,7 @@ the graph's and not the embedder's), ``--batch`` labels a round for ``--rounds``
 Reported per run: the checkpoint database's size, the bytes of the first and the last
 checkpoint (a checkpoint should cost O(batch), not O(rounds)), the time spent in the saver's
 ``put`` and ``put_writes``, and the wall time. Results go to
-benchmarks/results/checkpoint_growth.json under ``--label``.
+benchmarks/results/checkpoint_growth/checkpoint_growth.json under ``--label``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from labelgraph.assets import atomic_write_text
 from labelgraph.data import load_rotten_tomatoes
 
-RESULTS = Path(__file__).resolve().parent / "results" / "checkpoint_growth.json"
+RESULTS = (Path(__file__).resolve().parent / "results" / "checkpoint_growth"
+           / "checkpoint_growth.json")
 SAVER_SECONDS = {"put": 0.0}
 
 

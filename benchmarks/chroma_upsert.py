@@ -7,7 +7,7 @@ persistent collection (as memory's write-behind does at the end of a run): with 
 and the seven metadata fields memory writes; without documents; with documents and no
 metadata; vectors only; and with documents in a collection whose ``Schema`` deletes the
 documents' full-text index. Medians over the repeats; results go to
-benchmarks/results/chroma_upsert.json.
+benchmarks/results/chroma_upsert/chroma_upsert.json.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from labelgraph.data import load_rotten_tomatoes
 from labelgraph.memory.embeddings import HashingEmbedding
 from labelgraph.memory.examples import make_client
 
-RESULTS = Path(__file__).resolve().parent / "results" / "chroma_upsert.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "chroma_upsert" / "chroma_upsert.json"
 META = {"label": "positive", "source": "oracle", "confidence": 1.0, "round": 1,
         "status": "accepted", "origin": "pool", "cost": 0.0}
 MODES = ("documents + metadata", "metadata only", "documents only", "vectors only",

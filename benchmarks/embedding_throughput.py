@@ -2,7 +2,7 @@
 
     python benchmarks/embedding_throughput.py [--short 2000] [--long 400] [--lengths 256 128]
         [--batch-tokens 512 2048 4096] [--sessions 1 4] [--pool-sample 3000]
-        [--label before] [--out benchmarks/results/embedding_throughput.json]
+        [--label before] [--out benchmarks/results/embedding_throughput/embedding_throughput.json]
     python benchmarks/embedding_throughput.py --pool 100000 [--limit 10000] [--run-rounds 3]
 
 Short texts are Rotten Tomatoes snippets (the demo data); long documents are 20 Newsgroups
@@ -40,7 +40,8 @@ from longtext_data import load  # noqa: E402
 from labelgraph.data import load_rotten_tomatoes  # noqa: E402
 from labelgraph.memory.embeddings import MiniLMEmbedding  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "embedding_throughput.json"
+RESULTS = (Path(__file__).resolve().parent / "results" / "embedding_throughput"
+           / "embedding_throughput.json")
 
 
 def make(max_length: int | None, **options: Any) -> MiniLMEmbedding:

@@ -15,8 +15,8 @@ the report gives the median wall time of the repeats, their ratio and the median
 back-to-back pairs' ratios (the paired ratio, steadier under drift), whether the learning
 curves are identical (and if not, how far apart), and per-node time (measured in the
 stream: the time from one node's update to the next, so checkpoint writes count too).
-Results go to benchmarks/results/graph_overhead.{json,md}; ``--label`` files them as the
-measurement before or after a change, so both stay side by side.
+Results go to benchmarks/results/graph_overhead/graph_overhead.{json,md}; ``--label`` files
+them as the measurement before or after a change, so both stay side by side.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ from labelgraph.student import Featurizer, default_student, fit_student, proba_i
 from labelgraph.types import Budget, Task, content_id
 
 CACHE = Path("/tmp/graph_overhead")
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_overhead"
 SEED_SIZE, ROUNDS, BATCH = 25, 20, 25
 
 

@@ -12,7 +12,7 @@ a graph of the run's shape (five nodes a round, the same number of rounds) whose
 nothing, without a checkpointer and with a SqliteSaver fsyncing every commit or not (the
 run's setting); and the pool's features built in two passes over the texts (fit, then
 transform) against one (``Featurizer.fit_transform``). Medians over the repeats; results
-go to benchmarks/results/graph_parts.json.
+go to benchmarks/results/graph_parts/graph_parts.json.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from labelgraph.assets import atomic_write_text
 from labelgraph.memory.examples import ExampleMemory
 from labelgraph.student import Featurizer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "graph_parts.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_parts" / "graph_parts.json"
 ROUND_NODES = ("supervisor", "selector", "annotator", "verifier", "learner")
 PARTS: dict[str, float] = defaultdict(float)
 

@@ -20,7 +20,7 @@ Tomatoes review snippets (positive/negative) with the shipped few-shot prompt
 Demonstration candidates: 300 labeled snippets; test: ``--n`` other snippets (default 300).
 Every item's raw label probabilities and empty-text priors are scored once per configuration
 and checkpointed under /tmp, so an interrupted run resumes. Results go to
-``benchmarks/results/local_confidence.json``.
+``benchmarks/results/local_confidence/local_confidence.json``.
 
 Needs the `local` extra. Run: ``python benchmarks/local_confidence.py --n 300``
 (14 scoring calls per item, 4200 in all: measured 24.1 minutes, 0.34 s per call, on 2 cores
@@ -62,7 +62,7 @@ VOTES = 3
 N_DEMOS = 300
 TIMING_ITEMS = 20
 VERSION = 1  # bump when what a checkpointed record means changes
-RESULTS = Path(__file__).resolve().parent / "results" / "local_confidence.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "local_confidence" / "local_confidence.json"
 
 Probs = dict[str, float]
 

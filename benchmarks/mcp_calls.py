@@ -10,7 +10,7 @@ this interpreter); every call asks it about the same short text. Each way makes 
 (M for the fresh sessions, which are slow) through ``tool.invoke``, timed one by one with
 ``time.perf_counter``, after one warm-up call. The live session's start (spawning the
 server and listing its tools) is timed on its own. Writes a JSON file (default
-benchmarks/results/mcp_calls.json) with the command, the commit (``git rev-parse HEAD``)
+benchmarks/results/mcp_calls/mcp_calls.json) with the command, the commit (``git rev-parse HEAD``)
 and the figures, and prints a short table. A measurement, not a test: it exits 0.
 """
 
@@ -100,7 +100,7 @@ def main() -> None:
     parser.add_argument("--fresh-calls", type=int, default=24,
                         help="calls through a fresh session each (default 24)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "mcp_calls.json")
+                        "mcp_calls" / "mcp_calls.json")
     args = parser.parse_args()
 
     results: dict[str, Any] = {}

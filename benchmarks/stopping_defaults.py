@@ -11,7 +11,8 @@ threshold: the share of the budget's labels saved and the held-out accuracy lost
 spending the whole budget, averaged over every run of every data set (and the worst data
 set's loss). The default it suggests for each criterion is the threshold that saves the most
 labels while losing at most ``--max-loss`` accuracy on average on every data set.
-Writes ``benchmarks/results/stopping_defaults.{json,md}``.
+Writes ``benchmarks/results/stopping_defaults/stopping_defaults.{json,md}`` (``--out`` another
+prefix).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from labelgraph.policies import RoundSignals
 from labelgraph.registry import registry
 from labelgraph.types import Budget
 
-OUT = Path(__file__).resolve().parent / "results" / "stopping_defaults"
+OUT = Path(__file__).resolve().parent / "results" / "stopping_defaults" / "stopping_defaults"
 #: criterion -> the settings tried (RunConfig fields)
 GRID: dict[str, list[dict[str, float]]] = {
     "stabilizing_predictions": [{"kappa_threshold": v}

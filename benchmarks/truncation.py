@@ -9,7 +9,8 @@ truncation length with labelgraph's MiniLM embedder. For each seed, ``--labels``
 logistic regression) and the rest are the test split. Two feature sets are scored: the
 embeddings alone, and the default features (embeddings beside TF-IDF, the vocabulary fitted
 on all ``--n`` texts as a run fits it on its pool; TF-IDF always reads the whole text).
-Embedding time per length is recorded too. Writes benchmarks/results/truncation.{json,md}.
+Embedding time per length is recorded too. Writes
+benchmarks/results/truncation/truncation.{json,md}.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from sklearn.model_selection import train_test_split  # noqa: E402
 from labelgraph.memory.embeddings import MiniLMEmbedding  # noqa: E402
 from labelgraph.student import Featurizer, default_student, fit_student  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "truncation"
 CACHE = Path("/tmp/labelgraph_truncation")
 
 
@@ -114,7 +115,7 @@ def main() -> None:
         macro_f1=("macro_f1", "mean"), embed_docs_per_s=("embed_wall_s", "first"),
         n=("n", "first")).reset_index()
     summary["embed_docs_per_s"] = summary["n"] / summary["embed_docs_per_s"]
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(
         {"args": vars(args), "load_after": os.getloadavg(), "rows": rows}, indent=1) + "\n")
     lines = ["| data set | features | " + " | ".join(f"{n} tokens" for n in args.lengths) + " |",

@@ -10,7 +10,7 @@ only watches. Printed, over every answer: the time A's page took from the key to
 next card (measured in the page: ``window.lgTimings``), the time until B showed the same card
 (measured here, from the key press to B's card changing), and, for every round that ended
 while the pages were open, the time from the ledger's record of its end to each page showing
-it. Writes ``benchmarks/results/web_latency.json``.
+it. Writes ``benchmarks/results/web_latency/web_latency.json``.
 """
 
 from __future__ import annotations
@@ -83,7 +83,8 @@ def main() -> None:
            "round_end_to_watcher_ms": summary(timings_b["round"]),
            "watcher_saw_every_decision": same}
     print(json.dumps(out, indent=2))
-    results = Path(__file__).resolve().parent / "results" / "web_latency.json"
+    results = Path(__file__).resolve().parent / "results" / "web_latency" / "web_latency.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(out, indent=2) + "\n")
 
 
