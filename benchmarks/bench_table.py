@@ -1,7 +1,7 @@
 """One AULC table (strategy x data set) from several `labelgraph bench` JSON files.
 
     python benchmarks/bench_table.py reviews=rt.json R8=r8.json 20NG=ng_a.json,ng_b.json \
-        [--out benchmarks/results/strategies_3data.md] [--min-seeds 10] \
+        [--out benchmarks/results/bench/strategies/strategies_3data.md] [--min-seeds 10] \
         [--hindsight margin,diverse_margin,badge]
 
 A data set may come in several files: a bench split by strategies across processes, or
