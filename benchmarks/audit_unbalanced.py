@@ -30,8 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -41,6 +39,7 @@ import numpy as np
 import pandas as pd
 from longtext_data import read_orange
 from noise_audit import embeddings, scores
+from provenance import stamp
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -163,12 +162,9 @@ def main() -> None:
             wins[str(rate)] = {"labelgraph_better": int((diff > 0).sum()), "runs": len(diff),
                                "f1_diff_mean": float(diff.mean()),
                                "f1_diff_se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "command": "python benchmarks/audit_unbalanced.py " + " ".join(sys.argv[1:]),
-        "commit": commit, "python": platform.python_version(),
+        **stamp(), "python": platform.python_version(),
         "summary": summary.reset_index().to_dict(orient="records"),
         "labelgraph_vs_cleanlab": wins, "runs": rows}, indent=1))
     print(json.dumps(wins, indent=1))

@@ -21,6 +21,8 @@ import json
 import statistics
 from pathlib import Path
 
+from provenance import markdown_note
+
 SWITCHING = "bandit"
 
 
@@ -106,7 +108,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:
-        args.out.write_text(text)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n" + markdown_note() + "\n")
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from chromadb import Schema
 from chromadb.api.types import FtsIndexConfig, VectorIndexConfig
+from provenance import stamp
 
 from labelgraph.assets import atomic_write_text
 from labelgraph.data import load_rotten_tomatoes
@@ -73,7 +74,8 @@ def main() -> None:
         for n, mode in enumerate(MODES):
             seconds[mode].append(upsert_seconds(mode, texts, vectors, rep * len(MODES) + n))
     medians = {mode: round(statistics.median(v), 3) for mode, v in seconds.items()}
-    atomic_write_text(RESULTS, json.dumps({"rows": len(texts), "repeats": args.repeats,
+    atomic_write_text(RESULTS, json.dumps({**stamp(), "rows": len(texts),
+                                           "repeats": args.repeats,
                                            "median_seconds": medians}, indent=1))
     for mode, value in medians.items():
         print(f"| {mode} | {value:.3f} |")

@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from longtext_data import sample_orange
+from provenance import markdown_note, stamp
 from sklearn.model_selection import train_test_split
 
 from labelgraph.assets import atomic_write_text, save_npy
@@ -305,6 +306,9 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {n} | " + " | ".join(f"{p.get(n, 0.0):.1f}" for p in per) + " |")
         lines.append("| hand loop (whole) | " + " | ".join(
             f"{r['hand_median']:.1f}" for r in runs["datasets"]) + " |")
+        made = {(r["command"], r["commit"]): None for r in runs["datasets"] if "command" in r}
+        if made:
+            lines += ["", *(markdown_note({"command": c, "commit": k}) for c, k in made)]
     lines += ["", "Absolute seconds depend on the machine's load (measured on 2 shared cores at a "
               "load average of 10-18, so a loop's time varies 2-3x between repeats); the "
               "interleaved ratio is the figure to compare: the paired ratio is the median of "
@@ -331,7 +335,9 @@ def main() -> None:
     code = str(Path(labelgraph.__file__).parent.parent)
 
     def save(entry: dict[str, Any]) -> None:
-        """Merge one data set's figures into the label's results (replacing older ones)."""
+        """Merge one data set's figures, with the command and the commit that measured them,
+        into the label's results (replacing older ones)."""
+        entry = {**entry, **stamp()}
         results = json.loads(path.read_text()) if path.is_file() else {}
         runs = results.setdefault(args.label, {})
         runs.update(code=code, uptime=entry["uptime"])

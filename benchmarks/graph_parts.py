@@ -21,7 +21,6 @@ import argparse
 import json
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -32,6 +31,7 @@ from typing import Any
 import graph_overhead as go
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
+from provenance import stamp
 
 import labelgraph.api as api
 from labelgraph.assets import atomic_write_text
@@ -138,9 +138,7 @@ def main() -> None:
     medians = {part: round(statistics.median(v), 3) for part, v in rows.items()}
     cost = orchestration_cost(medians, rounds, go.SEED_SIZE + go.ROUNDS * go.BATCH)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(),
-                             "command": "python benchmarks/graph_parts.py " + " ".join(
-                                 sys.argv[1:]),
+    results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(), **stamp(),
                              "median_seconds": medians, "orchestration": cost}
     atomic_write_text(RESULTS, json.dumps(results, indent=1))
     for part, seconds in medians.items():

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import stamp
 from scipy.stats import rankdata
 
 from labelgraph.data import load_rotten_tomatoes
@@ -326,11 +327,10 @@ def main() -> None:
         "seconds_per_call": scorer.seconds / max(scorer.calls, 1),
         "runtime_seconds_this_run": runtime,
         "items_from_checkpoint": resumed,
-        "command": f"python benchmarks/local_confidence.py --n {args.n}",
         "ece_bins": 10,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    RESULTS.write_text(json.dumps({**stamp(), **result}, indent=1) + "\n")
     print()
     print(table(result))
     print()

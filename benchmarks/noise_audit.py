@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from longtext_data import sample_orange
+from provenance import stamp
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -285,6 +286,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     clean = json.loads(summary.to_json(orient="records"))
     args.out.write_text(json.dumps({
+        **stamp(),
         "settings": {"datasets": dict(zip(args.datasets, sizes, strict=True)),
                      "rates": args.rates, "seeds": args.seeds, "kinds": args.kinds,
                      "student": "default_student() on MiniLM embeddings",

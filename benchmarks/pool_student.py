@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import SIZES  # noqa: E402
 from proposals import aulc, bench_arguments, load, make_annotator, paired, quick  # noqa: E402
+from provenance import stamp  # noqa: E402
 from routing import markdown_table  # noqa: E402
 
 import labelgraph.agents.learner as learner  # noqa: E402
@@ -143,7 +144,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / ("pool_student" + (f"_{args.tag}" if args.tag else "")
                   + ("_quick" if args.quick else "") + ".json")
-    rows = []
+    rows, made = [], stamp()
     for data in args.datasets:
         frame = load(data, SIZES[data])
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -154,7 +155,8 @@ def main() -> None:
                 for mode in ("off", ON):
                     rows.append(one_run(data, kind, mode, pool.reset_index(drop=True),
                                         test.reset_index(drop=True), seed, args))
-                    path.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1))
+                    path.write_text(json.dumps({**made, "args": vars(args), "runs": rows},
+                                               indent=1))
     print()
     print(summary(rows))
     print(f"wrote {path}")

@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_data import SIZES  # noqa: E402
+from provenance import stamp  # noqa: E402
 from routing import first_source, markdown_table  # noqa: E402
 
 from fakes import FREE, ScriptedChatModel  # noqa: E402
@@ -327,7 +328,7 @@ def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / ("proposals" + ("_synthesis" if args.synthesis else "")
                   + ("_quick" if args.quick else "") + ".json")
-    path.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1))
+    path.write_text(json.dumps({**stamp(), "args": vars(args), "runs": rows}, indent=1))
     print()
     print(summary(rows))
     print(f"wrote {path}")

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from provenance import markdown_note, stamp
 
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
@@ -136,12 +137,12 @@ def main() -> None:
     table = pd.DataFrame(rows)
     OUT.mkdir(parents=True, exist_ok=True)
     stem = OUT / ("routing_local" if args.llm == "local" else "routing")
-    stem.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": rows},
-                                                    indent=1))
+    stem.with_suffix(".json").write_text(json.dumps({**stamp(), "args": vars(args),
+                                                     "runs": rows}, indent=1))
     summary = table.groupby("run", sort=False)[["items", "accuracy", "to_person", "usd",
                                                  "bought_twice", "ece"]].mean().round(4)
     markdown = markdown_table(summary)
-    stem.with_suffix(".md").write_text(markdown + "\n")
+    stem.with_suffix(".md").write_text(markdown + "\n\n" + markdown_note() + "\n")
     what = "local model" if args.llm == "local" else \
         f"simulated LLM, {1 - args.error:.0%} accurate"
     plot(table, stem.with_suffix(".png"),

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import markdown_note, stamp
 
 from labelgraph.config import RunConfig
 from labelgraph.policies import RoundSignals
@@ -214,10 +214,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text + "\n")
+    args.out.with_suffix(".md").write_text(text + "\n\n" + markdown_note() + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"command": "python benchmarks/stopping_defaults.py " + " ".join(sys.argv[1:]),
-         "max_loss": args.max_loss, "suggested": best, "table": table, "pairs": agreed},
+        {**stamp(), "max_loss": args.max_loss, "suggested": best, "table": table, "pairs": agreed},
         indent=1) + "\n")
     print(f"\nsuggested (worst data set loses at most {args.max_loss}): {best}")
 

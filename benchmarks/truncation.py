@@ -29,6 +29,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from longtext_data import load  # noqa: E402
+from provenance import markdown_note, stamp  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
@@ -105,6 +106,8 @@ def main() -> None:
                 f"{f}: acc {np.mean([r['accuracy'] for r in done if r['features'] == f]):.3f}"
                 for f in ("embeddings only", "default (embeddings + TF-IDF)")), flush=True)
 
+    this_run = stamp()  # rows of other data sets are kept from earlier runs, with their own
+    rows = [{**r, **this_run} for r in rows]
     out = RESULTS / "truncation.json"
     if out.exists():  # keep the rows of data sets not run this time
         rows = [r for r in json.loads(out.read_text())["rows"]
@@ -125,9 +128,11 @@ def main() -> None:
                  for r in part.sort_values("max_length").itertuples()
                  if r.max_length in args.lengths]
         lines.append(f"| {name} | {features} | " + " | ".join(cells) + " |")
+    made = {(r["command"], r["commit"]): None for r in rows if "command" in r}
+    notes = "\n".join(markdown_note({"command": c, "commit": k}) for c, k in made)
     md = ("Student accuracy (mean ± sd over seeds) against MiniLM truncation length, "
           f"{args.labels} labels, {args.seeds} seeds, {args.n} documents a data set\n\n"
-          + "\n".join(lines) + "\n")
+          + "\n".join(lines) + "\n\n" + notes + "\n")
     (RESULTS / "truncation.md").write_text(md)
     print(md)
 

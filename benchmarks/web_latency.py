@@ -27,6 +27,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
+from provenance import stamp  # noqa: E402
 from web_server import CHROMIUM, Served  # noqa: E402
 
 
@@ -76,7 +77,7 @@ def main() -> None:
                 browser.close()
         finally:
             web.close()
-    out = {"rounds": args.rounds, "batch": args.batch, "labels": budget,
+    out = {**stamp(), "rounds": args.rounds, "batch": args.batch, "labels": budget,
            "answer_to_next_card_ms": summary(timings_a["answer"]),
            "answer_to_watcher_card_ms": summary(watcher_ms),
            "round_end_to_page_ms": summary(timings_a["round"]),
