@@ -23,8 +23,8 @@ are MiniLM embeddings (cached in /tmp/noise_bench); the student is ``default_stu
 
 Each method's suspects are scored against the flipped rows (precision, recall, F1); "alone"
 columns count the one-label-class rows, the wrong ones among them, the method's recall on
-those and the right ones it flagged. Writes benchmarks/results/audit_unbalanced.json with
-the command and the commit.
+those and the right ones it flagged. Writes
+benchmarks/results/audit_unbalanced/audit_unbalanced.json with the command and the commit.
 """
 
 from __future__ import annotations
@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import subprocess
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -43,6 +41,7 @@ import numpy as np
 import pandas as pd
 from longtext_data import read_orange
 from noise_audit import embeddings, scores
+from provenance import stamp
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -50,7 +49,8 @@ from labelgraph.audit import score_memory, unauditable
 from labelgraph.student import default_student
 from labelgraph.trust import audit_scores, neighbour_distribution
 
-RESULTS = Path(__file__).resolve().parent / "results" / "audit_unbalanced.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "audit_unbalanced" / \
+    "audit_unbalanced.json"
 
 
 def noisy(true: np.ndarray, k: int, rate: float, kind: str,
@@ -195,15 +195,13 @@ def main() -> None:
         pivot = group.pivot(index="seed", columns="method", values="f1")
         if "cleanlab" in pivot:
             diff = pivot["labelgraph"] - pivot["cleanlab"]
-            wins[f"{kind}:{rate}"] = {"labelgraph_better": int((diff > 0).sum()), "runs": len(diff),
+            wins[f"{kind}:{rate}"] = {"labelgraph_better": int((diff > 0).sum()),
+                                      "runs": len(diff),
                                "f1_diff_mean": float(diff.mean()),
                                "f1_diff_se": float(diff.std(ddof=1) / np.sqrt(len(diff)))}
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps({
-        "command": "python benchmarks/audit_unbalanced.py " + " ".join(sys.argv[1:]),
-        "commit": commit, "python": platform.python_version(),
+        **stamp(), "python": platform.python_version(),
         "summary": summary.reset_index().to_dict(orient="records"),
         "labelgraph_vs_cleanlab": wins, "runs": rows}, indent=1))
     print(json.dumps(wins, indent=1))

@@ -1,7 +1,7 @@
 """One AULC table (strategy x data set) from several `labelgraph bench` JSON files.
 
     python benchmarks/bench_table.py reviews=rt.json R8=r8.json 20NG=ng_a.json,ng_b.json \
-        [--out benchmarks/results/strategies_3data.md] [--min-seeds 10] \
+        [--out benchmarks/results/bench/strategies/strategies_3data.md] [--min-seeds 10] \
         [--hindsight margin,diverse_margin,badge]
 
 A data set may come in several files: a bench split by strategies across processes, or
@@ -20,6 +20,8 @@ import argparse
 import json
 import statistics
 from pathlib import Path
+
+from provenance import markdown_note
 
 SWITCHING = "bandit"
 
@@ -106,7 +108,8 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     print(text, end="")
     if args.out:
-        args.out.write_text(text)
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n" + markdown_note() + "\n")
 
 
 if __name__ == "__main__":

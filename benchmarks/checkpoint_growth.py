@@ -7,7 +7,8 @@ the graph's and not the embedder's), ``--batch`` labels a round for ``--rounds``
 Reported per run: the checkpoint database's size, the bytes of the first and the last
 checkpoint (a checkpoint should cost O(batch), not O(rounds)), the time spent in the saver's
 ``put`` and ``put_writes``, and the wall time. Results go to
-benchmarks/results/checkpoint_growth.json under ``--label``.
+benchmarks/results/checkpoint_growth/checkpoint_growth.json under ``--label``, each row with
+the command and the commit that measured it.
 """
 
 from __future__ import annotations
@@ -21,11 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.sqlite import SqliteSaver
+from provenance import stamp
 
 from labelgraph.assets import atomic_write_text
 from labelgraph.data import load_rotten_tomatoes
 
-RESULTS = Path(__file__).resolve().parent / "results" / "checkpoint_growth.json"
+RESULTS = (Path(__file__).resolve().parent / "results" / "checkpoint_growth"
+           / "checkpoint_growth.json")
 SAVER_SECONDS = {"put": 0.0}
 
 
@@ -81,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
     with tempfile.TemporaryDirectory(prefix="checkpoint_growth-") as tmp:
-        rows = [run(n, args.batch, Path(tmp)) for n in args.rounds]
+        rows = [{**run(n, args.batch, Path(tmp)), **stamp()} for n in args.rounds]
     results[args.label] = rows
     atomic_write_text(RESULTS, json.dumps(results, indent=1))
     print("| measurement | rounds | checkpoints | first (KB) | last (KB) | database (MB) | "

@@ -7,7 +7,7 @@ persistent collection (as memory's write-behind does at the end of a run): with 
 and the seven metadata fields memory writes; without documents; with documents and no
 metadata; vectors only; and with documents in a collection whose ``Schema`` deletes the
 documents' full-text index. Medians over the repeats; results go to
-benchmarks/results/chroma_upsert.json.
+benchmarks/results/chroma_upsert/chroma_upsert.json.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from typing import Any
 import numpy as np
 from chromadb import Schema
 from chromadb.api.types import FtsIndexConfig, VectorIndexConfig
+from provenance import stamp
 
 from labelgraph.assets import atomic_write_text
 from labelgraph.data import load_rotten_tomatoes
 from labelgraph.memory.embeddings import HashingEmbedding
 from labelgraph.memory.examples import make_client
 
-RESULTS = Path(__file__).resolve().parent / "results" / "chroma_upsert.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "chroma_upsert" / "chroma_upsert.json"
 META = {"label": "positive", "source": "oracle", "confidence": 1.0, "round": 1,
         "status": "accepted", "origin": "pool", "cost": 0.0}
 MODES = ("documents + metadata", "metadata only", "documents only", "vectors only",
@@ -73,7 +74,8 @@ def main() -> None:
         for n, mode in enumerate(MODES):
             seconds[mode].append(upsert_seconds(mode, texts, vectors, rep * len(MODES) + n))
     medians = {mode: round(statistics.median(v), 3) for mode, v in seconds.items()}
-    atomic_write_text(RESULTS, json.dumps({"rows": len(texts), "repeats": args.repeats,
+    atomic_write_text(RESULTS, json.dumps({**stamp(), "rows": len(texts),
+                                           "repeats": args.repeats,
                                            "median_seconds": medians}, indent=1))
     for mode, value in medians.items():
         print(f"| {mode} | {value:.3f} |")

@@ -62,6 +62,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from provenance import command, commit
+
 WORKER = Path(__file__).resolve().parent / "crash_worker.py"
 BUDGET_LABELS = 40
 EXPECTED_STOP = "budget exhausted: labels"
@@ -528,7 +530,10 @@ def main(argv: list[str] | None = None) -> int:
     if not failed and not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     if args.out:
-        args.out.write_text(json.dumps({"command": sys.argv, "summary": s,
+        made = {"command": command(sys.argv if argv is None else [__file__, *argv]),
+                "commit": commit()}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps({**made, "summary": s,
                                         "reference": asdict(ref), "trials": trials},
                                        indent=1, default=str))
     return 0

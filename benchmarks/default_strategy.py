@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import markdown_note, stamp
 
 OUT = Path(__file__).resolve().parent / "results" / "default_strategy" / "summary"
 
@@ -68,13 +67,9 @@ def main() -> None:
             f"{100 * r['final_accuracy_se']:.2f} |")
     text = "\n".join(lines)
     print(text)
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=Path(__file__).parent).stdout.strip()
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.with_suffix(".md").write_text(text + "\n")
-    OUT.with_suffix(".json").write_text(json.dumps(
-        {"command": "python benchmarks/default_strategy.py " + " ".join(sys.argv[1:]),
-         "commit": commit, "rows": rows}, indent=1) + "\n")
+    OUT.with_suffix(".md").write_text(text + "\n\n" + markdown_note() + "\n")
+    OUT.with_suffix(".json").write_text(json.dumps({**stamp(), "rows": rows}, indent=1) + "\n")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python benchmarks/embedding_throughput.py [--short 2000] [--long 400] [--lengths 256 128]
         [--batch-tokens 512 2048 4096] [--sessions 1 4] [--pool-sample 3000]
-        [--label before] [--out benchmarks/results/embedding_throughput.json]
+        [--label before] [--out benchmarks/results/embedding_throughput/embedding_throughput.json]
     python benchmarks/embedding_throughput.py --pool 100000 [--limit 10000] [--run-rounds 3]
 
 Short texts are Rotten Tomatoes snippets (the demo data); long documents are 20 Newsgroups
@@ -36,11 +36,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from longtext_data import load  # noqa: E402
+from provenance import stamp  # noqa: E402
 
 from labelgraph.data import load_rotten_tomatoes  # noqa: E402
 from labelgraph.memory.embeddings import MiniLMEmbedding  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results" / "embedding_throughput.json"
+RESULTS = (Path(__file__).resolve().parent / "results" / "embedding_throughput"
+           / "embedding_throughput.json")
 
 
 def make(max_length: int | None, **options: Any) -> MiniLMEmbedding:
@@ -157,8 +159,8 @@ def main() -> None:
     ap.add_argument("--work", default="/tmp/labelgraph_pool_bench")
     args = ap.parse_args()
     if args.pool:
-        record = {"label": args.label, "command": " ".join(["python", *sys.argv]),
-                  "cpus": os.cpu_count(), "load_before": os.getloadavg(), **time_pool(args)}
+        record = {"label": args.label, **stamp(), "cpus": os.cpu_count(),
+                  "load_before": os.getloadavg(), **time_pool(args)}
         out = args.out.with_name("embedding_pool.json")
         old = json.loads(out.read_text()) if out.exists() else []
         out.write_text(json.dumps([*old, record], indent=1) + "\n")
@@ -202,8 +204,7 @@ def main() -> None:
               f"{cpu:7.1f}/s CPU", flush=True)
     record = {"label": args.label, "load_start": load_start, "load_end": os.getloadavg(),
               "cpus": os.cpu_count(),
-              "python": platform.python_version(), "rows": rows,
-              "command": " ".join(["python", *sys.argv])}
+              "python": platform.python_version(), "rows": rows, **stamp()}
     old = json.loads(args.out.read_text()) if args.out.exists() else []
     old = [r for r in old if r.get("label") != args.label]
     args.out.parent.mkdir(parents=True, exist_ok=True)

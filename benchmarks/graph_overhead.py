@@ -15,8 +15,8 @@ the report gives the median wall time of the repeats, their ratio and the median
 back-to-back pairs' ratios (the paired ratio, steadier under drift), whether the learning
 curves are identical (and if not, how far apart), and per-node time (measured in the
 stream: the time from one node's update to the next, so checkpoint writes count too).
-Results go to benchmarks/results/graph_overhead.{json,md}; ``--label`` files them as the
-measurement before or after a change, so both stay side by side.
+Results go to benchmarks/results/graph_overhead/graph_overhead.{json,md}; ``--label`` files
+them as the measurement before or after a change, so both stay side by side.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from longtext_data import sample_orange
+from provenance import markdown_note, stamp
 from sklearn.model_selection import train_test_split
 
 from labelgraph.assets import atomic_write_text, save_npy
@@ -47,7 +48,7 @@ from labelgraph.student import Featurizer, default_student, fit_student, proba_i
 from labelgraph.types import Budget, Task, content_id
 
 CACHE = Path("/tmp/graph_overhead")
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_overhead"
 SEED_SIZE, ROUNDS, BATCH = 25, 20, 25
 
 
@@ -305,6 +306,9 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"| {n} | " + " | ".join(f"{p.get(n, 0.0):.1f}" for p in per) + " |")
         lines.append("| hand loop (whole) | " + " | ".join(
             f"{r['hand_median']:.1f}" for r in runs["datasets"]) + " |")
+        made = {(r["command"], r["commit"]): None for r in runs["datasets"] if "command" in r}
+        if made:
+            lines += ["", *(markdown_note({"command": c, "commit": k}) for c, k in made)]
     lines += ["", "Absolute seconds depend on the machine's load (measured on 2 shared cores at a "
               "load average of 10-18, so a loop's time varies 2-3x between repeats); the "
               "interleaved ratio is the figure to compare: the paired ratio is the median of "
@@ -331,7 +335,9 @@ def main() -> None:
     code = str(Path(labelgraph.__file__).parent.parent)
 
     def save(entry: dict[str, Any]) -> None:
-        """Merge one data set's figures into the label's results (replacing older ones)."""
+        """Merge one data set's figures, with the command and the commit that measured them,
+        into the label's results (replacing older ones)."""
+        entry = {**entry, **stamp()}
         results = json.loads(path.read_text()) if path.is_file() else {}
         runs = results.setdefault(args.label, {})
         runs.update(code=code, uptime=entry["uptime"])

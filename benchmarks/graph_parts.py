@@ -12,7 +12,7 @@ a graph of the run's shape (five nodes a round, the same number of rounds) whose
 nothing, without a checkpointer and with a SqliteSaver fsyncing every commit or not (the
 run's setting); and the pool's features built in two passes over the texts (fit, then
 transform) against one (``Featurizer.fit_transform``). Medians over the repeats; results
-go to benchmarks/results/graph_parts.json.
+go to benchmarks/results/graph_parts/graph_parts.json.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import argparse
 import json
 import sqlite3
 import statistics
-import sys
 import tempfile
 import time
 from collections import defaultdict
@@ -32,13 +31,14 @@ from typing import Any
 import graph_overhead as go
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
+from provenance import stamp
 
 import labelgraph.api as api
 from labelgraph.assets import atomic_write_text
 from labelgraph.memory.examples import ExampleMemory
 from labelgraph.student import Featurizer
 
-RESULTS = Path(__file__).resolve().parent / "results" / "graph_parts.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "graph_parts" / "graph_parts.json"
 ROUND_NODES = ("supervisor", "selector", "annotator", "verifier", "learner")
 PARTS: dict[str, float] = defaultdict(float)
 
@@ -138,9 +138,7 @@ def main() -> None:
     medians = {part: round(statistics.median(v), 3) for part, v in rows.items()}
     cost = orchestration_cost(medians, rounds, go.SEED_SIZE + go.ROUNDS * go.BATCH)
     results = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
-    results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(),
-                             "command": "python benchmarks/graph_parts.py " + " ".join(
-                                 sys.argv[1:]),
+    results[args.dataset] = {"repeats": args.repeats, "uptime": go.uptime(), **stamp(),
                              "median_seconds": medians, "orchestration": cost}
     atomic_write_text(RESULTS, json.dumps(results, indent=1))
     for part, seconds in medians.items():

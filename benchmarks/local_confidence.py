@@ -20,7 +20,7 @@ Tomatoes review snippets (positive/negative) with the shipped few-shot prompt
 Demonstration candidates: 300 labeled snippets; test: ``--n`` other snippets (default 300).
 Every item's raw label probabilities and empty-text priors are scored once per configuration
 and checkpointed under /tmp, so an interrupted run resumes. Results go to
-``benchmarks/results/local_confidence.json``.
+``benchmarks/results/local_confidence/local_confidence.json``.
 
 Needs the `local` extra. Run: ``python benchmarks/local_confidence.py --n 300``
 (14 scoring calls per item, 4200 in all: measured 24.1 minutes, 0.34 s per call, on 2 cores
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import stamp
 from scipy.stats import rankdata
 
 from labelgraph.data import load_rotten_tomatoes
@@ -62,7 +63,7 @@ VOTES = 3
 N_DEMOS = 300
 TIMING_ITEMS = 20
 VERSION = 1  # bump when what a checkpointed record means changes
-RESULTS = Path(__file__).resolve().parent / "results" / "local_confidence.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "local_confidence" / "local_confidence.json"
 
 Probs = dict[str, float]
 
@@ -326,11 +327,10 @@ def main() -> None:
         "seconds_per_call": scorer.seconds / max(scorer.calls, 1),
         "runtime_seconds_this_run": runtime,
         "items_from_checkpoint": resumed,
-        "command": f"python benchmarks/local_confidence.py --n {args.n}",
         "ece_bins": 10,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n")
+    RESULTS.write_text(json.dumps({**stamp(), **result}, indent=1) + "\n")
     print()
     print(table(result))
     print()

@@ -10,7 +10,7 @@ this interpreter); every call asks it about the same short text. Each way makes 
 (M for the fresh sessions, which are slow) through ``tool.invoke``, timed one by one with
 ``time.perf_counter``, after one warm-up call. The live session's start (spawning the
 server and listing its tools) is timed on its own. Writes a JSON file (default
-benchmarks/results/mcp_calls.json) with the command, the commit (``git rev-parse HEAD``)
+benchmarks/results/mcp_calls/mcp_calls.json) with the command and the commit (``provenance.stamp``)
 and the figures, and prints a short table. A measurement, not a test: it exits 0.
 """
 
@@ -21,7 +21,6 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.tools import BaseTool, tool
+from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "tests" / "mcp_server.py"
@@ -86,21 +86,13 @@ def fresh_session_tool() -> BaseTool:
     return fresh_glossary
 
 
-def git_head() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=200, help="calls per way (default 200)")
     parser.add_argument("--fresh-calls", type=int, default=24,
                         help="calls through a fresh session each (default 24)")
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" /
-                        "mcp_calls.json")
+                        "mcp_calls" / "mcp_calls.json")
     args = parser.parse_args()
 
     results: dict[str, Any] = {}
@@ -118,8 +110,7 @@ def main() -> None:
         results["mcp_fresh_session_per_call"] = timed_calls(
             lambda: fresh.invoke({"text": TEXT}), args.fresh_calls)
     report = {
-        "command": " ".join(["python", "benchmarks/mcp_calls.py", *sys.argv[1:]]),
-        "commit": git_head(),
+        **stamp(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform()},
         "server": "tests/mcp_server.py (FastMCP over stdio)",

@@ -32,7 +32,7 @@ Each method's ``suspect`` verdict is scored against the flipped rows: precision,
 F1, mean over seeds; "min recall" is the recall on flipped rows whose true class is in the
 rarest quartile of classes, "min FPR" the share of correctly labeled rows of those classes
 that are flagged (a rare class must not be punished for being rare). Prints Markdown tables
-and writes ``benchmarks/results/noise_audit.json``. Embeddings are cached as
+and writes ``benchmarks/results/noise_audit/noise_audit.json``. Embeddings are cached as
 ``/tmp/noise_bench/<name>_<n>_<hash>.npy``.
 
 Runtime on 2 busy CPU cores, first run about 14 min: embedding 15 s (rt) and 100 s (r8),
@@ -56,6 +56,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from longtext_data import sample_orange
+from provenance import stamp
 from sklearn.base import clone
 from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -64,7 +65,7 @@ from labelgraph.student import default_student
 from labelgraph.trust import audit_scores, neighbour_distribution
 
 CACHE = Path("/tmp/noise_bench")
-RESULTS = Path(__file__).resolve().parent / "results" / "noise_audit.json"
+RESULTS = Path(__file__).resolve().parent / "results" / "noise_audit" / "noise_audit.json"
 DEFAULT_N = {"rt": 2000, "r8": 3000, "ng": 3000}
 #: (neighbour_weight, k) of the extra audit_scores rows
 SWEEP = [(0.3, 10), (0.5, 10), (0.3, 20), (0.5, 20)]
@@ -285,6 +286,7 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     clean = json.loads(summary.to_json(orient="records"))
     args.out.write_text(json.dumps({
+        **stamp(),
         "settings": {"datasets": dict(zip(args.datasets, sizes, strict=True)),
                      "rates": args.rates, "seeds": args.seeds, "kinds": args.kinds,
                      "student": "default_student() on MiniLM embeddings",

@@ -16,7 +16,7 @@ Reported per (data set, annotator): AULC (mean held-out accuracy over the schedu
 ``proposals.aulc``) off and on, the mean paired difference on − off and its standard error,
 and the learner's mean seconds per round off / on: its whole node body (``learn``: fit, test
 evaluation, pool probabilities) and the student's fit alone. Writes
-``benchmarks/results/pool_student[_TAG][_quick].json`` after every run.
+``benchmarks/results/pool_student/pool_student[_TAG][_quick].json`` after every run.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_data import SIZES  # noqa: E402
 from proposals import aulc, bench_arguments, load, make_annotator, paired, quick  # noqa: E402
+from provenance import stamp  # noqa: E402
 from routing import markdown_table  # noqa: E402
 
 import labelgraph.agents.learner as learner  # noqa: E402
@@ -46,7 +47,7 @@ from labelgraph.assets import cache_root  # noqa: E402
 from labelgraph.data import split_gold  # noqa: E402
 from labelgraph.student import self_train  # noqa: E402
 
-OUT = Path(__file__).parent / "results"
+OUT = Path(__file__).resolve().parent / "results" / "pool_student"
 ON = "self_training"
 SECONDS: dict[str, list[float]] = {"learn": [], "fit": []}
 
@@ -140,10 +141,10 @@ def main() -> None:
         learner.self_train = functools.partial(self_train, **overrides)  # type: ignore[assignment]
     learner.learn = timed("learn", learner.learn)  # type: ignore[assignment]
     learner.fit_model = timed("fit", learner.fit_model)  # type: ignore[assignment]
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / ("pool_student" + (f"_{args.tag}" if args.tag else "")
                   + ("_quick" if args.quick else "") + ".json")
-    rows = []
+    rows, made = [], stamp()
     for data in args.datasets:
         frame = load(data, SIZES[data])
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -154,7 +155,8 @@ def main() -> None:
                 for mode in ("off", ON):
                     rows.append(one_run(data, kind, mode, pool.reset_index(drop=True),
                                         test.reset_index(drop=True), seed, args))
-                    path.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1))
+                    path.write_text(json.dumps({**made, "args": vars(args), "runs": rows},
+                                               indent=1))
     print()
     print(summary(rows))
     print(f"wrote {path}")

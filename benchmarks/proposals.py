@@ -41,7 +41,7 @@ label from the reservoir — of another label at ``--gen-error``, an example tha
 fit. The annotators know the reservoir's gold as they know the pool's, so a bad example is
 labeled blind as what it is and rejected by the verifier, as a real one would be.
 
-Writes ``benchmarks/results/proposals[_synthesis][_quick].json`` (every run) and prints
+Writes ``benchmarks/results/proposals/proposals[_synthesis][_quick].json`` (every run) and prints
 Markdown.
 """
 
@@ -64,6 +64,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from bench_data import SIZES  # noqa: E402
+from provenance import stamp  # noqa: E402
 from routing import first_source, markdown_table  # noqa: E402
 
 from fakes import FREE, ScriptedChatModel  # noqa: E402
@@ -76,7 +77,7 @@ from labelgraph.data import split_gold  # noqa: E402
 from labelgraph.stopping import AGENT_PROPOSALS  # noqa: E402
 from labelgraph.types import content_id  # noqa: E402
 
-OUT = Path(__file__).parent / "results"
+OUT = Path(__file__).resolve().parent / "results" / "proposals"
 AGENTS = ("annotator", "generator", "learner", "selector", "verifier")
 FIGURES = ("aulc", "labels", "usd", "wrong_kept", "rounds", "synthesis_rounds",
            "synthetic_kept")
@@ -324,10 +325,10 @@ def main() -> None:
                     rows.append(one_run(data, kind, use, pool.reset_index(drop=True),
                                         test.reset_index(drop=True), seed, args,
                                         reservoir))
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     path = OUT / ("proposals" + ("_synthesis" if args.synthesis else "")
                   + ("_quick" if args.quick else "") + ".json")
-    path.write_text(json.dumps({"args": vars(args), "runs": rows}, indent=1))
+    path.write_text(json.dumps({**stamp(), "args": vars(args), "runs": rows}, indent=1))
     print()
     print(summary(rows))
     print(f"wrote {path}")

@@ -10,7 +10,7 @@ of labeled items that went to the person, money spent, labels bought twice.
 
 Run: ``python benchmarks/routing.py`` (simulated, about 10 minutes on 2 cores) and
 ``python benchmarks/routing.py --llm local`` (the local model; needs the ``local`` extra,
-about 30 minutes). Writes ``benchmarks/results/routing[_local].{json,md,png}``.
+about 30 minutes). Writes ``benchmarks/results/routing/routing[_local].{json,md,png}``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from provenance import markdown_note, stamp
 
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
@@ -31,7 +32,7 @@ from labelgraph.data import load_rotten_tomatoes
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment",
             text_name="Review", label_name="Sentiment")
-OUT = Path(__file__).parent / "results"
+OUT = Path(__file__).resolve().parent / "results" / "routing"
 
 
 def one_run(name: str, annotator: Any, llm: str, pool: pd.DataFrame, args: argparse.Namespace,
@@ -134,14 +135,14 @@ def main() -> None:
                                          first=first_source(args, level or 0.0), **extra)
                 rows.append(one_run(name, hybrid, llm, pool, args, seed))
     table = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
     stem = OUT / ("routing_local" if args.llm == "local" else "routing")
-    stem.with_suffix(".json").write_text(json.dumps({"args": vars(args), "runs": rows},
-                                                    indent=1))
+    stem.with_suffix(".json").write_text(json.dumps({**stamp(), "args": vars(args),
+                                                     "runs": rows}, indent=1))
     summary = table.groupby("run", sort=False)[["items", "accuracy", "to_person", "usd",
                                                  "bought_twice", "ece"]].mean().round(4)
     markdown = markdown_table(summary)
-    stem.with_suffix(".md").write_text(markdown + "\n")
+    stem.with_suffix(".md").write_text(markdown + "\n\n" + markdown_note() + "\n")
     what = "local model" if args.llm == "local" else \
         f"simulated LLM, {1 - args.error:.0%} accurate"
     plot(table, stem.with_suffix(".png"),

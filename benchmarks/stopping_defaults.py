@@ -11,25 +11,26 @@ threshold: the share of the budget's labels saved and the held-out accuracy lost
 spending the whole budget, averaged over every run of every data set (and the worst data
 set's loss). The default it suggests for each criterion is the threshold that saves the most
 labels while losing at most ``--max-loss`` accuracy on average on every data set.
-Writes ``benchmarks/results/stopping_defaults.{json,md}``.
+Writes ``benchmarks/results/stopping_defaults/stopping_defaults.{json,md}`` (``--out`` another
+prefix).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from provenance import markdown_note, stamp
 
 from labelgraph.config import RunConfig
 from labelgraph.policies import RoundSignals
 from labelgraph.registry import registry
 from labelgraph.types import Budget
 
-OUT = Path(__file__).resolve().parent / "results" / "stopping_defaults"
+OUT = Path(__file__).resolve().parent / "results" / "stopping_defaults" / "stopping_defaults"
 #: criterion -> the settings tried (RunConfig fields)
 GRID: dict[str, list[dict[str, float]]] = {
     "stabilizing_predictions": [{"kappa_threshold": v}
@@ -213,10 +214,9 @@ def main() -> None:
     text = "\n".join(lines)
     print(text)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".md").write_text(text + "\n")
+    args.out.with_suffix(".md").write_text(text + "\n\n" + markdown_note() + "\n")
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"command": "python benchmarks/stopping_defaults.py " + " ".join(sys.argv[1:]),
-         "max_loss": args.max_loss, "suggested": best, "table": table, "pairs": agreed},
+        {**stamp(), "max_loss": args.max_loss, "suggested": best, "table": table, "pairs": agreed},
         indent=1) + "\n")
     print(f"\nsuggested (worst data set loses at most {args.max_loss}): {best}")
 

@@ -9,7 +9,8 @@ truncation length with labelgraph's MiniLM embedder. For each seed, ``--labels``
 logistic regression) and the rest are the test split. Two feature sets are scored: the
 embeddings alone, and the default features (embeddings beside TF-IDF, the vocabulary fitted
 on all ``--n`` texts as a run fits it on its pool; TF-IDF always reads the whole text).
-Embedding time per length is recorded too. Writes benchmarks/results/truncation.{json,md}.
+Embedding time per length is recorded too. Writes
+benchmarks/results/truncation/truncation.{json,md}.
 """
 
 from __future__ import annotations
@@ -28,13 +29,14 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from longtext_data import load  # noqa: E402
+from provenance import markdown_note, stamp  # noqa: E402
 from sklearn.metrics import accuracy_score, f1_score  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 
 from labelgraph.memory.embeddings import MiniLMEmbedding  # noqa: E402
 from labelgraph.student import Featurizer, default_student, fit_student  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
+RESULTS = Path(__file__).resolve().parent / "results" / "truncation"
 CACHE = Path("/tmp/labelgraph_truncation")
 
 
@@ -104,6 +106,8 @@ def main() -> None:
                 f"{f}: acc {np.mean([r['accuracy'] for r in done if r['features'] == f]):.3f}"
                 for f in ("embeddings only", "default (embeddings + TF-IDF)")), flush=True)
 
+    this_run = stamp()  # rows of other data sets are kept from earlier runs, with their own
+    rows = [{**r, **this_run} for r in rows]
     out = RESULTS / "truncation.json"
     if out.exists():  # keep the rows of data sets not run this time
         rows = [r for r in json.loads(out.read_text())["rows"]
@@ -114,7 +118,7 @@ def main() -> None:
         macro_f1=("macro_f1", "mean"), embed_docs_per_s=("embed_wall_s", "first"),
         n=("n", "first")).reset_index()
     summary["embed_docs_per_s"] = summary["n"] / summary["embed_docs_per_s"]
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(
         {"args": vars(args), "load_after": os.getloadavg(), "rows": rows}, indent=1) + "\n")
     lines = ["| data set | features | " + " | ".join(f"{n} tokens" for n in args.lengths) + " |",
@@ -124,9 +128,11 @@ def main() -> None:
                  for r in part.sort_values("max_length").itertuples()
                  if r.max_length in args.lengths]
         lines.append(f"| {name} | {features} | " + " | ".join(cells) + " |")
+    made = {(r["command"], r["commit"]): None for r in rows if "command" in r}
+    notes = "\n".join(markdown_note({"command": c, "commit": k}) for c, k in made)
     md = ("Student accuracy (mean ± sd over seeds) against MiniLM truncation length, "
           f"{args.labels} labels, {args.seeds} seeds, {args.n} documents a data set\n\n"
-          + "\n".join(lines) + "\n")
+          + "\n".join(lines) + "\n\n" + notes + "\n")
     (RESULTS / "truncation.md").write_text(md)
     print(md)
 

@@ -10,7 +10,7 @@ only watches. Printed, over every answer: the time A's page took from the key to
 next card (measured in the page: ``window.lgTimings``), the time until B showed the same card
 (measured here, from the key press to B's card changing), and, for every round that ended
 while the pages were open, the time from the ledger's record of its end to each page showing
-it. Writes ``benchmarks/results/web_latency.json``.
+it. Writes ``benchmarks/results/web_latency/web_latency.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
+from provenance import stamp  # noqa: E402
 from web_server import CHROMIUM, Served  # noqa: E402
 
 
@@ -76,14 +77,15 @@ def main() -> None:
                 browser.close()
         finally:
             web.close()
-    out = {"rounds": args.rounds, "batch": args.batch, "labels": budget,
+    out = {**stamp(), "rounds": args.rounds, "batch": args.batch, "labels": budget,
            "answer_to_next_card_ms": summary(timings_a["answer"]),
            "answer_to_watcher_card_ms": summary(watcher_ms),
            "round_end_to_page_ms": summary(timings_a["round"]),
            "round_end_to_watcher_ms": summary(timings_b["round"]),
            "watcher_saw_every_decision": same}
     print(json.dumps(out, indent=2))
-    results = Path(__file__).resolve().parent / "results" / "web_latency.json"
+    results = Path(__file__).resolve().parent / "results" / "web_latency" / "web_latency.json"
+    results.parent.mkdir(parents=True, exist_ok=True)
     results.write_text(json.dumps(out, indent=2) + "\n")
 
 
