@@ -53,7 +53,7 @@ def test_the_terminal_console_end_to_end(tmp_path):
     again = _console(run_dir)  # reopen: paused as it was left, until the person goes on
     again.expect("the run is paused \\(as it was left\\); /continue goes on")
     again.sendline("/continue")
-    again.expect("round 2 · query margin · \\+2 labels \\(human 2\\)")
+    again.expect("round 2 · query diverse_margin · \\+2 labels \\(human 2\\)")
     again.expect("Q1/2: ")
     again.sendline("1")
     again.expect("Q2/2: ")
@@ -87,7 +87,8 @@ def test_a_stopped_run_gets_more_budget_and_goes_on_in_the_terminal(tmp_path):
     child.expect("ok: label budget 6 → 10 \\(\\+4\\) — the run is stopped: /continue goes on")
     child.sendline("/continue")
     child.expect("going on after the stop \\(budget exhausted: labels\\): label budget 6 → 10")
-    child.expect("round 5 · query margin · \\+2 labels \\(oracle 2\\) .*following the human")
+    child.expect("round 5 · query diverse_margin · \\+2 labels \\(oracle 2\\) "
+                 ".*following the human")
     child.expect("stopped: budget exhausted: labels")
     child.sendline("/status")
     child.expect("\\[stopped\\] · round 7 · labels 10/10")
