@@ -189,7 +189,7 @@ def main() -> None:
     summary = table.groupby(["noise", "rate", "method"], sort=False)[
         ["precision", "recall", "f1", "alone", "alone_flipped", "alone_recall",
          "alone_right_flagged", "flagged", "items_skipped"]].mean()
-    print(summary.round(3).to_markdown())
+    print(summary.round(3).to_string())
     wins = {}
     for (kind, rate), group in table.groupby(["noise", "rate"]):
         pivot = group.pivot(index="seed", columns="method", values="f1")

@@ -124,3 +124,16 @@ NONE_YET = "nothing to cross-check against: no class has 2 labels yet"
 ])
 def test_unauditable_names_the_classes_it_cannot_score(counts, expected) -> None:
     assert unauditable(counts) == expected
+
+
+@pytest.mark.parametrize(("action", "expected"), [
+    ("ask", "ask"), ("relabel", "keep"), ("drop", "keep"), ("keep", "keep")])
+def test_a_lone_label_is_changed_only_by_a_person(action, expected) -> None:
+    from labelgraph.audit import lone_finding
+
+    finding = {"item_id": "x", "label": "rare", "source": "llm", "score": 0.9,
+               "action": action, "suggested": "common", "reason": "the evidence prefers another"}
+    out = lone_finding(finding)
+    assert out["action"] == expected and "'rare' has 1 label" in out["reason"]
+    assert ("none can be asked" in out["reason"]) == (action in ("relabel", "drop"))
+    assert finding["action"] == action  # the finding given is left as it was
