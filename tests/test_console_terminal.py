@@ -15,8 +15,11 @@ from conftest import make_pool
 
 def _console(*args: str) -> pexpect.spawn:
     env = {**os.environ, "PROMPT_TOOLKIT_NO_CPR": "1", "COLUMNS": "200"}
+    # poll, not select: select() cannot watch a descriptor numbered 1024 or more, which a
+    # long pytest session (Chroma, servers, threads) can reach
     return pexpect.spawn(sys.executable, ["-m", "labelgraph.cli", "console", *args],
-                         encoding="utf-8", timeout=120, dimensions=(50, 200), env=env)
+                         encoding="utf-8", timeout=120, dimensions=(50, 200), env=env,
+                         use_poll=True)
 
 
 def test_the_terminal_console_end_to_end(tmp_path):
