@@ -22,8 +22,8 @@ sys.path.insert(0, str(TESTS))
 from test_hostile import PRICES, TASK, hostile  # noqa: E402
 
 from conftest import make_pool  # noqa: E402
-from fakes import ScriptedChatModel  # noqa: E402
 from labelgraph import Budget, LabelGraph  # noqa: E402
+from support.fakes import ScriptedChatModel  # noqa: E402
 
 BUDGET = Budget(labels=30, tokens=40_000, usd=0.3)
 

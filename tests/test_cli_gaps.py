@@ -15,11 +15,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import make_pool, sentiment_of
-from fakes import FREE, ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.budget import UNKNOWN_PRICE, price_for
 from labelgraph.cli import app
 from labelgraph.stopping import idle_why
+from support.fakes import FREE, ScriptedChatModel, last_text
 
 runner = CliRunner()
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")

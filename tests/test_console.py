@@ -10,13 +10,13 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from conftest import make_pool
-from fakes import ToolCallingChatModel
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.console.changes import optional_criteria
 from labelgraph.console.controller import Controller
 from labelgraph.console.intent import IntentParser
 from labelgraph.console.interpret import IntentInterpreter, make_interpreter
 from labelgraph.registry import registry
+from support.fakes import ToolCallingChatModel
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 

@@ -8,13 +8,13 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from test_resume import run_worker
 from typer.testing import CliRunner
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.cli import app
 from labelgraph.events import Continued, NotContinued
+from support.workers import run_worker
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 
 from conftest import make_pool, sentiment_of
-from fakes import HTTPStatusError, ScriptedChatModel, ToolCallingChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.console.controller import Controller
 from labelgraph.console.interpret import AgentInterpreter
+from support.fakes import HTTPStatusError, ScriptedChatModel, ToolCallingChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 FAULTS = {"ValueError": lambda: ValueError("Expecting value: line 1 column 1 (char 0)"),

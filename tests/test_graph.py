@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 
 from conftest import sentiment_of
-from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.errors import RunStateError
 from labelgraph.events import Decided, Labeled, Learned
 from labelgraph.graph.builder import NODES, build_graph
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 TRAP = "a wonderful trap of a film that the annotator will call negative"

@@ -15,9 +15,9 @@ import pytest
 from langchain_core.messages import AIMessage
 
 from conftest import make_pool, sentiment_of
-from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.llm import is_transient
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 PRICES = {"scripted": (5.0, 10.0)}  # USD per million tokens, so the money budget binds

@@ -10,12 +10,12 @@ import pytest
 from langchain_core.messages import BaseMessage, HumanMessage
 from pydantic import BaseModel, Field
 
-from fakes import FREE, ScriptedChatModel
 from labelgraph.budget import PRICES, UNKNOWN_PRICE, BudgetMeter, Spend, price_for
 from labelgraph.errors import BudgetExhausted, InputError
 from labelgraph.llm import MeteredLLM
 from labelgraph.memory.ledger import CallRow, LabelRow, Ledger
 from labelgraph.types import Budget, Task, content_id
+from support.fakes import FREE, ScriptedChatModel
 
 
 @pytest.fixture(params=["memory", "sqlite"])

@@ -12,7 +12,6 @@ import pytest
 from langgraph.runtime import Runtime
 
 from conftest import make_pool, sentiment_of
-from fakes import ScriptedChatModel
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.agents.selector import selector_node
 from labelgraph.events import Selected
@@ -20,6 +19,7 @@ from labelgraph.memory.examples import Example
 from labelgraph.registry import registry
 from labelgraph.strategies import LLMSelection, Margin
 from labelgraph.types import Steering
+from support.fakes import ScriptedChatModel
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 N = 4

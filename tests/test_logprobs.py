@@ -13,9 +13,9 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
 
 from conftest import sentiment_of
-from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.llm import label_mass, returns_logprobs
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 

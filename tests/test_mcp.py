@@ -1,4 +1,4 @@
-"""MCP servers as a tool source: a real stdio server of our own (tests/mcp_server.py), its
+"""MCP servers as a tool source: a real stdio server of our own (tests/support/mcp_server.py), its
 tool listed with its origin and called by an agent in a whole run; one server process per
 run, restarted once when it dies, started with the caller's environment."""
 
@@ -18,13 +18,13 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from conftest import make_pool, sentiment_of
-from fakes import ToolCallingChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.errors import InputError
+from support.fakes import ToolCallingChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 TRAP = "a wonderful trap of a film, scene 99, with moving acting"
-SERVER = str(Path(__file__).parent / "mcp_server.py")
+SERVER = str(Path(__file__).parent / "support" / "mcp_server.py")
 
 
 def _servers(log: Path, agents: list[str]) -> dict[str, Any]:

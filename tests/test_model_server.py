@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from model_server import CountingProxy, LlamaServer, free_port
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
@@ -24,6 +23,7 @@ from labelgraph.budget import BudgetMeter
 from labelgraph.llm import MeteredLLM, resolve_llm, strict_label
 from labelgraph.memory.ledger import Ledger
 from labelgraph.prompts import LabelAnswer, label_messages
+from support.model_server import CountingProxy, LlamaServer, free_port
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment",
             text_name="Review", label_name="Sentiment")

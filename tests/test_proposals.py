@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 
 from conftest import make_pool
-from fakes import ScriptedChatModel
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.agents.supervisor import decide
 from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
@@ -33,6 +32,7 @@ from labelgraph.proposals import (
 from labelgraph.registry import registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA, budget_spent, stop_grounds
 from labelgraph.types import Proposal, Steering
+from support.fakes import ScriptedChatModel
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 CONFIG = RunConfig()

@@ -4,29 +4,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from chromadb.api.client import SharedSystemClient
 
 from conftest import sentiment_of
-from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.errors import RunStateError
 from labelgraph.memory.embeddings import HashingEmbedding
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.store import ledger_memory, same_example
+from support.fakes import ScriptedChatModel, last_text
+from support.workers import run_worker
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
-WORKER = Path(__file__).parent / "crash_worker.py"
-
-
-def run_worker(run_dir: Path, crash_at: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(WORKER), str(run_dir), crash_at, *extra],
-                          capture_output=True, text=True, timeout=300)
 
 
 def chroma_examples(run_dir: Path) -> dict[str, Example]:

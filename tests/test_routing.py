@@ -175,7 +175,7 @@ def test_audit_drops_what_nobody_can_check_and_the_drop_survives_a_rebuild(audit
 
 def test_a_few_shot_labeler_waits_for_demonstrations_a_simulated_one_does_not(tmp_path) -> None:
     from conftest import sentiment_of
-    from fakes import ScriptedChatModel, last_text
+    from support.fakes import ScriptedChatModel, last_text
 
     def answer(messages, tool):  # noqa: ANN001, ANN202
         return {"label": sentiment_of(last_text(messages)), "confidence": 0.9}

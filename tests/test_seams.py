@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 import labelgraph
 from conftest import make_pool, sentiment_of
-from fakes import ScriptedChatModel, last_text
 from labelgraph import Budget, InputError, LabelGraph, RunStateError, Task, tool
 from labelgraph.assets import atomic_write, atomic_write_text
 from labelgraph.budget import BudgetMeter, Spend, buy_once
@@ -24,6 +23,7 @@ from labelgraph.cli import app
 from labelgraph.events import Decided, Learned, PoolChecked
 from labelgraph.memory.ledger import Ledger
 from labelgraph.registry import Registry, registry
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 runner = CliRunner()

@@ -14,8 +14,8 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from conftest import make_pool, sentiment_of
-from fakes import ToolCallingChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
+from support.fakes import ToolCallingChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 PLAN = ["learning_curve", "label_distribution", "spend_and_budget"]
@@ -274,7 +274,7 @@ def test_instructions_in_texts_and_tool_outputs_reach_no_unregistered_tool(tmp_p
     assert lg.context.meter.budget.labels == 14
 
 
-WORKER = Path(__file__).parent / "tool_worker.py"
+WORKER = Path(__file__).parent / "support" / "tool_worker.py"
 
 
 @pytest.mark.parametrize("checkpoints", ["kept", "lost"])

@@ -12,8 +12,8 @@ from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 
 from conftest import make_pool, sentiment_of
-from fakes import ScriptedChatModel, ToolCallingChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
+from support.fakes import ScriptedChatModel, ToolCallingChatModel, last_text
 
 
 class RecordingTracer(BaseTracer):

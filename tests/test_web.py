@@ -18,9 +18,9 @@ from typing import Any
 
 import httpx
 import pytest
-from web_server import CHROMIUM, TOKEN, Served
 
 from conftest import make_pool
+from support.web_server import CHROMIUM, TOKEN, Served
 
 # A browser test that cannot run in CI is a failure there, not a skip.
 needs_browser = pytest.mark.skipif(

@@ -1,7 +1,7 @@
 """Print a transcript of a scripted tool-calling run: what the supervisor looked at, what it
-decided, and the ledger rows that record it. ``python tests/tool_transcript.py``.
+decided, and the ledger rows that record it. ``python tests/support/tool_transcript.py``.
 
-The scripted model (tests/fakes.py) stands in for a provider model; the run is otherwise
+The scripted model (tests/support/fakes.py) stands in for a provider model; the run is otherwise
 real: LangChain's create_agent loop, real tool calls and tool messages, Chroma and SQLite.
 """
 
@@ -14,13 +14,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: conftest and support
 
 from langchain_core.messages import ToolMessage  # noqa: E402
 
 from conftest import make_pool, sentiment_of  # noqa: E402
-from fakes import ToolCallingChatModel, last_text  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
+from support.fakes import ToolCallingChatModel, last_text  # noqa: E402
 
 LOOK = ["learning_curve", "strategy_gains", "label_distribution", "spend_and_budget"]
 

@@ -18,13 +18,13 @@ from typing import Any
 
 import pandas as pd
 import uvicorn
-from model_server import free_port
 
 from conftest import make_pool, sentiment_of
-from fakes import FREE, ScriptedChatModel, last_text
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.console.controller import Controller
 from labelgraph.console.web import make_app
+from support.fakes import FREE, ScriptedChatModel, last_text
+from support.model_server import free_port
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 TOKEN = "test-token-4f9a"

@@ -14,11 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: conftest and support
 
 from conftest import make_pool, sentiment_of  # noqa: E402
-from fakes import ScriptedChatModel, last_text  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
+from support.fakes import ScriptedChatModel, last_text  # noqa: E402
 
 run_dir, crash_at = sys.argv[1], sys.argv[2]
 where, _, nth = crash_at.partition(":")

@@ -14,13 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).parent))
+sys.path.insert(0, str(Path(__file__).parents[1]))  # tests/: conftest and support
 
 from langchain_core.messages import ToolMessage  # noqa: E402
 
 from conftest import make_pool, sentiment_of  # noqa: E402
-from fakes import ToolCallingChatModel, last_text  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
+from support.fakes import ToolCallingChatModel, last_text  # noqa: E402
 
 run_dir, effects, mode = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 state = {"round": 0}
