@@ -486,18 +486,6 @@ def test_with_a_tool_calling_model_the_console_is_an_agent_that_asks_first(tmp_p
     ctl.close()
 
 
-def test_a_bad_pool_for_a_new_console_run_leaves_nothing_to_undo(tmp_path):
-    from typer.testing import CliRunner
-
-    from labelgraph.cli import app
-
-    args = ["console", str(tmp_path / "run"), "--labels", "positive,negative",
-            "--llm", "none", "--annotator", "oracle", "--embedding", "hashing"]
-    out = CliRunner().invoke(app, [*args, "--pool", str(tmp_path / "missing.csv")])
-    assert out.exit_code == 1 and "missing.csv" in out.output
-    assert not (tmp_path / "run" / "run.json").exists()  # the same command, fixed, starts it
-
-
 def test_the_parser_reads_people_not_phrasings():
     parser = IntentParser(["positive", "negative"], registry.names("strategies"),
                           ids=lambda: ["77b1e40c9a2f5d3e8b6a1c20", "abcd0011ff"],

@@ -128,6 +128,7 @@ def test_loop_uses_the_plugin_strategy_criterion_and_tool(plugin_env: dict[str, 
 # -- the plug-in's annotator --------------------------------------------------------------
 ANNOTATOR = "keyword_vote"
 
+
 LABEL = textwrap.dedent("""
     import json
     import sys

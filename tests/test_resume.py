@@ -16,7 +16,6 @@ from labelgraph.memory.embeddings import HashingEmbedding
 from labelgraph.memory.examples import Example, ExampleMemory, collection_name, make_client
 from labelgraph.memory.ledger import Ledger
 from labelgraph.memory.store import ledger_memory, same_example
-from support.fakes import ScriptedChatModel, last_text
 from support.workers import run_worker
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -104,24 +103,6 @@ def test_human_label_request_pauses_and_resumes(tmp_path, pool):
     result = again.resume({q["id"]: sentiment_of(q["text"]) for q in second})
     assert result.stop_reason == "budget exhausted: labels"
     assert result.cost["labels"] == 12
-
-
-def test_hybrid_sends_low_confidence_to_the_human_with_a_suggestion(tmp_path, pool):
-    def respond(messages, tool):  # noqa: ANN001, ANN202
-        text = last_text(messages)
-        return {"label": sentiment_of(text), "confidence": 0.5 if "scene 1," in text else 0.97}
-
-    lg = _human_graph(tmp_path, "hybrid", llm=ScriptedChatModel(responder=respond))
-    result = lg.run(pool, label_column="label")
-    # Memory is empty at first: the whole seed goes to the human.
-    assert len(result.pending["questions"]) == 6
-    result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in result.pending["questions"]})
-    while result.pending is not None:
-        qs = result.pending["questions"]
-        assert all("suggestion" in q and q["confidence"] < 0.8 for q in qs)
-        result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in qs})
-    sources = set(result.dataset["source"])
-    assert sources >= {"human", "llm"}
 
 
 def test_a_run_with_history_is_never_started_over(tmp_path):

@@ -181,28 +181,6 @@ def test_the_verifier_asks_the_llm_judge_about_doubtful_labels_only(tmp_path):
     assert summary(lg, result)["agents"]["verifier"].endswith("for doubtful labels")
 
 
-def test_pure_pieces_take_no_tools():
-    from labelgraph.errors import InputError
-    from labelgraph.tools.registry import ToolRegistry
-
-    def hint() -> str:
-        """A hint."""
-        return "x"
-
-    with pytest.raises(InputError, match="the selector is a pure piece and calls no tools"):
-        ToolRegistry({"selector": [hint]})
-
-
-def test_the_judge_needs_a_chat_model(tmp_path):
-    from labelgraph.errors import InputError
-
-    lg = LabelGraph(TASK, annotator="oracle", run_dir=tmp_path / "run", embedding="hashing",
-                    config={"judge": True})
-    with pytest.raises(InputError, match="judge=True needs a chat model"):
-        _ = lg.context
-    assert not (tmp_path / "run").exists()
-
-
 def test_a_tool_that_raises_hangs_or_floods_is_survived(tmp_path):
     def explode() -> str:
         """A tool that fails."""

@@ -7,7 +7,6 @@ import time
 from rich.console import Console
 
 from labelgraph import Budget, LabelGraph, Task
-from labelgraph.memory.ledger import Ledger
 from labelgraph.report import print_report
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -45,16 +44,3 @@ def test_every_node_that_ran_is_timed_within_the_wall_time(tmp_path, pool):
     reopened = LabelGraph.open(tmp_path / "run", read_only=True)
     assert reopened.timings().round(9).equals(timings.round(9))
     reopened.close()
-
-
-def test_timings_ride_along_with_the_next_write_or_the_close(tmp_path):
-    ledger = Ledger(tmp_path / "ledger.sqlite")
-    ledger.record_timing(1, "learner", 0.25)
-    assert ledger.timings() == [{"round": 1, "node": "learner", "seconds": 0.25}]
-    ledger.record_metrics(1, {"labels": 3})  # the pending timing is written with it
-    ledger.record_timing(2, "supervisor", 0.5)
-    ledger.close()
-    reader = Ledger(tmp_path / "ledger.sqlite", read_only=True)
-    assert [(r["round"], r["node"]) for r in reader.timings()] == [(1, "learner"),
-                                                                   (2, "supervisor")]
-    reader.close()

@@ -23,6 +23,7 @@ NEEDS_MODEL = [
                        + ", ".join(_MISSING) + " not importable): pip install 'labelgraph[local]'"),
 ]
 
+
 DEMOS = [
     ("A warm, funny and beautifully acted film that stays with you long after the credits.",
      "positive"),

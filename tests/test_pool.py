@@ -1,5 +1,5 @@
-"""Pool embeddings: a killed embedding resumes from its last finished chunk, and runs share
-the cache by default."""
+"""The pool store (labelgraph.memory.pool): a killed embedding resumes from its last
+finished chunk, and runs share the cache by default."""
 
 from __future__ import annotations
 

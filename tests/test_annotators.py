@@ -1,27 +1,40 @@
-"""Simulated annotator, hybrid routing, label costs and the memory audit, on real Chroma and
-SQLite with small made-up data."""
+"""Annotators (labelgraph.annotators): the simulated annotator, hybrid routing, label
+costs, the oracle buying a batch once, who can be asked again, the LLM annotator's
+confidence from a provider's log-probabilities, on real Chroma and SQLite with small
+made-up data."""
 
 from __future__ import annotations
 
+import json
+import math
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.outputs import ChatGeneration, ChatResult
 
-from conftest import make_pool
+from conftest import make_pool, sentiment_of
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.annotators import (
+    HumanAnnotator,
     HybridAnnotator,
     LLMAnnotator,
     OracleAnnotator,
     SimulatedAnnotator,
+    annotator_sources,
 )
 from labelgraph.errors import InputError
-from labelgraph.memory.examples import Example
-from labelgraph.memory.store import rebuild_memory, repair_memory
+from labelgraph.llm import returns_logprobs
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 LABELS = list(TASK.labels)
 
 
+# -- the simulated and hybrid annotators, the oracle, label costs --------------------------
 def _auroc(score: np.ndarray, positive: np.ndarray) -> float:
     pos, neg = score[positive], score[~positive]
     return float((pos[:, None] > neg[None, :]).mean())
@@ -54,14 +67,6 @@ def test_simulated_annotator_errs_at_its_rate_and_knows_it_as_told() -> None:
 def test_simulated_annotator_refuses_bad_settings(bad: dict) -> None:
     with pytest.raises(InputError):
         SimulatedAnnotator(**bad)
-
-
-@pytest.mark.parametrize("prices", [{"human": -0.1}, {"person": 0.1}])
-def test_bad_label_prices_are_refused(prices: dict) -> None:
-    from labelgraph.config import make_config
-
-    with pytest.raises(InputError, match="label_prices"):
-        make_config({"label_prices": prices})
 
 
 def _hybrid_run(tmp_path, threshold: float | None, **config) -> LabelGraph:  # noqa: ANN003
@@ -122,57 +127,6 @@ def test_the_threshold_decides_how_much_goes_to_the_person(tmp_path) -> None:
     assert all(r.item_id in asked for r in llm if r.round < last)
 
 
-@pytest.fixture
-def audited(tmp_path):  # noqa: ANN201
-    """A run whose memory holds 40 right labels of each class and 6 flipped LLM labels."""
-    def make(annotator) -> tuple[LabelGraph, set[str]]:  # noqa: ANN001
-        lg = LabelGraph(TASK, llm="none", annotator=annotator, budget=Budget(labels=500),
-                        run_dir=tmp_path / "run", embedding="hashing")
-        pool = make_pool(60)
-        lg.add_pool(pool, label_column="label")
-        ctx = lg.context
-        rows = pool.iloc[:100]
-        flipped = set(rows.index[::17][:6])
-        examples = []
-        for n, (text, label) in enumerate(zip(rows.text, rows.label, strict=True)):
-            wrong = n in flipped
-            examples.append(Example(
-                id=ctx.store.pool().ids[n], text=text,
-                label=("negative" if label == "positive" else "positive") if wrong else label,
-                source="llm", confidence=0.9, round=1))
-        ctx.memory.upsert(examples)
-        return lg, {examples[n].id for n in flipped}
-    return make
-
-
-def test_audit_asks_the_person_about_suspect_labels_and_fixes_them(audited) -> None:
-    lg, flipped = audited(HybridAnnotator(human="oracle", first=SimulatedAnnotator()))
-    findings = lg.audit()
-    asked = set(findings[findings.action == "ask"].item_id)
-    assert len(asked & flipped) >= 4 and len(asked - flipped) <= 3
-    pool = lg.context.store.pool()
-    for example in lg.context.memory.get(sorted(asked)):
-        assert example.source == "oracle" and example.label == pool.gold_of(example.id)
-    recorded = lg.context.ledger.audits()
-    assert {r["item_id"] for r in recorded if r["action"] == "ask"} == asked
-    assert all(r["reason"] for r in recorded)
-
-
-def test_audit_drops_what_nobody_can_check_and_the_drop_survives_a_rebuild(audited) -> None:
-    lg, flipped = audited(SimulatedAnnotator())  # no person, no stronger model
-    ctx = lg.context
-    findings = lg.audit()
-    assert set(findings.action) <= {"keep", "drop"}
-    dropped = set(findings[findings.action == "drop"].item_id)
-    assert len(dropped & flipped) >= 3 and len(dropped - flipped) <= 2
-    assert {e.id for e in ctx.memory.get(sorted(dropped))} == dropped
-    assert all(e.status == "rejected" for e in ctx.memory.get(sorted(dropped)))
-    # The audit itself wrote no label: the memory's labels came from outside the ledger,
-    # so a rebuild from the ledger knows none of them; its drops are still on record.
-    assert rebuild_memory(ctx.ledger, ctx.memory) == 0
-    assert {r["item_id"] for r in ctx.ledger.audits() if r["action"] == "drop"} == dropped
-
-
 def test_a_few_shot_labeler_waits_for_demonstrations_a_simulated_one_does_not(tmp_path) -> None:
     from conftest import sentiment_of
     from support.fakes import ScriptedChatModel, last_text
@@ -192,25 +146,6 @@ def test_a_few_shot_labeler_waits_for_demonstrations_a_simulated_one_does_not(tm
     assert LLMAnnotator().few_shot(lg.context) and not LLMAnnotator(n_shots=0).few_shot(
         lg.context)
     assert not hasattr(SimulatedAnnotator(), "few_shot")
-
-
-@pytest.mark.parametrize(("annotator", "audits"), [("oracle", False), ("simulated", True)])
-def test_the_periodic_audit_runs_only_where_it_could_change_a_label(tmp_path, annotator,
-                                                                     audits) -> None:
-    """Gold labels are always kept, so a run labeled only by the oracle skips the periodic
-    audit (its cross-validation is the verifier's largest cost); an LLM-labeled run audits."""
-    from labelgraph.events import Audited
-
-    who = "oracle" if annotator == "oracle" else SimulatedAnnotator(error_rate=0.2, seed=1)
-    lg = LabelGraph(TASK, llm="none", annotator=who, budget=Budget(labels=40),
-                    run_dir=tmp_path / "run", embedding="hashing",
-                    config={"batch_size": 10, "seed_size": 10, "synthesize": False,
-                            "stopping": [], "spot_check": 0.0, "audit_every": 1})
-    events = [chunk for mode, chunk in lg.stream(make_pool(30), label_column="label")
-              if mode == "custom"]
-    assert len(lg.context.memory) >= 30
-    assert any(isinstance(e, Audited) for e in events) is audits
-    assert len(lg.audit()) == len(lg.context.memory)  # asked for, it runs whatever the sources
 
 
 def _oracle_context(tmp_path, labels: int, prices: dict | None = None):  # noqa: ANN202
@@ -259,15 +194,102 @@ def test_a_failed_oracle_write_buys_nothing_of_the_batch(tmp_path, monkeypatch) 
     assert ctx.ledger.totals()["labels"] == 6
 
 
-def test_live_memory_is_what_the_ledger_says_so_a_repair_touches_nothing(tmp_path) -> None:
-    """A hybrid run with audits and a person's correction: every example memory holds is the
-    ledger's account of it, so after a crash only what Chroma missed is written again."""
-    lg = _hybrid_run(tmp_path, 0.8, audit_every=2)
-    ctx = lg.context
-    some = ctx.memory.all()[0][0]
-    lg.correct(some.id, "negative" if some.label == "positive" else "positive")
-    assert repair_memory(ctx.ledger, ctx.memory) == 0
-    # a lost write (the correction never reached memory) is found and written again
-    ctx.memory.upsert([some])
-    assert repair_memory(ctx.ledger, ctx.memory) == 1
-    assert ctx.memory.get([some.id])[0].source == "human"
+# -- who can be asked again ----------------------------------------------------------------
+def test_who_can_be_asked_again_is_the_annotators_to_say() -> None:
+    human, oracle = HumanAnnotator(), OracleAnnotator()
+    assert annotator_sources(human) == (human, None)
+    assert annotator_sources(oracle) == (oracle, None)
+    assert annotator_sources(SimulatedAnnotator()) == (None, None)
+    hybrid = HybridAnnotator(human="oracle", strong="none")
+    person, stronger = annotator_sources(hybrid)
+    assert isinstance(person, OracleAnnotator) and isinstance(stronger, LLMAnnotator)
+
+
+# -- the LLM annotator's confidence from a provider's log-probabilities --------------------
+class LogprobChatModel(ScriptedChatModel):
+    """A fake provider with OpenAI's log-probability fields: asked for them, it answers the
+    bare label and the first token's top log-probabilities (unless ``send`` is off)."""
+
+    logprobs: bool | None = None
+    top_logprobs: int | None = None
+    max_tokens: int | None = None
+    send: bool = True
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: CallbackManagerForLLMRun | None = None,
+                  **kwargs: Any) -> ChatResult:
+        if not self.logprobs:
+            return super()._generate(messages, stop, run_manager, **kwargs)
+        self.calls.append(f"logprobs top={self.top_logprobs} max_tokens={self.max_tokens}")
+        label = sentiment_of(last_text(messages))
+        other = "negative" if label == "positive" else "positive"
+        top = [{"token": label[:3].capitalize(), "logprob": math.log(0.7)},
+               {"token": " " + other[:3], "logprob": math.log(0.2)},
+               {"token": "The", "logprob": math.log(0.1)}]
+        meta = {"logprobs": {"content": [{"token": top[0]["token"], "logprob": top[0]["logprob"],
+                                          "top_logprobs": top}]}} if self.send else {}
+        msg = AIMessage(content=label, response_metadata=meta,
+                        usage_metadata={"input_tokens": 50, "output_tokens": 2,
+                                        "total_tokens": 52})
+        return ChatResult(generations=[ChatGeneration(message=msg)])
+
+
+def _stated(messages: list[Any], tool: str) -> dict[str, Any]:
+    return {"label": sentiment_of(last_text(messages)), "confidence": 0.93}
+
+
+def test_remote_logprobs_become_the_labels_confidence(tmp_path, pool) -> None:
+    model = LogprobChatModel(responder=_stated, calls=[])
+    assert returns_logprobs(model) and not returns_logprobs(ScriptedChatModel(responder=_stated))
+    lg = LabelGraph(TASK, llm=model, annotator="llm", budget=Budget(labels=16),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 8, "batch_size": 8, "synthesize": False})
+    result = lg.run(pool, label_column="label")
+    rows = [r for r in lg.context.ledger.all_labels() if r.source == "llm"]
+    assert rows and result.cost["labels"] <= 16
+    for row in rows:
+        signals = json.loads(row.signals)
+        assert abs(signals["llm"] - 0.7 / 0.9) < 1e-3 and signals.get("verbal") is None
+    examples, _ = lg.context.memory.all()
+    assert all(e.label == sentiment_of(e.text) for e in examples if e.source == "llm")
+    asked = [c for c in model.calls if c.startswith("logprobs")]
+    assert asked and all(c == "logprobs top=20 max_tokens=8" for c in asked)
+    assert "LabelAnswer" not in model.calls
+
+
+def test_a_provider_that_sends_no_logprobs_gets_a_structured_answer(tmp_path, pool) -> None:
+    model = LogprobChatModel(responder=_stated, send=False, calls=[])
+    lg = LabelGraph(TASK, llm=model, annotator="llm", budget=Budget(labels=8),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"seed_size": 8, "batch_size": 8, "synthesize": False})
+    lg.run(pool, label_column="label")
+    rows = [r for r in lg.context.ledger.all_labels() if r.source == "llm"]
+    assert rows
+    assert all(json.loads(r.signals)["verbal"] == 0.93 for r in rows)
+    assert "LabelAnswer" in model.calls
+
+
+# -- the hybrid annotator asks a person ----------------------------------------------------
+def _human_graph(tmp_path: Path, annotator: str, llm=None) -> LabelGraph:  # noqa: ANN001
+    return LabelGraph(TASK, llm=llm if llm is not None else "none", annotator=annotator,
+                      policy="rule", budget=Budget(labels=12), run_dir=tmp_path / "run",
+                      embedding="hashing", config={"seed_size": 6, "batch_size": 6,
+                                                   "synthesize": False})
+
+
+def test_hybrid_sends_low_confidence_to_the_human_with_a_suggestion(tmp_path, pool):
+    def respond(messages, tool):  # noqa: ANN001, ANN202
+        text = last_text(messages)
+        return {"label": sentiment_of(text), "confidence": 0.5 if "scene 1," in text else 0.97}
+
+    lg = _human_graph(tmp_path, "hybrid", llm=ScriptedChatModel(responder=respond))
+    result = lg.run(pool, label_column="label")
+    # Memory is empty at first: the whole seed goes to the human.
+    assert len(result.pending["questions"]) == 6
+    result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in result.pending["questions"]})
+    while result.pending is not None:
+        qs = result.pending["questions"]
+        assert all("suggestion" in q and q["confidence"] < 0.8 for q in qs)
+        result = lg.resume({q["id"]: sentiment_of(q["text"]) for q in qs})
+    sources = set(result.dataset["source"])
+    assert sources >= {"human", "llm"}
