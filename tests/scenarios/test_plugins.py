@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PLUGIN = ROOT / "examples" / "plugin"
 DIST = "labelgraph-example-plugin"
 STRATEGY, CRITERION, TOOL = "typical_first", "accuracy_target", "no_shouting"
@@ -101,7 +101,7 @@ def test_loop_uses_the_plugin_strategy_criterion_and_tool(plugin_env: dict[str, 
     script = tmp_path / "loop.py"
     script.write_text(LOOP)
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "run"),
-                           str(Path(__file__).parent)],
+                           str(Path(__file__).parents[1])],
                           capture_output=True, text=True, env=plugin_env, cwd=tmp_path,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-5000:]
@@ -190,7 +190,7 @@ def test_the_plugin_annotator_labels_first_in_a_hybrid_and_is_restored(
     script = tmp_path / "label.py"
     script.write_text(LABEL)
     done = subprocess.run([sys.executable, str(script), str(tmp_path / "run"),
-                           str(Path(__file__).parent)],
+                           str(Path(__file__).parents[1])],
                           capture_output=True, text=True, env=plugin_env, cwd=tmp_path,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-5000:]

@@ -24,7 +24,7 @@ from support.fakes import ToolCallingChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 TRAP = "a wonderful trap of a film, scene 99, with moving acting"
-SERVER = str(Path(__file__).parent / "support" / "mcp_server.py")
+SERVER = str(Path(__file__).parents[1] / "support" / "mcp_server.py")
 
 
 def _servers(log: Path, agents: list[str]) -> dict[str, Any]:

@@ -252,7 +252,7 @@ def test_instructions_in_texts_and_tool_outputs_reach_no_unregistered_tool(tmp_p
     assert lg.context.meter.budget.labels == 14
 
 
-WORKER = Path(__file__).parent / "support" / "tool_worker.py"
+WORKER = Path(__file__).parents[1] / "support" / "tool_worker.py"
 
 
 @pytest.mark.parametrize("checkpoints", ["kept", "lost"])
@@ -282,7 +282,7 @@ def test_the_tool_agents_example_runs_its_agents_and_skips_without_a_key(tmp_pat
                                                                            monkeypatch):
     import importlib.util
 
-    path = Path(__file__).parents[1] / "examples" / "tool_agents.py"
+    path = Path(__file__).parents[2] / "examples" / "tool_agents.py"
     spec = importlib.util.spec_from_file_location("tool_agents_example", path)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -20,7 +20,7 @@ import pytest
 from conftest import make_pool
 from labelgraph.memory.ledger import Ledger
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 16
 
 
