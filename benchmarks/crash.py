@@ -5,7 +5,7 @@ Run it with:
     python benchmarks/crash.py --kills 50 --seed 0 [--out results.json]
 
 Every trial drives one run (``benchmarks/crash_worker.py``: the LLM annotator is the scripted
-chat model of ``tests/fakes.py`` answering by keyword after a random 5-40 ms sleep, rule
+chat model of ``tests/support/fakes.py`` answering by keyword after a random 5-40 ms sleep, rule
 policy, ``Budget(labels=40)``, hashing embeddings, a no-op verifier check, seed 8, batches
 of 6, no synthesis, no stopping criterion, on ``make_pool()`` of ``tests/conftest.py``) in
 its own temporary directory. A fresh process is started, killed with SIGKILL after a random

@@ -6,9 +6,10 @@ Usage:
     python benchmarks/crash_worker.py inspect RUN_DIR       # read its results, read-only
 
 ``run`` builds the benchmark's ``LabelGraph`` on ``RUN_DIR`` (passing the pool only when
-``pool.parquet`` does not exist yet, like ``tests/crash_worker.py``) and drives it to the end.
-The chat model is the scripted one of ``tests/fakes.py``, answering by keyword after a random
-5-40 ms sleep (seeded by ``SEED``), so that a ``kill -9`` can land while calls are in flight.
+``pool.parquet`` does not exist yet, like ``tests/support/crash_worker.py``) and drives it to
+the end. The chat model is the scripted one of ``tests/support/fakes.py``, answering by
+keyword after a random 5-40 ms sleep (seeded by ``SEED``), so that a ``kill -9`` can land
+while calls are in flight.
 
 Everything this process does is appended to ``RUN_DIR/log.<pid>.jsonl``, one JSON object a
 line, each written with a single unbuffered ``os.write`` on an ``O_APPEND`` descriptor (so it
@@ -41,8 +42,8 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 from conftest import make_pool, sentiment_of  # noqa: E402
-from fakes import ScriptedChatModel, last_text  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
+from support.fakes import ScriptedChatModel, last_text  # noqa: E402
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 BUDGET = Budget(labels=40)

@@ -1,10 +1,10 @@
 """Hostile replies and flaky providers over whole runs: crashes and budget overruns.
 
-Runs the fuzz of ``tests/test_hostile.py`` (a scripted provider that times out, rate-limits,
-drops connections, answers garbage or wrong types, puts lone surrogates in labels and
-reports absurd or negative token usage) over many seeds, each a whole run with an LLM
-policy, an LLM annotator and a generator, and counts the replies by kind, the crashes, the
-budget overruns and the usage reports recorded as anomalies.
+Runs the fuzz of ``tests/scenarios/test_hostile.py`` (a scripted provider that times out,
+rate-limits, drops connections, answers garbage or wrong types, puts lone surrogates in
+labels and reports absurd or negative token usage) over many seeds, each a whole run with
+an LLM policy, an LLM annotator and a generator, and counts the replies by kind, the
+crashes, the budget overruns and the usage reports recorded as anomalies.
 Run: ``python benchmarks/hostile.py --seeds 16`` (about a minute on 2 cores).
 """
 
@@ -18,12 +18,13 @@ from pathlib import Path
 
 TESTS = Path(__file__).resolve().parents[1] / "tests"
 sys.path.insert(0, str(TESTS))
+sys.path.insert(0, str(TESTS / "scenarios"))  # test_hostile.py
 
 from test_hostile import PRICES, TASK, hostile  # noqa: E402
 
 from conftest import make_pool  # noqa: E402
-from fakes import ScriptedChatModel  # noqa: E402
 from labelgraph import Budget, LabelGraph  # noqa: E402
+from support.fakes import ScriptedChatModel  # noqa: E402
 
 BUDGET = Budget(labels=30, tokens=40_000, usd=0.3)
 

@@ -5,7 +5,7 @@ Run it with:
 
     python benchmarks/mcp_calls.py [--calls N] [--fresh-calls M] [--out PATH]
 
-The server is the tests' glossary (tests/mcp_server.py, a FastMCP server over stdio, run by
+The server is the tests' glossary (tests/support/mcp_server.py, a FastMCP server over stdio, run by
 this interpreter); every call asks it about the same short text. Each way makes N calls
 (M for the fresh sessions, which are slow) through ``tool.invoke``, timed one by one with
 ``time.perf_counter``, after one warm-up call. The live session's start (spawning the
@@ -31,7 +31,7 @@ from langchain_core.tools import BaseTool, tool
 from provenance import stamp
 
 ROOT = Path(__file__).resolve().parents[1]
-SERVER = ROOT / "tests" / "mcp_server.py"
+SERVER = ROOT / "tests" / "support" / "mcp_server.py"
 TEXT = "a trap of a film, scene 3, with tedious acting"
 
 
@@ -113,7 +113,7 @@ def main() -> None:
         **stamp(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                     "platform": platform.platform()},
-        "server": "tests/mcp_server.py (FastMCP over stdio)",
+        "server": "tests/support/mcp_server.py (FastMCP over stdio)",
         "results": results,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)

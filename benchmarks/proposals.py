@@ -36,7 +36,7 @@ its standard error (sd / sqrt(seeds)):
 ``--synthesis`` lets the runs synthesize, so the quality warnings (which rule synthesis out)
 can change decisions: a share of the pool (``--reservoir`` items) is held out as what a
 writing model could write, and the run's chat model is the tests' scripted fake
-(``tests/fakes.py``) answering each request for examples of a label with texts of that
+(``tests/support/fakes.py``) answering each request for examples of a label with texts of that
 label from the reservoir — of another label at ``--gen-error``, an example that does not
 fit. The annotators know the reservoir's gold as they know the pool's, so a bad example is
 labeled blind as what it is and rejected by the verifier, as a real one would be.
@@ -67,7 +67,6 @@ from bench_data import SIZES  # noqa: E402
 from provenance import stamp  # noqa: E402
 from routing import first_source, markdown_table  # noqa: E402
 
-from fakes import FREE, ScriptedChatModel  # noqa: E402
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
 from labelgraph.agents.generator import _clean as written_as  # noqa: E402
 from labelgraph.annotators import HybridAnnotator  # noqa: E402
@@ -76,6 +75,7 @@ from labelgraph.config import DEFAULT_STOPPING  # noqa: E402
 from labelgraph.data import split_gold  # noqa: E402
 from labelgraph.stopping import AGENT_PROPOSALS  # noqa: E402
 from labelgraph.types import content_id  # noqa: E402
+from support.fakes import FREE, ScriptedChatModel  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "proposals"
 AGENTS = ("annotator", "generator", "learner", "selector", "verifier")

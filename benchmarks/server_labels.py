@@ -34,11 +34,10 @@ from pathlib import Path
 TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
-from model_server import CountingProxy, LlamaServer, free_port  # noqa: E402
-
 from labelgraph import Budget, LabelGraph, Task  # noqa: E402
 from labelgraph.data import load_rotten_tomatoes  # noqa: E402
 from labelgraph.events import Labeled, ModelCannot, Progress  # noqa: E402
+from support.model_server import CountingProxy, LlamaServer, free_port  # noqa: E402
 
 
 def main() -> None:

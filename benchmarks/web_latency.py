@@ -4,7 +4,7 @@ round's end to the page showing it — with a second browser watching the same r
     python benchmarks/web_latency.py [--rounds 4] [--batch 8]
 
 A real run (Chroma, SQLite, hashing embeddings; the scripted model's suggestions, every item
-asked of the person: ``tests/web_server.py``) served on 127.0.0.1; headless Chromium
+asked of the person: ``tests/support/web_server.py``) served on 127.0.0.1; headless Chromium
 (Debian's ``chromium``) opens it twice. Browser A answers every card by keyboard; browser B
 only watches. Printed, over every answer: the time A's page took from the key to showing the
 next card (measured in the page: ``window.lgTimings``), the time until B showed the same card
@@ -28,7 +28,8 @@ TESTS = Path(__file__).resolve().parent.parent / "tests"
 sys.path.insert(0, str(TESTS))
 
 from provenance import stamp  # noqa: E402
-from web_server import CHROMIUM, Served  # noqa: E402
+
+from support.web_server import CHROMIUM, Served  # noqa: E402
 
 
 def summary(values: list[float]) -> dict[str, float]:

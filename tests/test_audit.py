@@ -1,6 +1,9 @@
 """The memory audit where some class has too few labels to cross-check: the other classes are
 still audited, and the skipped ones are named, with why, in the findings, the ledger and the
-event (real Chroma and SQLite, hashing embeddings, no LLM, the oracle as annotator)."""
+event (real Chroma and SQLite, hashing embeddings, no LLM, the oracle as annotator).
+
+And the audit of a whole memory with suspect labels: asked for (``LabelGraph.audit``), with a
+person or without one, and the periodic audit only where it could change a label."""
 
 from __future__ import annotations
 
@@ -11,12 +14,17 @@ import pytest
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, Task
+from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
 from labelgraph.audit import audit_memory, unauditable
 from labelgraph.events import Audited
 from labelgraph.memory.examples import Example
+from labelgraph.memory.store import rebuild_memory
 
 TASK = Task(labels=["positive", "negative", "mixed"], description="movie review sentiment")
 MIXED = "a wonderful film, scene 999, with dull acting and mixed feelings"
+
+
+SENTIMENT = Task(labels=["positive", "negative"], description="movie review sentiment")
 
 
 def _memory(tmp_path, counts: dict[str, int], flip: int = 6) -> tuple[LabelGraph, set[str]]:
@@ -137,3 +145,74 @@ def test_a_lone_label_is_changed_only_by_a_person(action, expected) -> None:
     assert out["action"] == expected and "'rare' has 1 label" in out["reason"]
     assert ("none can be asked" in out["reason"]) == (action in ("relabel", "drop"))
     assert finding["action"] == action  # the finding given is left as it was
+
+
+# -- the audit asked for, and the periodic audit -------------------------------------------
+@pytest.fixture
+def audited(tmp_path):  # noqa: ANN201
+    """A run whose memory holds 40 right labels of each class and 6 flipped LLM labels."""
+    def make(annotator) -> tuple[LabelGraph, set[str]]:  # noqa: ANN001
+        lg = LabelGraph(SENTIMENT, llm="none", annotator=annotator, budget=Budget(labels=500),
+                        run_dir=tmp_path / "run", embedding="hashing")
+        pool = make_pool(60)
+        lg.add_pool(pool, label_column="label")
+        ctx = lg.context
+        rows = pool.iloc[:100]
+        flipped = set(rows.index[::17][:6])
+        examples = []
+        for n, (text, label) in enumerate(zip(rows.text, rows.label, strict=True)):
+            wrong = n in flipped
+            examples.append(Example(
+                id=ctx.store.pool().ids[n], text=text,
+                label=("negative" if label == "positive" else "positive") if wrong else label,
+                source="llm", confidence=0.9, round=1))
+        ctx.memory.upsert(examples)
+        return lg, {examples[n].id for n in flipped}
+    return make
+
+
+def test_audit_asks_the_person_about_suspect_labels_and_fixes_them(audited) -> None:
+    lg, flipped = audited(HybridAnnotator(human="oracle", first=SimulatedAnnotator()))
+    findings = lg.audit()
+    asked = set(findings[findings.action == "ask"].item_id)
+    assert len(asked & flipped) >= 4 and len(asked - flipped) <= 3
+    pool = lg.context.store.pool()
+    for example in lg.context.memory.get(sorted(asked)):
+        assert example.source == "oracle" and example.label == pool.gold_of(example.id)
+    recorded = lg.context.ledger.audits()
+    assert {r["item_id"] for r in recorded if r["action"] == "ask"} == asked
+    assert all(r["reason"] for r in recorded)
+
+
+def test_audit_drops_what_nobody_can_check_and_the_drop_survives_a_rebuild(audited) -> None:
+    lg, flipped = audited(SimulatedAnnotator())  # no person, no stronger model
+    ctx = lg.context
+    findings = lg.audit()
+    assert set(findings.action) <= {"keep", "drop"}
+    dropped = set(findings[findings.action == "drop"].item_id)
+    assert len(dropped & flipped) >= 3 and len(dropped - flipped) <= 2
+    assert {e.id for e in ctx.memory.get(sorted(dropped))} == dropped
+    assert all(e.status == "rejected" for e in ctx.memory.get(sorted(dropped)))
+    # The audit itself wrote no label: the memory's labels came from outside the ledger,
+    # so a rebuild from the ledger knows none of them; its drops are still on record.
+    assert rebuild_memory(ctx.ledger, ctx.memory) == 0
+    assert {r["item_id"] for r in ctx.ledger.audits() if r["action"] == "drop"} == dropped
+
+
+@pytest.mark.parametrize(("annotator", "audits"), [("oracle", False), ("simulated", True)])
+def test_the_periodic_audit_runs_only_where_it_could_change_a_label(tmp_path, annotator,
+                                                                     audits) -> None:
+    """Gold labels are always kept, so a run labeled only by the oracle skips the periodic
+    audit (its cross-validation is the verifier's largest cost); an LLM-labeled run audits."""
+    from labelgraph.events import Audited
+
+    who = "oracle" if annotator == "oracle" else SimulatedAnnotator(error_rate=0.2, seed=1)
+    lg = LabelGraph(SENTIMENT, llm="none", annotator=who, budget=Budget(labels=40),
+                    run_dir=tmp_path / "run", embedding="hashing",
+                    config={"batch_size": 10, "seed_size": 10, "synthesize": False,
+                            "stopping": [], "spot_check": 0.0, "audit_every": 1})
+    events = [chunk for mode, chunk in lg.stream(make_pool(30), label_column="label")
+              if mode == "custom"]
+    assert len(lg.context.memory) >= 30
+    assert any(isinstance(e, Audited) for e in events) is audits
+    assert len(lg.audit()) == len(lg.context.memory)  # asked for, it runs whatever the sources

@@ -10,13 +10,13 @@ import pytest
 from langchain_core.messages import ToolMessage
 
 from conftest import make_pool
-from fakes import ToolCallingChatModel
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.console.changes import optional_criteria
 from labelgraph.console.controller import Controller
 from labelgraph.console.intent import IntentParser
 from labelgraph.console.interpret import IntentInterpreter, make_interpreter
 from labelgraph.registry import registry
+from support.fakes import ToolCallingChatModel
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 
@@ -484,18 +484,6 @@ def test_with_a_tool_calling_model_the_console_is_an_agent_that_asks_first(tmp_p
     assert any("following the human: strategy diverse_margin → entropy" in d["reason"]
                for d in lg.context.ledger.decisions())
     ctl.close()
-
-
-def test_a_bad_pool_for_a_new_console_run_leaves_nothing_to_undo(tmp_path):
-    from typer.testing import CliRunner
-
-    from labelgraph.cli import app
-
-    args = ["console", str(tmp_path / "run"), "--labels", "positive,negative",
-            "--llm", "none", "--annotator", "oracle", "--embedding", "hashing"]
-    out = CliRunner().invoke(app, [*args, "--pool", str(tmp_path / "missing.csv")])
-    assert out.exit_code == 1 and "missing.csv" in out.output
-    assert not (tmp_path / "run" / "run.json").exists()  # the same command, fixed, starts it
 
 
 def test_the_parser_reads_people_not_phrasings():

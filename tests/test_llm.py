@@ -1,22 +1,33 @@
-"""The model layer's small pieces: naming a model server, its price, reading a bare label
-strictly, and refusing at construction what a model cannot do."""
+"""The model layer (labelgraph.llm): naming a model server, its price, reading a bare
+label strictly, a provider's package missing, transient provider errors, a label's mass
+from log-probabilities, and the metered caller (MeteredLLM): recorded, replayed, never
+over budget."""
 
 from __future__ import annotations
 
-import json
+import math
+from pathlib import Path
+from typing import Any
 
 import pytest
-from typer.testing import CliRunner
+from langchain_core.messages import BaseMessage, HumanMessage
+from pydantic import BaseModel, Field
 
-from conftest import make_pool
-from labelgraph import Budget, LabelGraph, Task
-from labelgraph.budget import UNKNOWN_PRICE, price_for
-from labelgraph.cli import app
-from labelgraph.errors import InputError
-from labelgraph.llm import resolve_llm, split_server, strict_label
-from labelgraph.settings import _paid
-
-TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
+from labelgraph import Budget
+from labelgraph.budget import PRICES, BudgetMeter
+from labelgraph.config import RunConfig
+from labelgraph.errors import BudgetExhausted, InputError, ModelNotInstalledError
+from labelgraph.llm import (
+    MeteredLLM,
+    is_transient,
+    label_mass,
+    resolve_llm,
+    split_server,
+    strict_label,
+)
+from labelgraph.memory.ledger import Ledger
+from labelgraph.policies import RoundSignals as Signals
+from support.fakes import FREE, ScriptedChatModel
 
 
 def test_a_server_is_named_by_its_base_url():
@@ -46,15 +57,6 @@ def test_the_cap_is_sent_as_the_server_reads_it():
     assert payload["max_completion_tokens"] == 8 and payload["max_tokens"] == 8
 
 
-def test_a_server_on_this_machine_is_free_and_a_price_can_be_set():
-    local = "openai:gemma@http://127.0.0.1:8080/v1"
-    remote = "openai:big@https://models.example.com/v1"
-    assert price_for(local) == (0.0, 0.0) and not _paid(local)
-    assert price_for(remote) == UNKNOWN_PRICE and _paid(remote)
-    assert price_for(remote, {remote: (0.1, 0.2)}) == (0.1, 0.2)
-    assert not _paid(remote, {remote: [0, 0]})  # priced free: reopening it spends nothing
-
-
 def test_a_bare_answer_is_read_strictly():
     labels = ["positive", "negative", "neutral"]
     assert strict_label("Positive.", labels) == "positive"
@@ -65,33 +67,242 @@ def test_a_bare_answer_is_read_strictly():
     assert strict_label("pos", ["pos", "positive"]) == "pos"
 
 
-def test_the_llm_policy_needs_a_model_that_decides(tmp_path):
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", policy="llm", run_dir=tmp_path / "a",
-                    embedding="hashing", budget=Budget(labels=6))
-    with pytest.raises(InputError, match="policy='llm' needs a chat model"):
-        lg.run(make_pool(), label_column="label")
-    assert not (tmp_path / "a" / "run.json").exists()  # refused before anything was written
+# -- provider packages ---------------------------------------------------------------------
+def test_provider_spec_without_its_package_says_how_to_install(monkeypatch):
+    import builtins
+
+    real = builtins.__import__
+
+    def fake(name, *args, **kw):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if name.startswith("langchain.chat_models") or name == "langchain":
+            raise ImportError("no langchain")
+        return real(name, *args, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+    with pytest.raises(ModelNotInstalledError, match=r"labelgraph\[openai\]"):
+        resolve_llm("openai:gpt-4o-mini")
+    assert resolve_llm("none") is None
 
 
-def test_policy_auto_says_in_its_first_decision_that_the_rules_decide(tmp_path):
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", run_dir=tmp_path / "a",
-                    embedding="hashing", budget=Budget(labels=12),
-                    config={"seed_size": 6, "batch_size": 6, "stopping": []})
-    lg.run(make_pool(), label_column="label")
-    first, *rest = lg.context.ledger.decisions()
-    assert first["reason"].endswith("; policy 'auto' decides by the rules: the run has no LLM")
-    assert rest and not any("policy 'auto'" in d["reason"] for d in rest)  # said once
+# -- provider errors -----------------------------------------------------------------------
+class RateLimitError(Exception):
+    """Shaped like a provider SDK's 429."""
+
+    status_code = 429
 
 
-def test_llm_price_on_the_command_line(tmp_path):
-    make_pool().to_csv(tmp_path / "pool.csv", index=False)
-    args = ["run", "--pool", str(tmp_path / "pool.csv"), "--labels", "positive,negative",
-            "--label-column", "label", "--annotator", "oracle", "--llm", "none",
-            "--embedding", "hashing", "--budget-labels", "6", "--run-dir",
-            str(tmp_path / "run")]
-    out = CliRunner().invoke(app, [*args, "--llm-price", "cheap"])
-    assert out.exit_code == 1 and "--llm-price takes USD per million tokens" in out.output
-    out = CliRunner().invoke(app, [*args, "--llm-price", "0.15,0.6"])
-    assert out.exit_code == 0, out.output
-    settings = json.loads((tmp_path / "run" / "run.json").read_text())
-    assert settings["prices"] == {"none": [0.15, 0.6]}  # kept with the run
+def test_transient_errors_are_recognised():
+    assert is_transient(TimeoutError()) and is_transient(ConnectionError())
+    assert is_transient(RateLimitError()) and not is_transient(ValueError("bad"))
+
+
+# -- log-probabilities ---------------------------------------------------------------------
+def test_label_mass_reads_the_first_token() -> None:
+    top = [("Pos", math.log(0.6)), (" negative", math.log(0.3)), ("The", math.log(0.1))]
+    mass = label_mass(top, ["positive", "negative"])
+    assert mass is not None
+    assert abs(mass["positive"] - 0.6 / 0.9) < 1e-12 and abs(sum(mass.values()) - 1) < 1e-12
+    assert label_mass([("The", -0.1), ("", -1.0)], ["positive", "negative"]) is None
+    # a token that begins two labels gives each half its probability
+    split = label_mass([("s", math.log(0.5)), ("sports", math.log(0.5))], ["sports", "science"])
+    assert split == {"sports": 0.75, "science": 0.25}
+
+
+# -- the metered caller (MeteredLLM) -------------------------------------------------------
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    led = Ledger(":memory:" if request.param == "memory" else tmp_path / "ledger.sqlite")
+    yield led
+    led.close()
+
+
+def _exhausted(meter: BudgetMeter) -> str | None:
+    """The unit the budget stopping criteria say is used up, as the supervisor sees it."""
+    from labelgraph.stopping import LabelBudget, MoneyBudget, TokenBudget
+
+    signals = Signals(round=1, labeled=0, label_counts={}, spent=meter.snapshot(),
+                      budget=meter.budget, unlabeled=1, has_model=False, accuracy=None,
+                      curve_slope=None, rejection_rate=None, synth_acceptance=None,
+                      rounds_since_synth=0, idle_rounds=0, can_synthesize=False)
+    for criterion in (LabelBudget(), TokenBudget(), MoneyBudget()):
+        reason = criterion.stop(signals, RunConfig())
+        if reason:
+            return reason.rsplit(": ", 1)[1]
+    return None
+
+
+class Verdict(BaseModel):
+    label: str = Field(description="the chosen label")
+    confidence: float = Field(description="between 0 and 1")
+
+
+def _msgs(text: str) -> list[BaseMessage]:
+    return [HumanMessage(content=f"Label the text.\n<text>{text}</text>")]
+
+
+def _good(messages: list[BaseMessage], tool: str) -> dict[str, Any]:
+    return {"label": "pos", "confidence": 0.9}
+
+
+def _metered(ledger: Ledger, model: ScriptedChatModel, budget: Budget | None = None,
+             **kw: Any) -> MeteredLLM:
+    meter = BudgetMeter(budget or Budget(labels=10), ledger)
+    return MeteredLLM(model, ledger=ledger, meter=meter, **{"prices": FREE, **kw})
+
+
+def test_structured_call_is_recorded(ledger: Ledger) -> None:
+    model = ScriptedChatModel(responder=_good)
+    llm = _metered(ledger, model)
+    out, reason = llm.structured("annotator", Verdict, _msgs("a fine film"), 3)
+    assert out == Verdict(label="pos", confidence=0.9) and reason == ""
+    assert model.calls == ["Verdict"]
+    totals = ledger.totals()
+    assert totals["calls"] == 1 and totals["tokens"] > 0 and totals["usd"] == 0.0
+    assert llm.meter.spent.tokens == totals["tokens"]
+    assert llm.meter.pending.tokens == 0
+
+
+def test_structured_call_replays_instead_of_re_calling(ledger: Ledger) -> None:
+    first = ScriptedChatModel(responder=_good)
+    _metered(ledger, first).structured("annotator", Verdict, _msgs("a fine film"), 0)
+    spent = ledger.totals()
+
+    # a re-run after a crash: a new model object, a new meter, the same ledger
+    second = ScriptedChatModel(responder=lambda m, t: {"label": "neg", "confidence": 0.1})
+    llm = _metered(ledger, second)
+    out, _ = llm.structured("annotator", Verdict, _msgs("a fine film"), 0)
+    assert out == Verdict(label="pos", confidence=0.9)  # the recorded answer
+    assert second.calls == []
+    assert ledger.totals() == spent
+    # a different prompt is a different call
+    llm.structured("annotator", Verdict, _msgs("a dull film"), 0)
+    assert second.calls == ["Verdict"]
+
+
+def test_replay_is_free_even_when_the_budget_is_spent(ledger: Ledger) -> None:
+    _metered(ledger, ScriptedChatModel(responder=_good)).structured(
+        "annotator", Verdict, _msgs("x"), 0)
+    tokens = ledger.totals()["tokens"]
+    model = ScriptedChatModel(responder=_good)
+    llm = _metered(ledger, model, Budget(labels=10, tokens=tokens))
+    assert _exhausted(llm.meter) == "tokens"
+    out, _ = llm.structured("annotator", Verdict, _msgs("x"), 0)
+    assert out is not None and model.calls == []
+    with pytest.raises(BudgetExhausted):
+        llm.structured("annotator", Verdict, _msgs("y"), 0)
+
+
+@pytest.mark.parametrize("bad", [
+    "I think it is positive.",  # plain text, no tool call
+    {"label": "pos", "confidence": "very"},  # a tool call that does not validate
+    {"confidence": 0.3},  # a missing field
+], ids=["text", "wrong-type", "missing-field"])
+def test_malformed_output_retries_then_gives_up(ledger: Ledger, bad: Any) -> None:
+    model = ScriptedChatModel(responder=lambda m, t: bad)
+    llm = _metered(ledger, model, max_retries=2)
+    out, reason = llm.structured("annotator", Verdict, _msgs("x"), 0)
+    assert out is None
+    assert reason.startswith("malformed output")
+    assert len(model.calls) == 3  # one try and two retries
+    assert ledger.totals()["calls"] == 3  # every attempt was paid for and recorded
+    # re-running replays the failed attempts; nothing is bought twice
+    again = ScriptedChatModel(responder=lambda m, t: bad)
+    assert _metered(ledger, again, max_retries=2).structured(
+        "annotator", Verdict, _msgs("x"), 0) == (None, reason)
+    assert again.calls == []
+
+
+def test_malformed_then_good_output(ledger: Ledger) -> None:
+    answers = iter(["not json at all", {"label": "neg", "confidence": 0.6}])
+    model = ScriptedChatModel(responder=lambda m, t: next(answers))
+    out, reason = _metered(ledger, model).structured("annotator", Verdict, _msgs("x"), 0)
+    assert out == Verdict(label="neg", confidence=0.6) and reason == ""
+    assert len(model.calls) == 2
+
+
+def test_token_budget_refuses_before_the_call(ledger: Ledger) -> None:
+    model = ScriptedChatModel(responder=_good)
+    llm = _metered(ledger, model, Budget(labels=10, tokens=100))  # < one call's estimate
+    with pytest.raises(BudgetExhausted):
+        llm.structured("annotator", Verdict, _msgs("x"), 0)
+    assert model.calls == []
+    assert ledger.totals()["calls"] == 0
+    assert llm.meter.pending.tokens == 0
+
+
+def test_token_budget_is_never_exceeded(ledger: Ledger) -> None:
+    budget = 3000
+    model = ScriptedChatModel(responder=_good)
+    llm = _metered(ledger, model, Budget(labels=10, tokens=budget))
+    made = 0
+    with pytest.raises(BudgetExhausted):
+        for i in range(1000):
+            llm.structured("annotator", Verdict, _msgs(f"item {i} " + "words " * 60), 0)
+            made += 1
+    assert made >= 2
+    totals = ledger.totals()
+    assert totals["calls"] == made == len(model.calls)
+    assert totals["tokens"] <= budget
+    assert llm.meter.spent.tokens == totals["tokens"]
+    assert llm.meter.pending.tokens == 0
+
+
+def test_usd_budget_refuses_a_paid_model(ledger: Ledger) -> None:
+    model = ScriptedChatModel(responder=_good)
+    llm = _metered(ledger, model, Budget(labels=10, usd=1e-6), name="openai:gpt-4o")
+    with pytest.raises(BudgetExhausted):
+        llm.structured("annotator", Verdict, _msgs("x"), 0)
+    assert model.calls == []
+    free = ScriptedChatModel(responder=_good)
+    out, _ = _metered(ledger, free, Budget(labels=10, usd=0.0)).structured(
+        "annotator", Verdict, _msgs("x"), 0)
+    assert out is not None and free.calls == ["Verdict"]
+
+
+def test_paid_call_is_priced(ledger: Ledger) -> None:
+    llm = _metered(ledger, ScriptedChatModel(responder=_good), Budget(labels=10, usd=1.0),
+                   name="openai:gpt-4o-mini")
+    llm.structured("annotator", Verdict, _msgs("x"), 0)
+    (row,) = [ledger.call(cid) for cid in _call_ids(ledger)]
+    p_in, p_out = PRICES["openai:gpt-4o-mini"]
+    assert row.model == "openai:gpt-4o-mini"
+    assert row.usd == pytest.approx((row.input_tokens * p_in + row.output_tokens * p_out) / 1e6)
+    assert llm.meter.spent.usd == pytest.approx(row.usd)
+
+
+def _call_ids(ledger: Ledger) -> list[str]:
+    return [r[0] for r in ledger._rows("SELECT call_id FROM calls")]
+
+
+def test_a_failing_model_releases_its_reservation(ledger: Ledger) -> None:
+    def boom(messages: list[BaseMessage], tool: str) -> dict[str, Any]:
+        raise RuntimeError("connection reset")
+
+    llm = _metered(ledger, ScriptedChatModel(responder=boom), Budget(labels=10, tokens=5000))
+    with pytest.raises(RuntimeError, match="connection reset"):
+        llm.structured("annotator", Verdict, _msgs("x"), 0)
+    assert llm.meter.pending.tokens == 0 and llm.meter.spent.tokens == 0
+    assert ledger.totals()["calls"] == 0
+
+
+class VerboseChatModel(ScriptedChatModel):
+    """Reports a long answer (2000 output tokens) unless its ``max_tokens`` cap is set."""
+
+    max_tokens: int | None = None
+
+    def _generate(self, messages: list[BaseMessage], stop: list[str] | None = None,
+                  run_manager: Any = None, **kwargs: Any) -> Any:
+        result = super()._generate(messages, stop, run_manager, **kwargs)
+        usage = result.generations[0].message.usage_metadata
+        usage["output_tokens"] = min(2000, int(self.max_tokens or 2000))
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        return result
+
+
+def test_token_budget_holds_when_the_model_writes_long_answers(ledger: Ledger) -> None:
+    budget = 1500
+    llm = _metered(ledger, VerboseChatModel(responder=_good), Budget(labels=10, tokens=budget))
+    with pytest.raises(BudgetExhausted):
+        for i in range(10):
+            llm.structured("annotator", Verdict, _msgs(f"item {i}"), 0)
+    assert ledger.totals()["tokens"] <= budget

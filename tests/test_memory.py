@@ -67,7 +67,6 @@ def filled(memory: ExampleMemory) -> ExampleMemory:
 
 # --- similarity search -------------------------------------------------------------------
 
-
 def test_upsert_and_nearest_is_itself(filled: ExampleMemory,
                                       embedding: HashingEmbedding) -> None:
     assert len(filled) == 6
@@ -127,7 +126,6 @@ def test_similar_on_empty_memory_and_degenerate_k(memory: ExampleMemory,
 
 # --- listing and counting ----------------------------------------------------------------
 
-
 def test_all_filters_and_order(filled: ExampleMemory) -> None:
     examples, emb = filled.all()
     assert emb is None
@@ -173,7 +171,6 @@ def test_has(filled: ExampleMemory) -> None:
 
 
 # --- writes ------------------------------------------------------------------------------
-
 
 def test_upsert_is_idempotent_and_replaces(memory: ExampleMemory) -> None:
     memory.upsert([_ex("cat")])
@@ -258,7 +255,6 @@ def test_chunking_keeps_embeddings_aligned(memory: ExampleMemory,
 
 
 # --- persistence -------------------------------------------------------------------------
-
 
 def test_persistent_reopen_keeps_rows(tmp_path: Path) -> None:
     path = tmp_path / "chroma"

@@ -1,20 +1,30 @@
-"""Stopping criteria and the strategy bandit: pure pieces on made-up round histories, and a
-small real run that watches every criterion without stopping."""
+"""Stopping criteria (labelgraph.stopping): pure pieces on made-up round histories, and a
+small real run that watches every criterion without stopping; the agents' proposals as a
+criterion, and why a run that bought no new labels stopped."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
+from conftest import make_pool, sentiment_of
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.config import RunConfig
 from labelgraph.policies import RoundSignals as Signals
-from labelgraph.policies import RulePolicy, arm_rewards, choose_arm, guard
+from labelgraph.policies import RulePolicy, guard
 from labelgraph.registry import registry
-from labelgraph.stopping import GUARDRAIL_CRITERIA, expected_gain
-from labelgraph.types import Decision
+from labelgraph.stopping import (
+    GUARDRAIL_CRITERIA,
+    budget_spent,
+    expected_gain,
+    idle_why,
+    stop_grounds,
+)
+from labelgraph.types import Proposal
+from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 OPTIONAL = [n for n in registry.names("stopping") if n not in GUARDRAIL_CRITERIA]
@@ -93,75 +103,6 @@ def test_cost_aware_weighs_the_gain_against_the_price() -> None:
     assert _stop("cost_aware", fast, usd=7.5, plateau_window=3) is None
 
 
-def test_arm_rewards_are_relative_to_the_recent_change() -> None:
-    history = [_round(1, strategy="cold_start", stop_changed=None),
-               _round(2, strategy="margin", stop_changed=0.20),
-               _round(3, strategy="badge", stop_changed=0.10),
-               _round(4, strategy="margin", stop_changed=0.05),
-               _round(5, strategy="badge", stop_changed=0.10)]
-    rewards = arm_rewards(history, ["margin", "badge"])
-    assert [(r, a) for r, a, _ in rewards] == [(2, "margin"), (3, "badge"), (4, "margin"),
-                                               (5, "badge")]
-    # round 4's change is half the median of rounds 2-4; round 5's twice that of rounds 3-5
-    assert rewards[2][2] == pytest.approx(0.5) and rewards[3][2] == pytest.approx(1.0)
-
-
-def test_gain_rewards_credit_the_round_before_the_labels_they_were_measured_on() -> None:
-    history = [_round(1, strategy="cold_start"),
-               _round(2, strategy="margin"),
-               _round(3, strategy="badge", batch_gain=0.30),  # margin's labels (round 2)
-               _round(4, strategy="margin", batch_gain=0.10),  # badge's
-               _round(5, strategy="badge", batch_gain=0.20)]  # margin's again
-    rewards = arm_rewards(history, ["margin", "badge"], reward="gain")
-    # each less the median gain of the last three rounds up to the one measured on (0,
-    # -0.2, 0), in units of the mean absolute deviation (0.2 / 3)
-    assert rewards == [(2, "margin", pytest.approx(0.0)), (3, "badge", pytest.approx(-3.0)),
-                       (4, "margin", pytest.approx(0.0))]
-    with pytest.raises(ValueError, match="unknown bandit reward"):
-        arm_rewards(history, ["margin"], reward="luck")
-
-
-def test_choose_arm_waits_for_an_arms_first_gain_and_says_why() -> None:
-    arms = ["margin", "badge"]
-    history = [_round(2, strategy="margin"), _round(3, strategy="badge", batch_gain=0.2)]
-    # badge was played but is not measured yet: margin, the one measured arm, is chosen
-    arm, why = choose_arm(history, arms, 4, reward="gain")
-    assert arm == "margin" and "log-probability of the next labels" in why
-    history += [_round(4, strategy="margin", batch_gain=0.5),
-                _round(5, strategy="badge", batch_gain=0.1),
-                _round(6, strategy="margin", batch_gain=0.6)]
-    # badge's labels (rounds 3 and 5) were followed by the large gains
-    assert choose_arm(history, arms, 7, reward="gain", explore=0.0)[0] == "badge"
-
-
-def test_choose_arm_tries_each_arm_then_prefers_the_one_that_moves_the_student() -> None:
-    arms = ["margin", "badge", "kcenter"]
-    assert choose_arm([], arms, 2)[0] == "margin"
-    history = [_round(2, strategy="margin", stop_changed=0.1)]
-    assert choose_arm(history, arms, 3) == ("badge", "bandit: trying badge (not yet measured)")
-    history = [_round(n, strategy=a, stop_changed=c) for n, (a, c) in enumerate(
-        [("margin", 0.10), ("badge", 0.10), ("kcenter", 0.01), ("margin", 0.08),
-         ("badge", 0.12), ("kcenter", 0.01), ("badge", 0.10), ("margin", 0.08)], 2)]
-    arm, why = choose_arm(history, arms, 10, explore=0.0)
-    assert arm == "badge" and "switched from margin badge" in why and "kcenter" in why
-    # exploration eventually revisits an arm that has not been played for a while
-    assert choose_arm(history, arms, 10, explore=50.0)[0] == "kcenter"
-
-
-def test_guard_resolves_the_bandit_and_says_why() -> None:
-    config = RunConfig(strategy="bandit", bandit_arms=("margin", "badge"))
-    strategies = registry.names("strategies")
-    history = [_round(1, strategy="cold_start")]
-    signals = _signals(history)
-    proposed = RulePolicy().decide(signals, config)
-    assert proposed.strategy == "bandit"
-    decided = guard(proposed, signals, config, TASK.labels, (), strategies)
-    assert decided.strategy == "margin" and "bandit: trying margin" in decided.reason
-    person = Decision(action="query", strategy="bandit", reason="the human asked")
-    assert guard(person, signals, config, TASK.labels, (), strategies).strategy in \
-        {"margin", "badge"}
-
-
 def test_a_run_watches_every_criterion_and_the_bandit_switches(tmp_path, pool) -> None:
     lg = LabelGraph(TASK, llm=None, annotator="oracle", budget=Budget(labels=44),
                     run_dir=tmp_path / "run", embedding="hashing",
@@ -183,43 +124,7 @@ def test_a_run_watches_every_criterion_and_the_bandit_switches(tmp_path, pool) -
     assert any(m.get("stop_changed") is not None for m in metrics)
 
 
-def test_the_learner_measures_each_rounds_gain_on_the_next_labels(tmp_path, pool) -> None:
-    lg = LabelGraph(TASK, llm=None, annotator="oracle", budget=Budget(labels=38),
-                    run_dir=tmp_path / "run", embedding="hashing",
-                    config={"seed_size": 8, "batch_size": 6, "synthesize": False,
-                            "stopping": (), "strategy": "bandit", "bandit_reward": "gain",
-                            "bandit_arms": ("margin", "random")})
-    lg.run(pool.iloc[:50], test=pool.iloc[50:], label_column="label")
-    gains = [m.get("batch_gain") for m in lg.context.ledger.metrics()]
-    # no gain before two students exist; after that one every round, a finite number
-    assert gains[:2] == [None, None] and len(gains) == 6
-    assert all(isinstance(g, float) and np.isfinite(g) for g in gains[2:])
-    reasons = [d["reason"] for d in lg.context.ledger.decisions() if d["action"] == "query"]
-    assert any("log-probability of the next labels" in r for r in reasons)
-
-
-def test_a_reopened_run_measures_no_gain_and_fits_nothing_for_it(tmp_path, pool) -> None:
-    from labelgraph.agents.learner import batch_gain
-
-    run_dir = tmp_path / "run"
-    lg = LabelGraph(TASK, llm=None, annotator="oracle", budget=Budget(labels=20),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 8, "batch_size": 6, "synthesize": False,
-                            "stopping": ()})
-    lg.run(pool.iloc[:50], test=pool.iloc[50:], label_column="label")
-    lg.close()
-    again = LabelGraph.open(run_dir)
-    ctx = again.context
-    examples, _ = ctx.memory.all(with_embeddings=True)
-    # no predecessor in this process: no gain, and the student is not refitted to find out
-    assert batch_gain(ctx, examples, 4) is None
-    assert not ctx.store._model_loaded
-    again.close()
-
-
 def test_consensus_stops_only_when_its_criteria_agree_at_their_own_settings() -> None:
-    from dataclasses import replace
-
     from labelgraph.stopping import needed
 
     calm = [_round(n, stop_changed=c) for n, c in enumerate([0.3, 0.2, 0.04, 0.03, 0.02], 1)]
@@ -242,9 +147,109 @@ def test_consensus_stops_only_when_its_criteria_agree_at_their_own_settings() ->
     assert needed(["consensus"], config) == set()
 
 
-def test_consensus_settings_must_be_run_settings() -> None:
-    from labelgraph.config import make_config
-    from labelgraph.errors import InputError
+# -- stabilizing predictions ---------------------------------------------------------------
+def _typical_signals(**kw) -> Signals:  # noqa: ANN003
+    base = dict(round=5, labeled=40, label_counts={"positive": 20, "negative": 20},
+                spent={"labels": 40, "tokens": 0, "usd": 0.0},
+                budget=Budget(labels=100, usd=1.0), unlabeled=100, has_model=True,
+                accuracy=0.8, curve_slope=0.01, rejection_rate=0.0, synth_acceptance=None,
+                rounds_since_synth=1, idle_rounds=0, can_synthesize=True, proposals={})
+    return Signals(**{**base, **kw})
 
-    with pytest.raises(InputError, match="consensus_settings: unknown setting"):
-        make_config({"consensus_settings": {"kapa_threshold": 0.9}})
+
+def test_stabilizing_predictions_waits_for_the_window_and_min_rounds():
+    criterion, config = registry.create("stopping", "stabilizing_predictions"), RunConfig()
+    assert criterion.stop(_typical_signals(kappas=[0.5, 0.995, 1.0]), config) is None
+    assert criterion.stop(_typical_signals(kappas=[None, 1.0, 1.0, 1.0]), config)
+    assert criterion.stop(_typical_signals(round=2, kappas=[1.0, 1.0, 1.0]), config) is None
+
+
+# -- the agents' proposals as a criterion --------------------------------------------------
+CONFIG = RunConfig()
+LABELS = ("positive", "negative")
+GUARDRAILS = tuple((name, registry.create("stopping", name)) for name in GUARDRAIL_CRITERIA)
+STRATEGIES = registry.names("strategies")
+
+
+def _proposal_signals(**kw: Any) -> Signals:
+    base: dict[str, Any] = dict(
+        round=6, labeled=40, label_counts={"positive": 20, "negative": 20},
+        spent={"labels": 40, "tokens": 0, "usd": 0.0}, budget=Budget(labels=100),
+        unlabeled=100, has_model=True, accuracy=0.8, curve_slope=0.01, rejection_rate=0.0,
+        synth_acceptance=None, rounds_since_synth=1, idle_rounds=0, can_synthesize=True,
+        proposals={})
+    return Signals(**{**base, **kw})
+
+
+def _p(agent: str, action: str, target: str | None = None) -> dict[str, Proposal]:
+    return {agent: Proposal(agent=agent, action=action, reason=f"{agent} says {action}",
+                            target_label=target)}
+
+
+def _decided(signals: Signals, config: RunConfig = CONFIG) -> Any:
+    """The rule policy's decision after the guardrails, with the run's optional criteria."""
+    criteria = (*GUARDRAILS, *((name, registry.create("stopping", name))
+                             for name in config.stopping))
+    return guard(RulePolicy().decide(signals, config), signals, config, LABELS, criteria,
+                 STRATEGIES)
+
+
+def test_one_agent_alone_does_not_stop_a_run_two_do():
+    alone = _decided(_proposal_signals(proposals=_p("selector", "stop")))
+    assert alone.action == "query" and alone.followed == []
+    assert "selector's stop (one agent alone does not stop a run)" in alone.reason
+    two = _proposal_signals(proposals={**_p("selector", "stop"), **_p("learner", "stop")})
+    assert stop_grounds(two, CONFIG) == (["learner", "selector"], (
+        "agents agree to stop: learner: learner says stop; selector: selector says stop"))
+    both = _decided(two)
+    assert both.action == "stop" and both.followed == ["learner", "selector"]
+    assert both.criteria == ["agent_proposals"] and both.reason.startswith("agents agree")
+    # the run's stopping setting governs it like any other criterion
+    off = _decided(two, CONFIG.model_copy(update={"stopping": ()}))
+    assert off.action == "query" and "learner's stop (agent_proposals is not among the "\
+        "run's stopping criteria)" in off.reason
+
+
+def test_the_learners_flat_curve_stops_once_enough_budget_is_spent():
+    early = _decided(_proposal_signals(proposals=_p("learner", "stop")))  # 40 % of the labels
+    assert early.action == "query" and "only 40% of the budget spent, < 50%" in early.reason
+    late = _proposal_signals(proposals=_p("learner", "stop"),
+                    spent={"labels": 40, "tokens": 0, "usd": 0.6},
+                    budget=Budget(labels=100, usd=1.0))  # money is the tighter budget
+    assert budget_spent(late) == pytest.approx(0.6)
+    stop = _decided(late)
+    assert stop.action == "stop" and stop.followed == ["learner"]
+    assert stop.criteria == ["agent_proposals"]
+    assert stop.reason == "learner: learner says stop, with 60% of the budget spent (≥ 50%)"
+
+
+# -- no new labels: why --------------------------------------------------------------------
+def test_a_money_budget_too_small_for_one_call_says_so_in_the_stop(tmp_path: Path) -> None:
+    llm = ScriptedChatModel(responder=lambda messages, tool: {
+        "label": sentiment_of(last_text(messages)), "confidence": 0.9})
+    lg = LabelGraph(TASK, llm=llm, annotator="llm", policy="rule",
+                    budget=Budget(labels=40, usd=0.0001), run_dir=tmp_path / "run",
+                    embedding="hashing", prices={"scripted": (5.0, 25.0)},
+                    config={"seed_size": 6, "batch_size": 6, "synthesize": False,
+                            "stopping": []})
+    result = lg.run(make_pool(), label_column="label")
+    lg.close()
+    assert llm.calls == []  # no call fitted the budget
+    reason = result.stop_reason
+    assert reason.startswith("no new labels in 3 rounds: of 18 items asked, the money budget "
+                             "refused every call: one needs about $"), reason
+    assert "$0.0001 is left" in reason and "raise the money budget" in reason
+    assert result.curve["refused"].tolist() == [6, 6, 6]
+    need = float(reason.split("one needs about $")[1].split(",")[0])
+    assert need == pytest.approx(result.curve["refusal"].iloc[-1]["need"]) and need > 0.0001
+
+
+def test_idle_why_names_the_budget_that_refused_and_keeps_other_abstentions() -> None:
+    rows = [{"batch": 6, "abstained": 6, "rejected": 6, "refused": 2,
+             "refusal": {"unit": "tokens", "need": 300, "left": 12}}] * 3
+    assert idle_why(rows) == (
+        ": of 18 items asked, 12 got no label (the annotator abstained or a person skipped; "
+        "the ledger's anomalies and the run's ModelCannot events say why), the token budget "
+        "refused the calls of 6: one needs about 300 tokens, 12 left (raise the token budget)")
+    old = [{"batch": 6, "abstained": 6, "rejected": 6}] * 3  # rows from before refusals
+    assert "got no label" in idle_why(old) and "budget" not in idle_why(old)

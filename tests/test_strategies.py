@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import pytest
 
-from labelgraph import strategies
+from labelgraph import Task, strategies
 from labelgraph.errors import InputError
 from labelgraph.registry import registry
 from labelgraph.strategies import (
@@ -19,11 +19,13 @@ from labelgraph.strategies import (
     Entropy,
     KCenterGreedy,
     LeastConfidence,
+    LLMSelection,
     Margin,
     Strategy,
     TypicalitySeed,
     top_unlabeled,
 )
+from labelgraph.types import Steering
 
 ALL = registry.names("strategies")
 NO_MODEL = ("random", "kcenter", "cold_start", "cold_start_typical")
@@ -58,7 +60,6 @@ def _select(name: str, probs, emb, labeled, n, seed: int = 0) -> np.ndarray:  # 
 
 
 # --- the contract every strategy keeps ---------------------------------------------------
-
 
 @pytest.mark.parametrize("name", ALL)
 @pytest.mark.parametrize("n", [1, 7, 25])
@@ -200,7 +201,6 @@ def test_top_unlabeled_is_best_first() -> None:
 
 # --- diversity ----------------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("seed", range(5))
 def test_diverse_margin_spreads_over_two_blobs(seed: int) -> None:
     emb, blob = _blobs(k=2, per=50, seed=seed)
@@ -309,7 +309,6 @@ def test_typicality_seed_bounded_samples_still_one_per_blob() -> None:
 
 # --- core-set -----------------------------------------------------------------------------
 
-
 def _blob_and_outlier(seed: int = 0) -> np.ndarray:
     g = np.random.default_rng(seed)
     emb = g.normal(scale=0.1, size=(30, 4))
@@ -351,7 +350,6 @@ def test_kcenter_with_a_sampled_labeled_reference() -> None:
 
 # --- BADGE --------------------------------------------------------------------------------
 
-
 def _two_blobs_half_uncertain(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Two blobs of 30; in each, 12 rows are uncertain (p about 0.6), the rest confident."""
     emb, blob = _blobs(k=2, per=30, seed=seed)
@@ -385,7 +383,6 @@ def test_badge_skips_labeled_rows_and_starts_from_the_largest_gradient() -> None
 
 # --- density weighting --------------------------------------------------------------------
 
-
 @pytest.mark.parametrize("base", [Entropy(), Margin(), LeastConfidence()])
 def test_density_weighting_prefers_a_dense_uncertain_row_over_an_isolated_one(
         base: Strategy) -> None:
@@ -405,7 +402,6 @@ def test_density_weighting_prefers_a_dense_uncertain_row_over_an_isolated_one(
 
 
 # --- contrastive --------------------------------------------------------------------------
-
 
 def _contrastive_pool() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two regions, each sure of its own class; candidate 39 is the most uncertain, but
@@ -434,3 +430,15 @@ def test_contrastive_without_labels_is_margin_order() -> None:
     labeled = np.zeros(len(probs), dtype=bool)
     np.testing.assert_array_equal(_select("contrastive", probs, emb, labeled, 6),
                                   _select("margin", probs, emb, labeled, 6))
+
+
+# --- the LLM selects ----------------------------------------------------------------------
+TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
+
+
+def test_llm_is_a_registered_strategy_a_person_may_choose() -> None:
+    assert "llm" in registry.names("strategies")
+    strategy = registry.create("strategies", "llm")
+    assert isinstance(strategy, LLMSelection) and strategy.needs_model and strategy.k == 3
+    assert Steering.check({"strategy": "llm"}, TASK.labels,
+                          registry.names("strategies")) == {"strategy": "llm"}
