@@ -174,7 +174,8 @@ def graph_loop(split: Split, seed: int, cache: Path, workdir: Path,
                     budget=Budget(labels=SEED_SIZE + ROUNDS * BATCH), run_dir=run_dir,
                     embedding="minilm", embedding_cache=cache, student=student(warm),
                     config={"seed": seed, "seed_size": SEED_SIZE, "batch_size": BATCH,
-                            "synthesize": False, "stopping": ()})
+                            "synthesize": False, "stopping": (),
+                            "strategy": "margin"})  # the plain loop's, not the default
     last = time.perf_counter()
     for mode, chunk in lg.stream(pool, test=test, label_column="label"):
         if mode == "updates":
