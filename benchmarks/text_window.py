@@ -224,11 +224,11 @@ def summarise(record: dict[str, Any]) -> list[dict[str, Any]]:
     """Per data set and window: mean AULC, and the paired difference against head-256
     (mean and standard error over the seeds both have)."""
     rows = []
-    runs = record["aulc"]
-    for name in dict.fromkeys(r["dataset"] for r in runs):
+    runs, costs = record["aulc"], record["cost"]
+    for name in dict.fromkeys(r["dataset"] for r in [*runs, *costs]):
         ref = {r["seed"]: r["aulc"] for r in runs
                if r["dataset"] == name and r["window"] == REFERENCE}
-        for spec in dict.fromkeys(r["window"] for r in runs if r["dataset"] == name):
+        for spec in dict.fromkeys(r["window"] for r in [*runs, *costs] if r["dataset"] == name):
             mine = {r["seed"]: r["aulc"] for r in runs
                     if r["dataset"] == name and r["window"] == spec}
             seeds = sorted(set(mine) & set(ref))
@@ -237,7 +237,8 @@ def summarise(record: dict[str, Any]) -> list[dict[str, Any]]:
                          if c["dataset"] == name and c["window"] == spec), {})
             rows.append({
                 "dataset": name, "window": spec, "what": describe(spec),
-                "seeds": len(mine), "aulc": float(np.mean(list(mine.values()))),
+                "seeds": len(mine),
+                "aulc": float(np.mean(list(mine.values()))) if mine else None,
                 "paired_seeds": len(seeds),
                 "diff_vs_head256": float(diff.mean()) if seeds else None,
                 "diff_se": float(diff.std(ddof=1) / np.sqrt(len(seeds)))
@@ -258,8 +259,8 @@ def markdown(record: dict[str, Any]) -> str:
              "| CPU ms/doc | CPU ms/long doc | 100k pool, min (docs like these) "
              "| 100k pool, min (all long) |", "|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in record["summary"]:
-        delta = "reference" if r["window"] == REFERENCE else \
-            f"{f(r['diff_vs_head256'], sign=True)} ± {f(r['diff_se'])} ({r['paired_seeds']})"
+        delta = "-" if not r["paired_seeds"] else "reference" if r["window"] == REFERENCE \
+            else f"{f(r['diff_vs_head256'], sign=True)} ± {f(r['diff_se'])} ({r['paired_seeds']})"
         lines.append(f"| {NAMES.get(r['dataset'], r['dataset'])} | {r['window']} "
                      f"({r['what']}) | {f(r['aulc'])} | {delta} | "
                      f"{f(r['cpu_ms_per_doc'], 1)} | {f(r['cpu_ms_per_long_doc'], 1)} | "
@@ -368,7 +369,16 @@ def main() -> None:
                     help="time one 100 000-document pool of 20 Newsgroups posts instead")
     ap.add_argument("--pool-size", type=int, default=POOL)
     ap.add_argument("--out", type=Path, default=RESULTS / "text_window.json")
+    ap.add_argument("--rewrite", action="store_true",
+                    help="only rewrite the summary and the table from the results file")
     args = ap.parse_args()
+    if args.rewrite:
+        record = json.loads(args.out.read_text())
+        record["summary"] = summarise(record)
+        args.out.write_text(json.dumps(record, indent=1) + "\n")
+        args.out.with_suffix(".md").write_text(markdown(record))
+        print(markdown(record))
+        return
     if REFERENCE not in args.windows and not args.pool_100k:
         args.windows.insert(0, REFERENCE)
 
