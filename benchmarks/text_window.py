@@ -37,7 +37,8 @@ from benchmarks/longtext_data.py) and window:
 Results (every seed's figures, cost rows, each command and its commit) go to
 benchmarks/results/text_window.json and a Markdown table to text_window.md; rows of the
 same data set, window and seed are replaced, others kept (under a file lock), so seeds can
-be added later and data sets run side by side in separate processes.
+be added later and data sets run side by side in separate processes; a learning curve the
+file already has is not rerun (``--redo`` reruns it), so a killed bench resumes.
 """
 
 from __future__ import annotations
@@ -369,6 +370,8 @@ def main() -> None:
                     help="time one 100 000-document pool of 20 Newsgroups posts instead")
     ap.add_argument("--pool-size", type=int, default=POOL)
     ap.add_argument("--out", type=Path, default=RESULTS / "text_window" / "text_window.json")
+    ap.add_argument("--redo", action="store_true",
+                    help="rerun learning curves the results file already has (default: skip)")
     ap.add_argument("--rewrite", action="store_true",
                     help="only rewrite the summary and the table from the results file")
     args = ap.parse_args()
@@ -438,8 +441,13 @@ def main() -> None:
             save()
         if args.no_aulc:
             continue
+        done = set() if args.redo or not args.out.exists() else {
+            (r["dataset"], r["window"], r["seed"])
+            for r in json.loads(args.out.read_text()).get("aulc", [])}
         for seed in seeds:  # seed-major, so an interrupted run leaves paired figures
             for spec in args.windows:
+                if (name, spec, seed) in done:
+                    continue
                 emb = KnownVectors(dict(zip(data.texts, vectors[spec], strict=True)),
                                    **{k: v for k, v in make(spec).get_config().items()
                                       if k in {"max_length", "window", "tail_tokens"}})
