@@ -84,7 +84,9 @@ def make(spec: str, **options: Any) -> MiniLMEmbedding:
     length, _, tail = size.partition("/")
     if window == "head_tail":
         options.update(window="head_tail", tail_tokens=int(tail) if tail else None)
-    elif window != "head" or tail:
+    elif window == "head" and not tail:
+        options.update(window="head")  # named, whatever the default window is
+    else:
         raise SystemExit(f"unknown window {spec!r}: head-N or head_tail-N/T")
     return MiniLMEmbedding(max_length=int(length), **options)
 
