@@ -350,7 +350,8 @@ def merge(out: Path, mine: dict[str, Any]) -> dict[str, Any]:
             record[kind] = [r for r in record.get(kind, [])
                             if tuple(r[k] for k in key) not in new] + mine.get(kind, [])
         record["datasets"] = {**record.get("datasets", {}), **mine["datasets"]}
-        runs = [r for r in record.get("runs", []) if r["started"] != mine["run"]["started"]]
+        runs = [r for r in record.get("runs", [])
+                if (r["started"], r.get("pid")) != (mine["run"]["started"], mine["run"]["pid"])]
         record["runs"] = [*runs, mine["run"]]
         record.update(protocol=mine["protocol"], projection=mine["projection"])
         record["summary"] = summarise(record)
@@ -389,7 +390,8 @@ def main() -> None:
 
     mine: dict[str, Any] = {"aulc": [], "cost": [], "datasets": {}, "pool_100k": []}
     mine["run"] = {"command": " ".join(["python", *sys.argv]), "commit": commit(),
-                   "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "cpus": os.cpu_count(),
+                   "started": time.strftime("%Y-%m-%dT%H:%M:%S"), "pid": os.getpid(),
+                   "cpus": os.cpu_count(),
                    "load_before": os.getloadavg()}
     mine["protocol"] = (
         "AULC: labelgraph.bench.run_bench, 25 seed labels + 20 rounds of 25, pool of at "
