@@ -35,7 +35,7 @@ from benchmarks/longtext_data.py) and window:
   against head-256 is reported as mean and standard error over seeds.
 
 Results (every seed's figures, cost rows, each command and its commit) go to
-benchmarks/results/text_window.json and a Markdown table to text_window.md; rows of the
+benchmarks/results/text_window/text_window.json and a Markdown table to text_window.md; rows of the
 same data set, window and seed are replaced, others kept (under a file lock), so seeds can
 be added later and data sets run side by side in separate processes; a learning curve the
 file already has is not rerun (``--redo`` reruns it), so a killed bench resumes.
