@@ -27,7 +27,7 @@ from labelgraph.budget import least_refused
 from labelgraph.events import Learned
 from labelgraph.proposals import learner_proposal
 from labelgraph.stopping import CV_ACCURACY, needed
-from labelgraph.student import fitting, proba_in_order, self_train
+from labelgraph.student import fitting, proba_in_order, self_train, spread_labels
 
 if TYPE_CHECKING:
     from labelgraph.graph.context import Context
@@ -127,11 +127,17 @@ def fit_model(ctx: Context, examples: list[Any], emb: np.ndarray) -> Any | None:
     labeled = np.zeros(len(pool.texts), dtype=bool)
     labeled[[pool.index[e.id] for e in examples if e.id in pool.index]] = True
     rows = np.flatnonzero(~labeled)
-    before = store.pool_proba()  # the previous student's, computed for the selector
+    classes = list(ctx.task.labels)
+    if ctx.config.pool_learning == "label_spreading":
+        seeds = [(pool.index[e.id], classes.index(e.label)) for e in examples
+                 if e.id in pool.index and e.label in classes]
+        rows_, codes = np.asarray(seeds, dtype=np.int64).reshape(-1, 2).T
+        before = spread_labels(store.pool_graph(), rows_, codes, len(classes))
+    else:
+        before = store.pool_proba()  # the previous student's, computed for the selector
     return self_train(ctx.student, store.features([e.text for e in examples], emb), labels,
                       store.pool_features()[rows],
-                      proba=before[rows] if before is not None else None,
-                      classes=list(ctx.task.labels))
+                      proba=before[rows] if before is not None else None, classes=classes)
 
 
 def learn(ctx: Context, round_: int) -> dict[str, Any]:

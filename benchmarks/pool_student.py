@@ -7,9 +7,12 @@
 For each data set of ``labelgraph bench`` (rt, r8, ng: ``benchmarks/bench_data.py``), each
 annotator (``oracle``; ``llm``, the simulated noisy paid LLM of ``benchmarks/routing.py`` as
 ``benchmarks/proposals.py`` builds it) and each seed, labelgraph runs twice on the same pool,
-test split, schedule, strategy (margin) and seed: with ``pool_learning="self_training"``
-(``labelgraph.student.self_train``: the student refitted with its confident predictions on
-the unlabeled pool weighted below real labels) and with ``"off"``. No LLM, no synthesis, no
+test split, schedule, strategy (``--strategy``, default diverse_margin; the first results
+used margin) and seed: with the ``--mode`` of pool learning on and with ``"off"``.
+``self_training`` (``labelgraph.student.self_train``) refits the student with its confident
+predictions on the unlabeled pool weighted below real labels; ``label_spreading``
+(``labelgraph.student.spread_labels``) takes those pseudo-labels from the real labels spread
+over the pool's nearest-neighbour graph instead. No LLM, no synthesis, no
 optional stopping criterion: the bench's schedule (25 seed labels, then 20 rounds of 25).
 
 Reported per (data set, annotator): AULC (mean held-out accuracy over the schedule's points,
@@ -48,7 +51,6 @@ from labelgraph.data import split_gold  # noqa: E402
 from labelgraph.student import self_train  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results" / "pool_student"
-ON = "self_training"
 SECONDS: dict[str, list[float]] = {"learn": [], "fit": []}
 
 
@@ -81,10 +83,11 @@ def one_run(data: str, kind: str, mode: str, pool: pd.DataFrame, test: pd.DataFr
                         embedding_cache=cache_root() / "embeddings",
                         config={"seed_size": args.seed_size, "batch_size": args.batch,
                                 "synthesize": False, "stopping": [], "seed": seed,
-                                "strategy": "margin", "pool_learning": mode,
+                                "strategy": args.strategy, "pool_learning": mode,
                                 "label_prices": {"oracle": args.person_price}})
         result = lg.run(pool, test=test, label_column="label")
         row = {"data": data, "annotator": kind, "pool_learning": mode, "seed": seed,
+               "strategy": args.strategy,
                "aulc": aulc(list(result.curve["accuracy"]), args.rounds + 1),
                "final": float(result.curve["accuracy"].dropna().iloc[-1])
                if result.curve["accuracy"].notna().any() else None,
@@ -133,6 +136,10 @@ def main() -> None:
                         help="self_train's confidence threshold (default: its own)")
     parser.add_argument("--weight", type=float, default=None,
                         help="self_train's pseudo-label weight (default: its own)")
+    parser.add_argument("--mode", default="self_training",
+                        choices=["self_training", "label_spreading"],
+                        help="the pool learning compared with off")
+    parser.add_argument("--strategy", default="diverse_margin")
     parser.add_argument("--tag", default="", help="a suffix of the result file's name")
     args = quick(parser.parse_args())
     overrides = {k: v for k, v in (("threshold", args.threshold), ("weight", args.weight))
@@ -152,7 +159,7 @@ def main() -> None:
             if len(pool) > args.max_pool:
                 pool = pool.sample(n=args.max_pool, random_state=seed)
             for kind in args.annotators:
-                for mode in ("off", ON):
+                for mode in ("off", args.mode):
                     rows.append(one_run(data, kind, mode, pool.reset_index(drop=True),
                                         test.reset_index(drop=True), seed, args))
                     path.write_text(json.dumps({**made, "args": vars(args), "runs": rows},

@@ -4,9 +4,10 @@ rows at a time, so no temporary grows with the pool (a million rows stay fast an
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
-__all__ = ["CHUNK_ROWS", "fit_centres", "nearest_centre", "no_rows", "sq_dist", "sq_norms",
-           "subsample", "unit_rows"]
+__all__ = ["CHUNK_ROWS", "fit_centres", "knn_graph", "nearest_centre", "no_rows", "sq_dist",
+           "sq_norms", "subsample", "unit_rows"]
 
 #: Rows per block in chunked distance computations: a block of 8 192 rows x 384 float32 is
 #: 12 MiB, so no temporary grows with the pool.
@@ -77,3 +78,30 @@ def nearest_centre(embeddings: np.ndarray, rows: np.ndarray,
         block = embeddings[rows[start:start + CHUNK_ROWS]]
         out[start:start + block.shape[0]] = sq_dist(block, centres, c_sq).argmin(axis=1)
     return out
+
+
+def knn_graph(embeddings: np.ndarray, k: int = 10) -> sparse.csr_matrix:
+    """The rows' symmetric k-nearest-neighbour graph by cosine similarity (weights the
+    similarity, clipped at 0; no self loops), a block of rows at a time: the pool's
+    neighbourhoods, which do not change while a run labels it. Every pair is compared once,
+    so the time grows with the square of the rows (seconds for 10 000, minutes for 100 000)."""
+    n = embeddings.shape[0]
+    k = max(0, min(k, n - 1))
+    if not k:
+        return sparse.csr_matrix((n, n), dtype=np.float64)
+    unit = np.asarray(embeddings, dtype=np.float32)
+    norms = np.linalg.norm(unit, axis=1, keepdims=True)
+    unit = np.divide(unit, norms, out=np.zeros_like(unit), where=norms > 0)
+    cols = np.empty((n, k), dtype=np.int64)
+    sims = np.empty((n, k), dtype=np.float64)
+    rows = max(16, min(CHUNK_ROWS // 4, (1 << 24) // n))  # a block's similarities: 64 MiB
+    for start in range(0, n, rows):
+        block = unit[start:start + rows]
+        s = block @ unit.T
+        s[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = -np.inf
+        top = np.argpartition(-s, k - 1, axis=1)[:, :k]
+        cols[start:start + block.shape[0]] = top
+        sims[start:start + block.shape[0]] = np.take_along_axis(s, top, axis=1)
+    graph = sparse.csr_matrix((np.maximum(sims.ravel(), 0.0), cols.ravel(),
+                               np.arange(0, n * k + 1, k)), shape=(n, n))
+    return graph.maximum(graph.T).tocsr()

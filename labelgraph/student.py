@@ -147,6 +147,26 @@ def pseudo_labels(proba: np.ndarray, classes: np.ndarray, threshold: float,
     return chosen, np.asarray(classes)[top[chosen]]
 
 
+def spread_labels(graph: sparse.csr_matrix, rows: np.ndarray, codes: np.ndarray,
+                  n_classes: int, alpha: float = 0.9, iterations: int = 30) -> np.ndarray:
+    """Label spreading over a neighbour graph (Zhou et al., 2004): each row's class
+    distribution, from the labeled ``rows`` (class ``codes``) passed along the graph's
+    symmetric-normalised edges, ``alpha`` of each step from the neighbours and the rest from
+    the row's own label. Rows the labels cannot reach get a uniform distribution."""
+    n = graph.shape[0]
+    seeds = np.zeros((n, n_classes))
+    seeds[np.asarray(rows, dtype=np.int64), np.asarray(codes, dtype=np.int64)] = 1.0
+    degree = np.asarray(graph.sum(axis=1)).ravel()
+    scale = np.divide(1.0, np.sqrt(degree), out=np.zeros_like(degree), where=degree > 0)
+    walk = sparse.diags(scale) @ graph @ sparse.diags(scale)
+    spread = seeds.copy()
+    for _ in range(iterations):
+        spread = alpha * (walk @ spread) + (1.0 - alpha) * seeds
+    total = spread.sum(axis=1, keepdims=True)
+    return np.divide(spread, total, out=np.full_like(spread, 1.0 / n_classes),
+                     where=total > 0)
+
+
 def self_train(prototype: Any, features: sparse.csr_matrix, labels: Sequence[str],
                unlabeled: sparse.csr_matrix, threshold: float = 0.5, weight: float = 0.5,
                per_class: int | None = None, proba: np.ndarray | None = None,

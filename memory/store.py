@@ -23,6 +23,7 @@ from scipy import sparse
 
 from labelgraph.assets import atomic_write, save_npy
 from labelgraph.errors import RunStateError
+from labelgraph.geometry import knn_graph
 from labelgraph.memory.examples import Example, ExampleMemory
 from labelgraph.memory.paths import RunPaths
 from labelgraph.memory.pool import PoolStore, Progress, read_split
@@ -95,6 +96,7 @@ class RunStore:
     _featurizer: Featurizer | None = field(default=None, init=False, repr=False)
     _pool_features: Any = field(default=None, init=False, repr=False)
     _test_features: Any = field(default=None, init=False, repr=False)
+    _pool_graph: Any = field(default=None, init=False, repr=False)
     _model: Any = field(default=None, init=False, repr=False)
     _model_loaded: bool = field(default=False, init=False, repr=False)
     _model_unwritten: bool = field(default=False, init=False, repr=False)
@@ -173,6 +175,13 @@ class RunStore:
             else:
                 self._pool_features = self._featurizer.transform(pool.texts, pool.embeddings)
         return self._pool_features
+
+    def pool_graph(self, k: int = 10) -> Any:
+        """The pool's k-nearest-neighbour graph over its embeddings (label spreading's),
+        built once per run and kept: the pool does not change while it is labeled."""
+        if self._pool_graph is None or self._pool_graph[0] != k:
+            self._pool_graph = (k, knn_graph(self.pool().embeddings, k))
+        return self._pool_graph[1]
 
     def test_features(self) -> Any:
         """The test split's feature matrix, built once per run and kept."""

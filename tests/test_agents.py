@@ -466,10 +466,16 @@ def _self_training_run(tmp_path, pool, **config) -> LabelGraph:  # noqa: ANN001
     return lg
 
 
+@pytest.mark.parametrize("mode", ["self_training", "label_spreading"])
 def test_pseudo_labels_never_reach_memory_or_the_ledger_nor_see_the_test_split(
-        tmp_path, pool, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path, pool, monkeypatch: pytest.MonkeyPatch, mode: str) -> None:
     seen: list[tuple[int, int]] = []
     picked: list[int] = []
+    spread: list[tuple[int, int]] = []  # (graph rows, labels spread)
+
+    def spy_spread(graph, rows, codes, n_classes, **kw):  # noqa: ANN001, ANN202
+        spread.append((graph.shape[0], len(rows)))
+        return student.spread_labels(graph, rows, codes, n_classes, **kw)
 
     def spy_self_train(prototype, features, labels, unlabeled, **kw):  # noqa: ANN001, ANN202
         seen.append((len(labels), unlabeled.shape[0]))
@@ -482,10 +488,14 @@ def test_pseudo_labels_never_reach_memory_or_the_ledger_nor_see_the_test_split(
 
     monkeypatch.setattr(learner, "self_train", functools.partial(spy_self_train, threshold=0.5))
     monkeypatch.setattr(student, "pseudo_labels", spy_pseudo)
-    lg = _self_training_run(tmp_path / "run", pool, pool_learning="self_training")
+    monkeypatch.setattr(learner, "spread_labels", spy_spread)
+    lg = _self_training_run(tmp_path / "run", pool, pool_learning=mode)
     ctx = lg.context
     n_pool = len(ctx.store.pool())
     assert n_pool == 40 and seen and sum(picked) > 0  # pseudo-labels were used
+    # label spreading runs over the pool's graph only, from the labels in memory
+    assert (mode == "label_spreading") == bool(spread)
+    assert all(rows == n_pool and 0 < labels <= 30 for rows, labels in spread)
     # the unlabeled rows are the pool's rows not labeled, never the 20 test items
     assert all(n_labels + n_unlabeled == n_pool for n_labels, n_unlabeled in seen)
     bought = {r.item_id for r in ctx.ledger.all_labels()}

@@ -1,5 +1,6 @@
 """The student (labelgraph.student): the pure pieces of the student that learns from the
-pool (``pool_learning="self_training"``), over arrays that hold only labeled and unlabeled
+pool (``pool_learning="self_training"`` and ``"label_spreading"``, with the neighbour graph
+of labelgraph.geometry), over arrays that hold only labeled and unlabeled
 pool features, and the featurizer, whose fit_transform is fit then transform. (The learner
 that uses them, and keeps pseudo-labels out of memory and the ledger: test_agents.py.)"""
 
@@ -10,11 +11,13 @@ import pytest
 from scipy import sparse
 from sklearn.linear_model import LogisticRegression
 
+from labelgraph.geometry import knn_graph
 from labelgraph.student import (
     default_student,
     fit_student,
     pseudo_labels,
     self_train,
+    spread_labels,
 )
 
 
@@ -82,3 +85,40 @@ def test_featurizer_fit_transform_is_fit_then_transform(tfidf: bool) -> None:
     assert abs(once - twice).max() <= 1e-12 and abs(once).sum() > 0
     tiny = Featurizer().fit_transform(["one text", "another"], emb[:2])  # every term once
     assert tiny.shape[0] == 2 and tiny.shape[1] > 16
+
+
+def test_knn_graph_links_each_row_to_its_nearest_by_cosine_symmetrically() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8)).astype(np.float32)
+    graph = knn_graph(x, k=5)
+    assert graph.shape == (300, 300) and (graph != graph.T).nnz == 0
+    assert graph.diagonal().sum() == 0  # no self loops
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    sims = unit @ unit.T
+    np.fill_diagonal(sims, -np.inf)
+    for row in (0, 17, 299):  # every row reaches its own 5 nearest, weighted by similarity
+        nearest = np.argsort(-sims[row])[:5]
+        assert set(nearest) <= set(graph[row].indices)
+        np.testing.assert_allclose(graph[row, nearest].toarray().ravel(),
+                                   np.maximum(sims[row, nearest], 0), rtol=1e-5)
+    assert knn_graph(x[:1], k=5).nnz == 0  # one row has no neighbour
+
+
+def test_label_spreading_follows_the_pool_s_clusters_not_the_nearest_label() -> None:
+    """Two moons of points: a label spreads along its own chain, so a point nearer the other
+    class's only label (in a straight line) still gets the label of its chain."""
+    t = np.linspace(0, np.pi, 60)
+    upper = np.c_[np.cos(t), np.sin(t)]
+    lower = np.c_[1 - np.cos(t), 0.4 - np.sin(t)]
+    x = np.vstack([upper, lower])
+    # lifted to a plane at height 10: cosine neighbours are the plane's nearest points
+    graph = knn_graph(np.c_[x, np.full(len(x), 10.0)], k=4)
+    truth = np.r_[np.zeros(60), np.ones(60)]
+    # the labels sit mid-chain; the upper chain's end (1, 0) is 0.6 from the lower label
+    # (1, -0.6) and 1.4 from its own (0, 1)
+    assert np.linalg.norm(x[0] - x[90]) < np.linalg.norm(x[0] - x[30])
+    proba = spread_labels(graph, np.array([30, 90]), np.array([0, 1]), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert (proba.argmax(1) == truth).all()  # the nearest label would get 15 % wrong
+    far = spread_labels(graph, np.zeros(0, dtype=int), np.zeros(0, dtype=int), 2)
+    np.testing.assert_allclose(far, 0.5)  # no label reaches: uniform, not NaN
