@@ -184,7 +184,7 @@ class LabelGraph:
             self._lock.acquire()
             weakref.finalize(self, self._lock.release)
             run_id = read_run_id(self.paths)
-            write_settings(self, run_id, tools)  # once: run.json is the run as started
+            write_settings(self, run_id, tools, embedding)  # once: the run as started
             ledger = Ledger(self.paths.ledger)
             ledger.orphan_pending()  # the one driver charges calls a dead one left in flight
             meter = BudgetMeter(self.budget, ledger)

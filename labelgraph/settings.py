@@ -37,7 +37,10 @@ if TYPE_CHECKING:
 __all__ = ["SETTINGS_VERSION", "UNRECORDED", "check_gold", "check_models", "check_names",
            "named", "read_run_id", "read_settings", "record_settings", "write_settings"]
 
-SETTINGS_VERSION = 2
+SETTINGS_VERSION = 3
+#: What a run.json of an earlier version meant by an embedding named without a config: the
+#: defaults of its day, which later releases changed (version 3: MiniLM's head_tail window).
+_EARLIER_DEFAULTS: dict[str, dict[str, Any]] = {"minilm": {"window": "head"}}
 UNRECORDED = "unrecorded"  # marks an object run.json cannot hold: open() needs it again
 
 
@@ -132,16 +135,20 @@ def read_run_id(paths: RunPaths) -> str:
     return uuid.uuid4().hex[:16]
 
 
-def record_settings(lg: LabelGraph, run_id: str, tools: ToolRegistry) -> dict[str, Any]:
+def record_settings(lg: LabelGraph, run_id: str, tools: ToolRegistry,
+                    embedding: Any = None) -> dict[str, Any]:
     """Every setting of the run; objects by registry name and config, or marked
-    unrecorded so that ``open()`` asks for them again instead of dropping them."""
+    unrecorded so that ``open()`` asks for them again instead of dropping them. The
+    ``embedding`` the run built from a name is recorded with its whole config, so a later
+    release's defaults never change the vectors of a reopened run."""
     llm = lg.llm if isinstance(lg.llm, str) or lg.llm is None else \
         {UNRECORDED: type(lg.llm).__name__}
     return {"version": SETTINGS_VERSION, "run_id": run_id,
             "task": lg.task.model_dump(), "budget": lg.budget.model_dump(),
             "config": lg.config.model_dump(mode="json"), "llm": llm,
             "annotator": named("annotators", lg.annotator), "human": lg.human,
-            "embedding": named("embeddings", lg.embedding),
+            "embedding": named("embeddings", lg.embedding if embedding is None
+                               or not isinstance(lg.embedding, str) else embedding),
             "policy": named("policies", lg.policy),
             "student": _student_record(lg.student),
             "tools": [vars(spec) for spec in tools.specs()],
@@ -150,12 +157,13 @@ def record_settings(lg: LabelGraph, run_id: str, tools: ToolRegistry) -> dict[st
             "embedding_cache": str(lg.embedding_cache) if lg.embedding_cache else False}
 
 
-def write_settings(lg: LabelGraph, run_id: str, tools: ToolRegistry) -> None:
+def write_settings(lg: LabelGraph, run_id: str, tools: ToolRegistry,
+                   embedding: Any = None) -> None:
     """Record the run's settings in run.json, once: a reopened run keeps the file it was
     started with (a person's later changes are in the ledger)."""
     if not lg.paths.settings.exists():
-        atomic_write_text(lg.paths.settings,
-                          json.dumps(record_settings(lg, run_id, tools), indent=2))
+        atomic_write_text(lg.paths.settings, json.dumps(
+            record_settings(lg, run_id, tools, embedding), indent=2))
 
 
 def read_settings(run_dir: str | Path, *, read_only: bool = False,
@@ -185,10 +193,14 @@ def read_settings(run_dir: str | Path, *, read_only: bool = False,
                       ("policy", "policies")):
         record = saved.get(key)
         if isinstance(record, str):  # runs from before settings version 2
-            kwargs[key] = record
+            kwargs[key] = record if key != "embedding" or record not in _EARLIER_DEFAULTS \
+                else registry.create(kind, record, **_EARLIER_DEFAULTS[record])
         elif isinstance(record, dict) and record.get("name"):
-            kwargs[key] = record["name"] if not record.get("config") else \
-                registry.create(kind, record["name"], **record["config"])
+            config = record.get("config") or {}
+            if not config and key == "embedding" and saved.get("version", 1) < 3:
+                config = _EARLIER_DEFAULTS.get(record["name"], {})
+            kwargs[key] = registry.create(kind, record["name"], **config) if config \
+                else record["name"]
         elif isinstance(record, dict) and UNRECORDED in record:
             missing.append(f"{key}= (a {record[UNRECORDED]})")
     if isinstance(kwargs["llm"], dict):

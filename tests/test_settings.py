@@ -150,3 +150,26 @@ def test_the_judge_needs_a_chat_model(tmp_path):
     with pytest.raises(InputError, match="judge=True needs a chat model"):
         _ = lg.context
     assert not (tmp_path / "run").exists()
+
+
+def test_a_named_embedding_is_recorded_whole_and_older_runs_keep_their_window(tmp_path):
+    """A later release's defaults never change a reopened run's vectors: run.json holds the
+    embedding's whole config, and a run.json from before version 3 that names MiniLM without
+    one reopens with the head window it was started with."""
+    from labelgraph.memory.minilm import MiniLMEmbedding
+
+    lg = _oracle(tmp_path, embedding="minilm")
+    assert lg.context.embedding.window == "head_tail"  # built, not embedded: no model load
+    lg.close()
+    path = tmp_path / "run" / "run.json"
+    saved = json.loads(path.read_text())
+    assert saved["version"] == 3 and saved["embedding"]["name"] == "minilm"
+    assert saved["embedding"]["config"]["window"] == "head_tail"
+    assert saved["embedding"]["config"]["tail_tokens"] == 32
+    again = LabelGraph.open(tmp_path / "run")
+    assert again.embedding.get_config() == saved["embedding"]["config"]
+    path.write_text(json.dumps({**saved, "version": 2,
+                                "embedding": {"name": "minilm", "config": {}}}))
+    older = LabelGraph.open(tmp_path / "run", read_only=True)
+    assert older.embedding.window == "head"
+    assert older.embedding.fingerprint() == MiniLMEmbedding(window="head").fingerprint()
