@@ -55,21 +55,27 @@ SEED_SIZE, ROUNDS, BATCH = 25, 20, 25
 # -- data -----------------------------------------------------------------------------
 def _embed(name: str, texts: list[str]) -> np.ndarray:
     """MiniLM embeddings of ``texts``, cached in CACHE by content (also reuses the caches
-    of benchmarks/strategies_aulc.py and benchmarks/noise_audit.py when they match)."""
+    of benchmarks/strategies_aulc.py and benchmarks/noise_audit.py when they match, made
+    with the first 128 tokens). The file is named by the default embedder's fingerprint (as
+    it was, for the first 128 tokens), so a new default window never reads old vectors."""
+    from labelgraph.memory.embeddings import make_embedding
+
     digest = hashlib.sha1("\x00".join(texts).encode()).hexdigest()[:10]
-    path = CACHE / f"{name}_{len(texts)}_{digest}.npy"
-    for candidate in (path, Path(f"/tmp/noise_bench/{name}_{len(texts)}_{digest}.npy")):
+    fingerprint = make_embedding("minilm").fingerprint()
+    head = fingerprint.endswith(":128")  # the first 128 tokens: the caches' own vectors
+    window = "" if head else "_" + hashlib.sha1(fingerprint.encode()).hexdigest()[:6]
+    path = CACHE / f"{name}_{len(texts)}_{digest}{window}.npy"
+    others = [Path(f"/tmp/noise_bench/{name}_{len(texts)}_{digest}.npy")] if head else []
+    for candidate in (path, *others):
         if candidate.is_file():
             return np.load(candidate)
-    if name == "rt" and Path("/tmp/rt_emb.npy").is_file():
+    if head and name == "rt" and Path("/tmp/rt_emb.npy").is_file():
         from labelgraph.data import load_rotten_tomatoes
 
         full = load_rotten_tomatoes()["text"].tolist()
         emb = np.load("/tmp/rt_emb.npy")
         if full == texts and emb.shape[0] == len(texts):
             return emb
-    from labelgraph.memory.embeddings import make_embedding
-
     start = time.perf_counter()
     emb = make_embedding("minilm").embed(texts)
     print(f"embedded {len(texts)} {name} texts in {time.perf_counter() - start:.0f} s")
