@@ -114,7 +114,9 @@ def fit_model(ctx: Context, examples: list[Any], emb: np.ndarray) -> Any | None:
     """The round's student: fitted on the accepted labels (``pool_learning="off"``, the
     run store's own fit), or self-trained on them and the still unlabeled pool's features
     (never the test split), pseudo-labeled by the previous student's pool probabilities
-    (one fit a round); its pseudo-labels stay inside the fit, out of memory and the ledger.
+    (``"self_training"``: one fit a round) or by the labels spread over the pool's neighbour
+    graph (``"label_spreading"``); pseudo-labels stay inside the fit, out of memory and the
+    ledger.
     None with fewer than two classes. (A reopened run's first student is the store's plain
     refit; the next round self-trains again.)"""
     store = ctx.store
@@ -129,10 +131,10 @@ def fit_model(ctx: Context, examples: list[Any], emb: np.ndarray) -> Any | None:
     rows = np.flatnonzero(~labeled)
     classes = list(ctx.task.labels)
     if ctx.config.pool_learning == "label_spreading":
-        seeds = [(pool.index[e.id], classes.index(e.label)) for e in examples
-                 if e.id in pool.index and e.label in classes]
-        rows_, codes = np.asarray(seeds, dtype=np.int64).reshape(-1, 2).T
-        before = spread_labels(store.pool_graph(), rows_, codes, len(classes))
+        given = np.asarray([(pool.index[e.id], classes.index(e.label)) for e in examples
+                            if e.id in pool.index and e.label in classes],
+                           dtype=np.int64).reshape(-1, 2)
+        before = spread_labels(store.pool_graph(), given[:, 0], given[:, 1], len(classes))
     else:
         before = store.pool_proba()  # the previous student's, computed for the selector
     return self_train(ctx.student, store.features([e.text for e in examples], emb), labels,
