@@ -1,4 +1,5 @@
-"""Shared fixtures: a small, clearly separable sentiment pool and a run factory."""
+"""Shared fixtures: a small, clearly separable sentiment pool, finished runs and ledgers
+(built by support.builders)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,30 @@ def _embedding_cache(tmp_path_factory: pytest.TempPathFactory):
 @pytest.fixture
 def pool() -> pd.DataFrame:
     return make_pool()
+
+
+@pytest.fixture(scope="module")
+def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An oracle run that spent its 12 labels (built once per test module)."""
+    from support.builders import finished_run
+
+    return finished_run(tmp_path_factory.mktemp("runs") / "run")
+
+
+@pytest.fixture(scope="module")
+def corrected(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An oracle run of 12 labels in batches of 4 whose first label a person then corrected:
+    two sources, verdicts, rounds, in a real ledger and Chroma (once per test module)."""
+    from support.builders import finished_run
+
+    return finished_run(tmp_path_factory.mktemp("runs") / "run", batch=4, correct=True)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
+    """A ledger in memory, then on disk."""
+    from labelgraph.memory.ledger import Ledger
+
+    led = Ledger(":memory:" if request.param == "memory" else tmp_path / "ledger.sqlite")
+    yield led
+    led.close()

@@ -32,7 +32,6 @@ from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
 from labelgraph.console.reads import why
 from labelgraph.events import Selected
 from labelgraph.memory.examples import Example
-from labelgraph.policies import RoundSignals as Signals
 from labelgraph.strategies import LLMSelection, Margin
 from labelgraph.student import (
     default_student,
@@ -40,7 +39,8 @@ from labelgraph.student import (
     pseudo_labels,
     self_train,
 )
-from labelgraph.types import Proposal, Steering
+from labelgraph.types import Steering
+from support.builders import proposal, proposal_signals
 from support.fakes import ScriptedChatModel
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -523,21 +523,6 @@ def test_off_is_the_student_of_before(tmp_path, pool, monkeypatch: pytest.Monkey
 
 
 # -- every agent proposes: small real runs -------------------------------------------------
-def _proposal_signals(**kw: Any) -> Signals:
-    base: dict[str, Any] = dict(
-        round=6, labeled=40, label_counts={"positive": 20, "negative": 20},
-        spent={"labels": 40, "tokens": 0, "usd": 0.0}, budget=Budget(labels=100),
-        unlabeled=100, has_model=True, accuracy=0.8, curve_slope=0.01, rejection_rate=0.0,
-        synth_acceptance=None, rounds_since_synth=1, idle_rounds=0, can_synthesize=True,
-        proposals={})
-    return Signals(**{**base, **kw})
-
-
-def _p(agent: str, action: str, target: str | None = None) -> dict[str, Proposal]:
-    return {agent: Proposal(agent=agent, action=action, reason=f"{agent} says {action}",
-                            target_label=target)}
-
-
 def _run(tmp_path: Path, annotator: Any = "oracle", labels: int = 60, llm: Any = "none",
          task: Task = TASK, pool: pd.DataFrame | None = None,
          **config: Any) -> LabelGraph:
@@ -582,7 +567,8 @@ def test_use_proposals_false_ignores_them_but_records_them(tmp_path):
     assert any(_proposed(d).get("learner", {}).get("action") == "stop" for d in decisions)
     # and the supervisor's decide hands the policy none: the same signals, with proposals on
     # and off
-    signals = _proposal_signals(proposals={**_p("learner", "stop"), **_p("selector", "stop")})
+    signals = proposal_signals(proposals={**proposal("learner", "stop"),
+                                          **proposal("selector", "stop")})
     off = decide(lg.context, signals, Steering())
     assert off.action == "query" and off.followed == []
     config = lg.context.config.model_copy(update={"use_proposals": True})

@@ -28,6 +28,7 @@ from labelgraph.annotators import (
 )
 from labelgraph.errors import InputError
 from labelgraph.llm import returns_logprobs
+from support.builders import hybrid_run
 from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -69,21 +70,8 @@ def test_simulated_annotator_refuses_bad_settings(bad: dict) -> None:
         SimulatedAnnotator(**bad)
 
 
-def _hybrid_run(tmp_path, threshold: float | None, **config) -> LabelGraph:  # noqa: ANN003
-    pool = make_pool(60)
-    first = SimulatedAnnotator(error_rate=0.2, informativeness=0.9, price=0.01, seed=1)
-    lg = LabelGraph(TASK, llm="none", annotator=HybridAnnotator(human="oracle", first=first,
-                                                                threshold=threshold),
-                    budget=Budget(labels=70), run_dir=tmp_path / "run", embedding="hashing",
-                    config={"label_prices": {"oracle": 0.1}, "batch_size": 10,
-                            "seed_size": 10, "synthesize": False, "stopping": [],
-                            "spot_check": 0.0, "audit_every": 0, **config})
-    lg.run(pool, label_column="label")
-    return lg
-
-
 def test_hybrid_routes_low_confidence_to_the_person_and_records_every_cost(tmp_path) -> None:
-    lg = _hybrid_run(tmp_path, 0.8)
+    lg = hybrid_run(tmp_path, 0.8)
     ledger = lg.context.ledger
     rows = ledger.all_labels()
     gold = dict(zip(make_pool(60).text, make_pool(60).label, strict=True))
@@ -114,8 +102,8 @@ def test_hybrid_routes_low_confidence_to_the_person_and_records_every_cost(tmp_p
 
 
 def test_the_threshold_decides_how_much_goes_to_the_person(tmp_path) -> None:
-    never = _hybrid_run(tmp_path / "low", 0.0).context.ledger
-    always = _hybrid_run(tmp_path / "high", 1.0).context.ledger
+    never = hybrid_run(tmp_path / "low", 0.0).context.ledger
+    always = hybrid_run(tmp_path / "high", 1.0).context.ledger
     def person(ledger) -> int:  # noqa: ANN001
         return sum(1 for r in ledger.all_labels() if r.source == "oracle" and r.round > 1)
     assert person(never) == 0

@@ -15,6 +15,7 @@ import pytest
 from conftest import make_pool
 from labelgraph import Budget, InputError, LabelGraph, Task
 from labelgraph.events import Decided, Learned, PoolChecked
+from support.builders import LONG, with_a_long_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 
@@ -104,26 +105,16 @@ def test_an_oracle_without_gold_labels_is_refused_before_a_round(tmp_path: Path)
 
 
 # -- long texts ----------------------------------------------------------------------------
-LONG = " ".join(f"word{i % 97} about markets, rates; and football." for i in range(1200))
-assert len(LONG) > 50_000
-
-
-def _frame() -> pd.DataFrame:
-    rows = [{"text": f"note {i} on {lab}", "label": lab}
-            for i in range(6) for lab in ("markets", "football")]
-    return pd.DataFrame([*rows, {"text": LONG, "label": "markets"}])
-
-
 def test_the_api_keeps_long_texts_in_pool_and_test_split(tmp_path: Path) -> None:
     lg = LabelGraph(TOPIC, llm="none", annotator="oracle", run_dir=tmp_path / "keep",
                     embedding="hashing", embedding_cache=False)
-    lg.add_pool(_frame(), label_column="label", name="test")
-    lg.add_pool(_frame(), label_column="label")
+    lg.add_pool(with_a_long_text(), label_column="label", name="test")
+    lg.add_pool(with_a_long_text(), label_column="label")
     for split in ("pool", "test"):
         assert LONG in pd.read_parquet(tmp_path / "keep" / f"{split}.parquet")["text"].tolist()
     dropped = LabelGraph(TOPIC, llm="none", annotator="oracle", run_dir=tmp_path / "drop",
                          embedding="hashing", embedding_cache=False)
-    data = dropped.add_pool(_frame(), label_column="label", max_chars=5000)
+    data = dropped.add_pool(with_a_long_text(), label_column="label", max_chars=5000)
     assert LONG not in data.texts and data.skipped == {"too long": 1}
 
 

@@ -4,7 +4,6 @@ spend, totals read from the ledger, buying at most once."""
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,33 +11,14 @@ import pytest
 
 from labelgraph.budget import PRICES, UNKNOWN_PRICE, BudgetMeter, Spend, buy_once, price_for
 from labelgraph.errors import BudgetExhausted
-from labelgraph.memory.ledger import CallRow, LabelRow, Ledger
+from labelgraph.memory.ledger import Ledger
 from labelgraph.settings import _paid
 from labelgraph.types import Budget
+from support.builders import call_row, exhausted, label_row
 from support.fakes import FREE
 
 
 # -- prices and the meter ------------------------------------------------------------------
-@pytest.fixture(params=["memory", "sqlite"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    led = Ledger(":memory:" if request.param == "memory" else tmp_path / "ledger.sqlite")
-    yield led
-    led.close()
-
-
-def _label(item: str, label: str | None = "pos", *, source: str = "llm", round_: int = 0,
-           usd: float = 0.0, tokens: int = 0) -> LabelRow:
-    return LabelRow(item_id=item, source=source, text=f"text of {item}", label=label,
-                    confidence=0.8, origin="pool", intended=None, round=round_, usd=usd,
-                    tokens=tokens, note=None)
-
-
-def _call(call_id: str, *, tin: int = 10, tout: int = 5, usd: float = 0.0,
-          output: str = '{"label": "pos"}') -> CallRow:
-    return CallRow(call_id=call_id, agent="annotator", model="scripted", output=output,
-                   input_tokens=tin, output_tokens=tout, usd=usd, round=1)
-
-
 def test_price_for() -> None:
     assert price_for("openai:gpt-4o-mini") == PRICES["openai:gpt-4o-mini"]
     for free in ("local", "local:gemma", "none", "ollama:llama3"):
@@ -89,7 +69,7 @@ def test_budget_unit_none_is_unlimited(ledger: Ledger) -> None:
 
 
 def test_concurrent_reservations_for_the_last_label(ledger: Ledger) -> None:
-    ledger.record_labels([_label(f"x{i}") for i in range(4)])
+    ledger.record_labels([label_row(f"x{i}") for i in range(4)])
     meter = BudgetMeter(Budget(labels=5), ledger)
     assert meter.remaining_labels() == 1
     barrier = threading.Barrier(8)
@@ -115,12 +95,12 @@ def test_concurrent_reservations_for_the_last_label(ledger: Ledger) -> None:
 
 
 def test_meter_reads_totals_from_the_ledger(ledger: Ledger) -> None:
-    ledger.record_labels([_label("a"), _label("b")])
-    ledger.record_call(_call("c1", tin=50, tout=10, usd=0.2))
+    ledger.record_labels([label_row("a"), label_row("b")])
+    ledger.record_call(call_row("c1", tin=50, tout=10, usd=0.2))
     meter = BudgetMeter(Budget(labels=10, tokens=1000, usd=1.0), ledger)  # a resumed run
     assert meter.snapshot() == {"labels": 2, "tokens": 60, "usd": 0.2}
-    ledger.record_labels([_label("c")])  # another writer
-    ledger.record_call(_call("c2", tin=5, tout=5, usd=0.1))
+    ledger.record_labels([label_row("c")])  # another writer
+    ledger.record_call(call_row("c2", tin=5, tout=5, usd=0.1))
     assert meter.spent.labels == 2
     meter.refresh()
     assert meter.snapshot() == {"labels": 3, "tokens": 70, "usd": 0.3}
@@ -136,36 +116,19 @@ def test_meter_reads_totals_from_the_ledger(ledger: Ledger) -> None:
 def test_exhausted_names_the_unit(ledger: Ledger, budget: Budget, spend: dict[str, Any],
                                   unit: str | None) -> None:
     meter = BudgetMeter(budget, ledger)
-    assert _exhausted(meter) is None
+    assert exhausted(meter) is None
     meter.settle(Spend(), **spend)
-    assert _exhausted(meter) == unit
+    assert exhausted(meter) == unit
 
 
 def test_zero_dollar_budget_allows_free_work(ledger: Ledger) -> None:
     meter = BudgetMeter(Budget(labels=10, usd=0.0), ledger)
-    assert _exhausted(meter) is None
+    assert exhausted(meter) is None
     held = meter.reserve(labels=1, tokens=5000, usd=0.0, what="local model")
     meter.settle(held, labels=1, tokens=4000)
-    assert _exhausted(meter) is None
+    assert exhausted(meter) is None
     with pytest.raises(BudgetExhausted):
         meter.reserve(usd=0.001, what="paid call")
-
-
-def _exhausted(meter: BudgetMeter) -> str | None:
-    """The unit the budget stopping criteria say is used up, as the supervisor sees it."""
-    from labelgraph.config import RunConfig
-    from labelgraph.policies import RoundSignals as Signals
-    from labelgraph.stopping import LabelBudget, MoneyBudget, TokenBudget
-
-    signals = Signals(round=1, labeled=0, label_counts={}, spent=meter.snapshot(),
-                      budget=meter.budget, unlabeled=1, has_model=False, accuracy=None,
-                      curve_slope=None, rejection_rate=None, synth_acceptance=None,
-                      rounds_since_synth=0, idle_rounds=0, can_synthesize=False)
-    for criterion in (LabelBudget(), TokenBudget(), MoneyBudget()):
-        reason = criterion.stop(signals, RunConfig())
-        if reason:
-            return reason.rsplit(": ", 1)[1]
-    return None
 
 
 # -- prices: a server on this machine; no test fake ----------------------------------------

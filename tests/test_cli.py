@@ -20,6 +20,7 @@ from conftest import make_pool, sentiment_of
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.cli import app
 from labelgraph.registry import registry
+from support.builders import LONG, copy_run, with_a_long_text
 
 runner = CliRunner()
 
@@ -63,23 +64,6 @@ def test_run_with_a_missing_file_is_a_clear_error(tmp_path):
 
 
 # -- every mistake is one line and exit code 1; --debug shows the traceback ----------------
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "run"
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 6, "batch_size": 6, "stopping": []})
-    lg.run(make_pool(), label_column="label")
-    lg.close()
-    return run_dir
-
-
-def _copy(run_dir: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(run_dir, tmp_path / "copy"))
-
-
 def _new_run_args(tmp_path: Path, *extra: str) -> list[str]:
     pool = tmp_path / "pool.csv"
     make_pool().to_csv(pool, index=False)
@@ -145,7 +129,7 @@ def test_bad_command_lines(case: str, finished: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("case", sorted(DAMAGED))
 def test_damaged_run_files(case: str, finished: Path, tmp_path: Path) -> None:
     damage, expected = DAMAGED[case]
-    run_dir = _copy(finished, tmp_path)
+    run_dir = copy_run(finished, tmp_path)
     damage(run_dir)
     _assert_one_line_error(runner.invoke(app, ["resume", str(run_dir)]), expected)
 
@@ -373,19 +357,9 @@ def test_llm_price_on_the_command_line(tmp_path):
 
 
 # -- --max-chars ---------------------------------------------------------------------------
-LONG = " ".join(f"word{i % 97} about markets, rates; and football." for i in range(1200))
-assert len(LONG) > 50_000
-
-
-def _frame() -> pd.DataFrame:
-    rows = [{"text": f"note {i} on {lab}", "label": lab}
-            for i in range(6) for lab in ("markets", "football")]
-    return pd.DataFrame([*rows, {"text": LONG, "label": "markets"}])
-
-
 def test_cli_run_passes_max_chars(tmp_path: Path) -> None:
     path = tmp_path / "pool.csv"
-    _frame().to_csv(path, index=False)
+    with_a_long_text().to_csv(path, index=False)
     args = ["run", "--pool", str(path), "--labels", "markets,football", "--llm", "none",
             "--annotator", "oracle", "--label-column", "label", "--budget-labels", "4",
             "--embedding", "hashing", "--no-embedding-cache"]

@@ -18,6 +18,7 @@ from labelgraph.errors import InputError
 from labelgraph.memory.embeddings import HashingEmbedding, MiniLMEmbedding, make_embedding
 from labelgraph.memory.examples import make_client
 from labelgraph.memory.pool import cache_key
+from support.builders import LONG
 
 TEXTS = [
     "a great movie with a wonderful cast",
@@ -278,8 +279,6 @@ def test_minilm_in_chroma(minilm: MiniLMEmbedding) -> None:
 
 
 # --- long texts: the first max_length tokens ----------------------------------------------
-LONG = " ".join(f"word{i % 97} about markets, rates; and football." for i in range(1200))
-assert len(LONG) > 50_000
 
 
 @pytest.mark.minilm

@@ -18,40 +18,17 @@ from typer.testing import CliRunner
 from conftest import make_pool
 from labelgraph import Budget, InputError, LabelGraph, Task
 from labelgraph.cli import app
-from labelgraph.export import FORMATS, labeled_rows, resolve_format
+from labelgraph.export import FORMATS, resolve_format
+from support.builders import labeled_truth
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 runner = CliRunner()
-FLIP = {"positive": "negative", "negative": "positive"}
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run that spent its 12 labels on the oracle, one of them then corrected by a person:
-    two sources, verdicts, rounds, in a real ledger and Chroma."""
-    run_dir = tmp_path_factory.mktemp("runs") / "run"
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 4, "batch_size": 4, "stopping": []})
-    result = lg.run(make_pool(), label_column="label")
-    first = result.dataset.iloc[0]
-    lg.correct(first["id"], FLIP[first["label"]])
-    lg.close()
-    return run_dir
 
 
 @pytest.fixture
-def run_dir(finished: Path, tmp_path: Path) -> Path:
-    """A copy of the finished run a test may change."""
-    return Path(shutil.copytree(finished, tmp_path / "run"))
-
-
-def _truth(run_dir: Path) -> pd.DataFrame:
-    lg = LabelGraph.open(run_dir, read_only=True)
-    try:
-        return labeled_rows(lg).set_index("id")
-    finally:
-        lg.close()
+def run_dir(corrected: Path, tmp_path: Path) -> Path:
+    """A copy of the corrected run a test may change."""
+    return Path(shutil.copytree(corrected, tmp_path / "run"))
 
 
 def _check(truth: pd.DataFrame, got: dict[str, dict[str, Any]]) -> None:
@@ -116,7 +93,7 @@ READERS = {
 def test_every_format_round_trips_every_label(fmt: str, run_dir: Path, tmp_path: Path) -> None:
     if fmt == "hf":
         pytest.importorskip("datasets")
-    truth = _truth(run_dir)
+    truth = labeled_truth(run_dir)
     assert len(truth) == 12 and set(truth["source"]) == {"oracle", "human"}
     assert set(truth["verdict"]) == {"accept"}
     lg = LabelGraph.open(run_dir, read_only=True)
@@ -129,7 +106,7 @@ def test_every_format_round_trips_every_label(fmt: str, run_dir: Path, tmp_path:
 def test_export_command_writes_each_format_where_it_is_told(run_dir: Path,
                                                             tmp_path: Path) -> None:
     pytest.importorskip("datasets")
-    truth = _truth(run_dir)
+    truth = labeled_truth(run_dir)
     for fmt, name in (("hf", "labels_hf"), ("label-studio", "tasks.json"),
                       ("argilla", "records.jsonl"), ("jsonl", "rows.jsonl")):
         out = runner.invoke(app, ["export", str(run_dir), "--format", fmt, "--out",
@@ -169,7 +146,7 @@ def test_argilla_records_are_what_the_sdk_accepts(run_dir: Path) -> None:
     lg = LabelGraph.open(run_dir, read_only=True)
     path = lg.export(format="argilla")
     lg.close()
-    truth = _truth(run_dir)
+    truth = labeled_truth(run_dir)
     for line in path.read_text().splitlines():
         data = json.loads(line)
         record = rg.Record.from_dict(data)  # no server: the SDK's own parsing

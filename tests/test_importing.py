@@ -17,42 +17,19 @@ from typer.testing import CliRunner
 from conftest import make_pool, sentiment_of
 from labelgraph import Budget, LabelGraph, Task
 from labelgraph.cli import app
-from labelgraph.export import labeled_rows, read_labels
+from labelgraph.export import read_labels
 from labelgraph.importing import import_labels
 from labelgraph.types import content_id
+from support.builders import FLIP, labeled_truth
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 runner = CliRunner()
-FLIP = {"positive": "negative", "negative": "positive"}
-
-
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run that spent its 12 labels on the oracle, one of them then corrected by a person:
-    two sources, verdicts, rounds, in a real ledger and Chroma."""
-    run_dir = tmp_path_factory.mktemp("runs") / "run"
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 4, "batch_size": 4, "stopping": []})
-    result = lg.run(make_pool(), label_column="label")
-    first = result.dataset.iloc[0]
-    lg.correct(first["id"], FLIP[first["label"]])
-    lg.close()
-    return run_dir
 
 
 @pytest.fixture
-def run_dir(finished: Path, tmp_path: Path) -> Path:
-    """A copy of the finished run a test may change."""
-    return Path(shutil.copytree(finished, tmp_path / "run"))
-
-
-def _truth(run_dir: Path) -> pd.DataFrame:
-    lg = LabelGraph.open(run_dir, read_only=True)
-    try:
-        return labeled_rows(lg).set_index("id")
-    finally:
-        lg.close()
+def run_dir(corrected: Path, tmp_path: Path) -> Path:
+    """A copy of the corrected run a test may change."""
+    return Path(shutil.copytree(corrected, tmp_path / "run"))
 
 
 # -- labels back in ---------------------------------------------------------------------
@@ -117,7 +94,7 @@ def test_label_studio_round_trip_corrects_the_ledger_and_memory_once(run_dir: Pa
 
 def test_new_labels_count_in_the_budget_and_nothing_is_bought_twice(run_dir: Path,
                                                                     tmp_path: Path) -> None:
-    truth = _truth(run_dir)
+    truth = labeled_truth(run_dir)
     fresh = [t for t in make_pool()["text"] if content_id(t) not in truth.index][:3]
     rows = pd.DataFrame({"text": fresh, "label": [sentiment_of(t) for t in fresh]})
     rows.to_csv(tmp_path / "people.csv", index=False)
@@ -148,7 +125,7 @@ def test_new_labels_count_in_the_budget_and_nothing_is_bought_twice(run_dir: Pat
 
 def test_unknown_labels_items_and_disagreements_are_reported_never_dropped(
         run_dir: Path, tmp_path: Path) -> None:
-    truth = _truth(run_dir)
+    truth = labeled_truth(run_dir)
     a, b, c = [i for i in truth.index if truth.loc[i, "source"] == "oracle"][:3]
     rows = [{"id": a, "label": FLIP[truth.loc[a, "label"]].upper()},  # case-insensitive
             {"id": a, "label": FLIP[truth.loc[a, "label"]]},  # the same again: once

@@ -8,45 +8,26 @@ from pathlib import Path
 
 import pytest
 
-from labelgraph.memory.ledger import CallRow, LabelRow, Ledger
-
-
-@pytest.fixture(params=["memory", "sqlite"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    led = Ledger(":memory:" if request.param == "memory" else tmp_path / "ledger.sqlite")
-    yield led
-    led.close()
-
-
-def _label(item: str, label: str | None = "pos", *, source: str = "llm", round_: int = 0,
-           usd: float = 0.0, tokens: int = 0) -> LabelRow:
-    return LabelRow(item_id=item, source=source, text=f"text of {item}", label=label,
-                    confidence=0.8, origin="pool", intended=None, round=round_, usd=usd,
-                    tokens=tokens, note=None)
-
-
-def _call(call_id: str, *, tin: int = 10, tout: int = 5, usd: float = 0.0,
-          output: str = '{"label": "pos"}') -> CallRow:
-    return CallRow(call_id=call_id, agent="annotator", model="scripted", output=output,
-                   input_tokens=tin, output_tokens=tout, usd=usd, round=1)
+from labelgraph.memory.ledger import LabelRow, Ledger
+from support.builders import call_row, label_row
 
 
 def test_record_labels_is_idempotent(ledger: Ledger) -> None:
-    assert ledger.record_labels([_label("a"), _label("b")]) == 2
+    assert ledger.record_labels([label_row("a"), label_row("b")]) == 2
     # the same (item, source) again, even with a different label, keeps the first row
-    assert ledger.record_labels([_label("a", "neg"), _label("b", "neg")]) == 0
+    assert ledger.record_labels([label_row("a", "neg"), label_row("b", "neg")]) == 0
     got = ledger.labels_for(["a", "b"])
     assert {k: v.label for k, v in got.items()} == {("a", "llm"): "pos", ("b", "llm"): "pos"}
-    assert got[("a", "llm")] == _label("a")
+    assert got[("a", "llm")] == label_row("a")
     # another source for the same item is another row
-    assert ledger.record_labels([_label("a", "neg", source="human")]) == 1
+    assert ledger.record_labels([label_row("a", "neg", source="human")]) == 1
     assert ledger.labels_for(["a"])[("a", "human")].label == "neg"
     assert ledger.labeled_ids() == {"a", "b"}
     assert ledger.totals()["labels"] == 3
 
 
 def test_record_labels_accepts_a_generator_and_none_label(ledger: Ledger) -> None:
-    ledger.record_labels(_label(f"g{i}", None if i == 0 else "pos") for i in range(3))
+    ledger.record_labels(label_row(f"g{i}", None if i == 0 else "pos") for i in range(3))
     rows = ledger.labels_for(["g0", "g1", "g2"])
     assert len(rows) == 3 and rows[("g0", "llm")].label is None
 
@@ -55,15 +36,15 @@ def test_a_failed_write_writes_nothing(ledger: Ledger) -> None:
     bad = LabelRow(item_id="bad", source="llm", text=None, label="pos",  # type: ignore[arg-type]
                    confidence=0.5, origin="pool", intended=None, round=0)
     with pytest.raises(Exception, match="NOT NULL"):
-        ledger.record_labels([_label("ok"), bad])
+        ledger.record_labels([label_row("ok"), bad])
     assert ledger.labeled_ids() == set()
-    ledger.record_labels([_label("ok")])  # the ledger is still usable
+    ledger.record_labels([label_row("ok")])  # the ledger is still usable
     assert ledger.labeled_ids() == {"ok"}
 
 
 def test_labels_for_many_ids(ledger: Ledger) -> None:
     n = 1234  # more than two chunks of 500 bound parameters
-    ledger.record_labels([_label(f"item{i}", "pos" if i % 2 else "neg") for i in range(n)])
+    ledger.record_labels([label_row(f"item{i}", "pos" if i % 2 else "neg") for i in range(n)])
     asked = [f"item{i}" for i in range(n)] + ["missing1", "missing2"]
     got = ledger.labels_for(asked)
     assert len(got) == n
@@ -76,16 +57,16 @@ def test_labels_for_many_ids(ledger: Ledger) -> None:
 def test_totals(ledger: Ledger) -> None:
     assert ledger.totals() == {"labels": 0, "tokens": 0, "usd": 0.0, "calls": 0,
                                "calls_pending_at_kill": 0}
-    ledger.record_labels([_label("a"), _label("b", source="oracle")])
-    ledger.record_call(_call("c1", tin=100, tout=20, usd=0.5))
-    ledger.record_call(_call("c2", tin=30, tout=7, usd=0.25))
+    ledger.record_labels([label_row("a"), label_row("b", source="oracle")])
+    ledger.record_call(call_row("c1", tin=100, tout=20, usd=0.5))
+    ledger.record_call(call_row("c2", tin=30, tout=7, usd=0.25))
     totals = ledger.totals()
     assert totals == {"labels": 2, "tokens": 157, "usd": pytest.approx(0.75), "calls": 2,
                       "calls_pending_at_kill": 0}
     # A call written ahead counts at its reservation until it is answered or orphaned.
     ledger.record_pending("c3", "annotator", "m", tokens=500, usd=0.1, round_=1)
     assert ledger.totals()["tokens"] == 657 and ledger.totals()["calls_pending_at_kill"] == 1
-    ledger.record_call(_call("c3", tin=40, tout=10, usd=0.01))
+    ledger.record_call(call_row("c3", tin=40, tout=10, usd=0.01))
     assert ledger.totals()["tokens"] == 207 and ledger.totals()["calls_pending_at_kill"] == 0
     ledger.record_pending("c4", "annotator", "m", tokens=500, usd=0.1, round_=1)
     assert ledger.orphan_pending() == 1 and ledger.orphan_pending() == 0
@@ -94,11 +75,11 @@ def test_totals(ledger: Ledger) -> None:
 
 
 def test_record_call_and_call(ledger: Ledger) -> None:
-    row = _call("c1", tin=12, tout=3, usd=0.001)
+    row = call_row("c1", tin=12, tout=3, usd=0.001)
     ledger.record_call(row)
     assert ledger.call("c1") == row
     assert ledger.call("nope") is None
-    ledger.record_call(_call("c1", output="different"))  # never overwritten
+    ledger.record_call(call_row("c1", output="different"))  # never overwritten
     assert ledger.call("c1") == row
     assert ledger.totals()["calls"] == 1
 
@@ -142,8 +123,8 @@ def test_decisions_and_metrics_round_trip(ledger: Ledger) -> None:
 def test_concurrent_writers(ledger: Ledger) -> None:
     def write(worker: int) -> None:
         for i in range(10):
-            ledger.record_labels([_label(f"w{worker}-{i}"), _label(f"shared{i}")])
-            ledger.record_call(_call(f"c{worker}-{i}"))
+            ledger.record_labels([label_row(f"w{worker}-{i}"), label_row(f"shared{i}")])
+            ledger.record_call(call_row(f"c{worker}-{i}"))
 
     threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
     for t in threads:
@@ -159,8 +140,8 @@ def test_file_ledger_reopens_with_everything(tmp_path: Path) -> None:
     path = tmp_path / "run" / "ledger.sqlite"
     path.parent.mkdir()
     first = Ledger(path)
-    first.record_labels([_label("a"), _label("b", "neg", source="human")])
-    first.record_call(_call("c1", tin=40, tout=8, usd=0.02))
+    first.record_labels([label_row("a"), label_row("b", "neg", source="human")])
+    first.record_call(call_row("c1", tin=40, tout=8, usd=0.02))
     first.record_verdicts([("a", 0, "accept", "pos", "ok")])
     first.record_decision(0, {"action": "query", "reason": "start"})
     first.record_metrics(0, {"accuracy": 0.6})
@@ -172,7 +153,7 @@ def test_file_ledger_reopens_with_everything(tmp_path: Path) -> None:
     try:
         assert (again.all_labels(), again.totals(), again.verdicts(), again.decisions(),
                 again.metrics(), again.call("c1")) == snapshot
-        assert again.record_labels([_label("a", "neg")]) == 0  # still idempotent after reopen
+        assert again.record_labels([label_row("a", "neg")]) == 0  # still idempotent after reopen
         assert again.labels_for(["a"])[("a", "llm")].label == "pos"
     finally:
         again.close()

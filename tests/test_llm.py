@@ -6,7 +6,6 @@ over budget."""
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,7 +14,6 @@ from pydantic import BaseModel, Field
 
 from labelgraph import Budget
 from labelgraph.budget import PRICES, BudgetMeter
-from labelgraph.config import RunConfig
 from labelgraph.errors import BudgetExhausted, InputError, ModelNotInstalledError
 from labelgraph.llm import (
     MeteredLLM,
@@ -26,7 +24,7 @@ from labelgraph.llm import (
     strict_label,
 )
 from labelgraph.memory.ledger import Ledger
-from labelgraph.policies import RoundSignals as Signals
+from support.builders import exhausted
 from support.fakes import FREE, ScriptedChatModel
 
 
@@ -109,28 +107,6 @@ def test_label_mass_reads_the_first_token() -> None:
 
 
 # -- the metered caller (MeteredLLM) -------------------------------------------------------
-@pytest.fixture(params=["memory", "sqlite"])
-def ledger(request: pytest.FixtureRequest, tmp_path: Path):  # noqa: ANN201
-    led = Ledger(":memory:" if request.param == "memory" else tmp_path / "ledger.sqlite")
-    yield led
-    led.close()
-
-
-def _exhausted(meter: BudgetMeter) -> str | None:
-    """The unit the budget stopping criteria say is used up, as the supervisor sees it."""
-    from labelgraph.stopping import LabelBudget, MoneyBudget, TokenBudget
-
-    signals = Signals(round=1, labeled=0, label_counts={}, spent=meter.snapshot(),
-                      budget=meter.budget, unlabeled=1, has_model=False, accuracy=None,
-                      curve_slope=None, rejection_rate=None, synth_acceptance=None,
-                      rounds_since_synth=0, idle_rounds=0, can_synthesize=False)
-    for criterion in (LabelBudget(), TokenBudget(), MoneyBudget()):
-        reason = criterion.stop(signals, RunConfig())
-        if reason:
-            return reason.rsplit(": ", 1)[1]
-    return None
-
-
 class Verdict(BaseModel):
     label: str = Field(description="the chosen label")
     confidence: float = Field(description="between 0 and 1")
@@ -185,7 +161,7 @@ def test_replay_is_free_even_when_the_budget_is_spent(ledger: Ledger) -> None:
     tokens = ledger.totals()["tokens"]
     model = ScriptedChatModel(responder=_good)
     llm = _metered(ledger, model, Budget(labels=10, tokens=tokens))
-    assert _exhausted(llm.meter) == "tokens"
+    assert exhausted(llm.meter) == "tokens"
     out, _ = llm.structured("annotator", Verdict, _msgs("x"), 0)
     assert out is not None and model.calls == []
     with pytest.raises(BudgetExhausted):

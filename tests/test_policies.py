@@ -15,11 +15,17 @@ from labelgraph import Budget, LabelGraph, Task
 from labelgraph.capabilities import capability
 from labelgraph.config import RunConfig
 from labelgraph.policies import RoundSignals, RulePolicy, arm_rewards, choose_arm, guard
-from labelgraph.policies import RoundSignals as Signals
 from labelgraph.registry import Entry, registry
 from labelgraph.stopping import GUARDRAIL_CRITERIA
 from labelgraph.strategies import PLAYS_ARMS, Margin
 from labelgraph.types import Decision, Proposal
+from support.builders import (
+    history_round,
+    history_signals,
+    proposal,
+    proposal_signals,
+    typical_signals,
+)
 from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
@@ -29,15 +35,6 @@ GUARDRAILS = tuple((name, registry.create("stopping", name)) for name in GUARDRA
 
 
 # -- the rule policy and the guardrails ----------------------------------------------------
-def _signals(**kw) -> Signals:  # noqa: ANN003
-    base = dict(round=5, labeled=40, label_counts={"positive": 20, "negative": 20},
-                spent={"labels": 40, "tokens": 0, "usd": 0.0},
-                budget=Budget(labels=100, usd=1.0), unlabeled=100, has_model=True,
-                accuracy=0.8, curve_slope=0.01, rejection_rate=0.0, synth_acceptance=None,
-                rounds_since_synth=1, idle_rounds=0, can_synthesize=True, proposals={})
-    return Signals(**{**base, **kw})
-
-
 CRITERIA = tuple((name, registry.create("stopping", name))
                  for name in (*GUARDRAIL_CRITERIA, "stabilizing_predictions"))
 STRATEGIES = registry.names("strategies")
@@ -50,34 +47,34 @@ def _guard(decision, signals, config=RunConfig()):  # noqa: ANN001, ANN202, B008
 
 def test_rule_policy_decisions():
     policy, config = RulePolicy(), RunConfig()
-    assert policy.decide(_signals(has_model=False), config).strategy == "cold_start"
-    rare = policy.decide(_signals(label_counts={"positive": 36, "negative": 4}), config)
+    assert policy.decide(typical_signals(has_model=False), config).strategy == "cold_start"
+    rare = policy.decide(typical_signals(label_counts={"positive": 36, "negative": 4}), config)
     assert rare.action == "synthesize" and rare.target_labels == ["negative"]
-    assert policy.decide(_signals(), config).action == "query"
+    assert policy.decide(typical_signals(), config).action == "query"
     gen = {"generator": Proposal(agent="generator", action="query", reason="rejected")}
-    decision = policy.decide(_signals(rounds_since_synth=9, proposals=gen), config)
+    decision = policy.decide(typical_signals(rounds_since_synth=9, proposals=gen), config)
     assert decision.action == "query" and decision.followed == ["generator"]
     sel = {"selector": Proposal(agent="selector", action="synthesize", reason="all certain")}
-    decision = policy.decide(_signals(proposals=sel), config)
+    decision = policy.decide(typical_signals(proposals=sel), config)
     assert decision.action == "synthesize" and decision.followed == ["selector"]
 
 
 def test_guardrails_win():
     config = RunConfig()
-    synth = RulePolicy().decide(_signals(rounds_since_synth=9), config)
+    synth = RulePolicy().decide(typical_signals(rounds_since_synth=9), config)
     assert synth.action == "synthesize"
     spent = {"labels": 40, "tokens": 0, "usd": 1.0}
-    stop = _guard(synth, _signals(spent=spent))
+    stop = _guard(synth, typical_signals(spent=spent))
     assert stop.action == "stop" and stop.criteria == ["usd_budget"]
-    assert _guard(synth, _signals(can_synthesize=False)).action == "query"
+    assert _guard(synth, typical_signals(can_synthesize=False)).action == "query"
     big = synth.model_copy(update={"action": "query", "batch_size": 500, "strategy": "nope"})
-    fixed = _guard(big, _signals(spent={"labels": 93, "tokens": 0, "usd": 0.0}))
+    fixed = _guard(big, typical_signals(spent={"labels": 93, "tokens": 0, "usd": 0.0}))
     assert fixed.batch_size == 7 and fixed.strategy == config.strategy
-    assert _guard(big, _signals(idle_rounds=3)).action == "stop"
+    assert _guard(big, typical_signals(idle_rounds=3)).action == "stop"
 
 
 def test_a_stop_names_every_criterion_that_voted():
-    signals = _signals(spent={"labels": 100, "tokens": 0, "usd": 1.0}, idle_rounds=3,
+    signals = typical_signals(spent={"labels": 100, "tokens": 0, "usd": 1.0}, idle_rounds=3,
                        kappas=[0.995, 1.0, 0.999])
     stop = _guard(RulePolicy().decide(signals, RunConfig()), signals)
     assert stop.action == "stop"
@@ -88,9 +85,9 @@ def test_a_stop_names_every_criterion_that_voted():
 def test_one_batch_size_default():
     """The supervisor's decision and the run config agree on the batch size."""
     config = RunConfig()
-    decision = RulePolicy().decide(_signals(), config)
+    decision = RulePolicy().decide(typical_signals(), config)
     assert decision.batch_size is None  # "the run's own batch size"
-    assert _guard(decision, _signals()).batch_size == config.batch_size == 20
+    assert _guard(decision, typical_signals()).batch_size == config.batch_size == 20
 
 
 # -- the LLM policy; the cold start; the batch size ----------------------------------------
@@ -160,21 +157,6 @@ def test_two_batch_size_defaults_are_one(tmp_path):
 CONFIG = RunConfig()
 
 
-def _proposal_signals(**kw: Any) -> Signals:
-    base: dict[str, Any] = dict(
-        round=6, labeled=40, label_counts={"positive": 20, "negative": 20},
-        spent={"labels": 40, "tokens": 0, "usd": 0.0}, budget=Budget(labels=100),
-        unlabeled=100, has_model=True, accuracy=0.8, curve_slope=0.01, rejection_rate=0.0,
-        synth_acceptance=None, rounds_since_synth=1, idle_rounds=0, can_synthesize=True,
-        proposals={})
-    return Signals(**{**base, **kw})
-
-
-def _p(agent: str, action: str, target: str | None = None) -> dict[str, Proposal]:
-    return {agent: Proposal(agent=agent, action=action, reason=f"{agent} says {action}",
-                            target_label=target)}
-
-
 def _proposal_guard(decision, signals):  # noqa: ANN001, ANN202
     return guard(decision, signals, CONFIG, LABELS, GUARDRAILS, STRATEGIES)
 
@@ -183,30 +165,30 @@ def test_a_quality_warning_rules_synthesis_out():
     policy = RulePolicy()
     rare = {"positive": 36, "negative": 4}
     for agent in ("verifier", "annotator", "generator"):
-        decision = policy.decide(_proposal_signals(
+        decision = policy.decide(proposal_signals(
             label_counts=rare, rounds_since_synth=9,
-            proposals={**_p(agent, "query"), **_p("selector", "synthesize")}), CONFIG)
+            proposals={**proposal(agent, "query"), **proposal("selector", "synthesize")}), CONFIG)
         assert decision.action == "query" and decision.followed == [agent]
         assert decision.reason.startswith("query the pool by diverse_margin sampling, not "
                                           f"synthesize: {agent}: {agent} says query")
         assert "selector's synthesize (a quality warning rules synthesis out)" in\
             decision.reason
     # without a warning the same signals synthesize
-    assert policy.decide(_proposal_signals(label_counts=rare), CONFIG).action == "synthesize"
+    assert policy.decide(proposal_signals(label_counts=rare), CONFIG).action == "synthesize"
 
 
 def test_a_failed_synthetic_batch_rules_synthesis_out_for_a_while():
     policy = RulePolicy()
-    wish = _p("learner", "synthesize", "negative")
-    after = policy.decide(_proposal_signals(synth_acceptance=0.2, rounds_since_synth=2,
+    wish = proposal("learner", "synthesize", "negative")
+    after = policy.decide(proposal_signals(synth_acceptance=0.2, rounds_since_synth=2,
                                    proposals=wish), CONFIG)
     assert after.action == "query" and after.followed == []
     assert "the synthetic batch of round 3 was 80% rejected: no synthesis for 3 rounds "\
            "after it" in after.reason
-    later = policy.decide(_proposal_signals(synth_acceptance=0.2, rounds_since_synth=3,
+    later = policy.decide(proposal_signals(synth_acceptance=0.2, rounds_since_synth=3,
                                    proposals=wish), CONFIG)
     assert later.action == "synthesize" and later.followed == ["learner"]
-    fine = policy.decide(_proposal_signals(synth_acceptance=0.5, rounds_since_synth=0,
+    fine = policy.decide(proposal_signals(synth_acceptance=0.5, rounds_since_synth=0,
                                   proposals=wish), CONFIG)
     assert fine.action == "synthesize"
 
@@ -214,33 +196,34 @@ def test_a_failed_synthetic_batch_rules_synthesis_out_for_a_while():
 def test_synthesis_targets_the_label_the_learner_names():
     policy = RulePolicy()
     three = {"positive": 20, "negative": 18, "neutral": 2}
-    decision = policy.decide(_proposal_signals(
+    decision = policy.decide(proposal_signals(
         label_counts=three, labeled=40,
-        proposals={**_p("learner", "synthesize", "negative"),
-                   **_p("selector", "synthesize")}), CONFIG)
+        proposals={**proposal("learner", "synthesize", "negative"),
+                   **proposal("selector", "synthesize")}), CONFIG)
     assert decision.action == "synthesize" and decision.target_labels == ["negative"]
     assert decision.followed == ["learner", "selector"]
     assert decision.reason == "synthesize for 'negative': learner says synthesize"
-    selector = policy.decide(_proposal_signals(label_counts=three, proposals=_p("selector",
+    selector = policy.decide(proposal_signals(label_counts=three, proposals=proposal("selector",
                                                                        "synthesize")), CONFIG)
     assert selector.target_labels == ["neutral"] and selector.followed == ["selector"]
     # synthesis cannot run: the learner's wish is recorded as not followed, and why
-    off = policy.decide(_proposal_signals(can_synthesize=False,
-                                 proposals=_p("learner", "synthesize", "negative")), CONFIG)
+    off = policy.decide(proposal_signals(can_synthesize=False,
+                                 proposals=proposal("learner", "synthesize", "negative")), CONFIG)
     assert off.action == "query" and "learner's synthesize (synthesis cannot run)" in\
         off.reason
 
 
 def test_guardrails_win_over_proposals():
-    proposals = {**_p("learner", "synthesize", "negative"), **_p("selector", "synthesize")}
-    broke = _proposal_signals(proposals=proposals, spent={"labels": 100, "tokens": 0, "usd": 0.0})
+    proposals = {**proposal("learner", "synthesize", "negative"),
+                 **proposal("selector", "synthesize")}
+    broke = proposal_signals(proposals=proposals, spent={"labels": 100, "tokens": 0, "usd": 0.0})
     decided = _proposal_guard(RulePolicy().decide(broke, CONFIG), broke)
     assert decided.action == "stop" and decided.criteria == ["label_budget"]
     assert decided.followed == []  # the budget stopped it, not an agent
 
 
 def test_a_guardrail_change_gets_a_reason_that_matches_the_action():
-    dry = _proposal_signals(unlabeled=0)
+    dry = proposal_signals(unlabeled=0)
     policy_says = RulePolicy().decide(dry, CONFIG)
     assert policy_says.reason == "query the pool by diverse_margin sampling"
     decided = _proposal_guard(policy_says, dry)
@@ -249,15 +232,16 @@ def test_a_guardrail_change_gets_a_reason_that_matches_the_action():
                               "'positive' instead of query by diverse_margin")
     assert "query the pool" not in decided.reason
     # (the pool_exhausted criterion stops such a run first; without it, guard still does)
-    nothing = guard(policy_says, _proposal_signals(unlabeled=0, can_synthesize=False),
+    nothing = guard(policy_says, proposal_signals(unlabeled=0, can_synthesize=False),
                     CONFIG, LABELS, (), STRATEGIES)
     assert nothing.action == "stop" and nothing.criteria == ["pool_exhausted"]
     assert nothing.reason == ("guardrail: the pool is exhausted and synthesis cannot run, so "
                               "stop instead of query by diverse_margin")
-    wanted = RulePolicy().decide(_proposal_signals(proposals=_p("selector", "synthesize")), CONFIG)
+    wanted = RulePolicy().decide(
+        proposal_signals(proposals=proposal("selector", "synthesize")), CONFIG)
     assert wanted.followed == ["selector"]
-    off = _proposal_guard(wanted, _proposal_signals(can_synthesize=False, proposals=_p("selector",
-                                                                    "synthesize")))
+    off = _proposal_guard(wanted, proposal_signals(
+        can_synthesize=False, proposals=proposal("selector", "synthesize")))
     assert off.action == "query" and off.followed == [] and off.batch_size ==\
         CONFIG.batch_size
     assert off.reason == ("guardrail: synthesis is off or no LLM can write, so query by "
@@ -265,29 +249,12 @@ def test_a_guardrail_change_gets_a_reason_that_matches_the_action():
 
 
 # -- the strategy bandit -------------------------------------------------------------------
-def _round(n: int, **kw: Any) -> dict[str, Any]:
-    return {"round": n, "action": "query", "strategy": "margin", "labels": 25 * n,
-            "kappa": None, "stop_changed": None, "stop_uncertainty": None,
-            "cv_accuracy": None, **kw}
-
-
-def _history_signals(history: list[dict[str, Any]], usd: float = 0.0) -> Signals:
-    labels = history[-1]["labels"] if history else 0
-    return Signals(round=len(history) + 1, labeled=labels,
-                   label_counts={"positive": labels // 2, "negative": labels - labels // 2},
-                   spent={"labels": labels, "tokens": 0, "usd": usd},
-                   budget=Budget(labels=1000), unlabeled=500, has_model=True, accuracy=None,
-                   curve_slope=None, rejection_rate=None, synth_acceptance=None,
-                   rounds_since_synth=1, idle_rounds=0, can_synthesize=False,
-                   history=history)
-
-
 def test_arm_rewards_are_relative_to_the_recent_change() -> None:
-    history = [_round(1, strategy="cold_start", stop_changed=None),
-               _round(2, strategy="margin", stop_changed=0.20),
-               _round(3, strategy="badge", stop_changed=0.10),
-               _round(4, strategy="margin", stop_changed=0.05),
-               _round(5, strategy="badge", stop_changed=0.10)]
+    history = [history_round(1, strategy="cold_start", stop_changed=None),
+               history_round(2, strategy="margin", stop_changed=0.20),
+               history_round(3, strategy="badge", stop_changed=0.10),
+               history_round(4, strategy="margin", stop_changed=0.05),
+               history_round(5, strategy="badge", stop_changed=0.10)]
     rewards = arm_rewards(history, ["margin", "badge"])
     assert [(r, a) for r, a, _ in rewards] == [(2, "margin"), (3, "badge"), (4, "margin"),
                                                (5, "badge")]
@@ -296,11 +263,11 @@ def test_arm_rewards_are_relative_to_the_recent_change() -> None:
 
 
 def test_gain_rewards_credit_the_round_before_the_labels_they_were_measured_on() -> None:
-    history = [_round(1, strategy="cold_start"),
-               _round(2, strategy="margin"),
-               _round(3, strategy="badge", batch_gain=0.30),  # margin's labels (round 2)
-               _round(4, strategy="margin", batch_gain=0.10),  # badge's
-               _round(5, strategy="badge", batch_gain=0.20)]  # margin's again
+    history = [history_round(1, strategy="cold_start"),
+               history_round(2, strategy="margin"),
+               history_round(3, strategy="badge", batch_gain=0.30),  # margin's labels (round 2)
+               history_round(4, strategy="margin", batch_gain=0.10),  # badge's
+               history_round(5, strategy="badge", batch_gain=0.20)]  # margin's again
     rewards = arm_rewards(history, ["margin", "badge"], reward="gain")
     # each less the median gain of the last three rounds up to the one measured on (0,
     # -0.2, 0), in units of the mean absolute deviation (0.2 / 3)
@@ -312,13 +279,14 @@ def test_gain_rewards_credit_the_round_before_the_labels_they_were_measured_on()
 
 def test_choose_arm_waits_for_an_arms_first_gain_and_says_why() -> None:
     arms = ["margin", "badge"]
-    history = [_round(2, strategy="margin"), _round(3, strategy="badge", batch_gain=0.2)]
+    history = [history_round(2, strategy="margin"),
+               history_round(3, strategy="badge", batch_gain=0.2)]
     # badge was played but is not measured yet: margin, the one measured arm, is chosen
     arm, why = choose_arm(history, arms, 4, reward="gain")
     assert arm == "margin" and "log-probability of the next labels" in why
-    history += [_round(4, strategy="margin", batch_gain=0.5),
-                _round(5, strategy="badge", batch_gain=0.1),
-                _round(6, strategy="margin", batch_gain=0.6)]
+    history += [history_round(4, strategy="margin", batch_gain=0.5),
+                history_round(5, strategy="badge", batch_gain=0.1),
+                history_round(6, strategy="margin", batch_gain=0.6)]
     # badge's labels (rounds 3 and 5) were followed by the large gains
     assert choose_arm(history, arms, 7, reward="gain", explore=0.0)[0] == "badge"
 
@@ -326,9 +294,9 @@ def test_choose_arm_waits_for_an_arms_first_gain_and_says_why() -> None:
 def test_choose_arm_tries_each_arm_then_prefers_the_one_that_moves_the_student() -> None:
     arms = ["margin", "badge", "kcenter"]
     assert choose_arm([], arms, 2)[0] == "margin"
-    history = [_round(2, strategy="margin", stop_changed=0.1)]
+    history = [history_round(2, strategy="margin", stop_changed=0.1)]
     assert choose_arm(history, arms, 3) == ("badge", "bandit: trying badge (not yet measured)")
-    history = [_round(n, strategy=a, stop_changed=c) for n, (a, c) in enumerate(
+    history = [history_round(n, strategy=a, stop_changed=c) for n, (a, c) in enumerate(
         [("margin", 0.10), ("badge", 0.10), ("kcenter", 0.01), ("margin", 0.08),
          ("badge", 0.12), ("kcenter", 0.01), ("badge", 0.10), ("margin", 0.08)], 2)]
     arm, why = choose_arm(history, arms, 10, explore=0.0)
@@ -340,8 +308,8 @@ def test_choose_arm_tries_each_arm_then_prefers_the_one_that_moves_the_student()
 def test_guard_resolves_the_bandit_and_says_why() -> None:
     config = RunConfig(strategy="bandit", bandit_arms=("margin", "badge"))
     strategies = registry.names("strategies")
-    history = [_round(1, strategy="cold_start")]
-    signals = _history_signals(history)
+    history = [history_round(1, strategy="cold_start")]
+    signals = history_signals(history)
     proposed = RulePolicy().decide(signals, config)
     assert proposed.strategy == "bandit"
     decided = guard(proposed, signals, config, TASK.labels, (), strategies)

@@ -97,17 +97,6 @@ def test_unknown_names_fail_before_anything_is_bought(tmp_path):
 runner = CliRunner()
 
 
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "run"
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 6, "batch_size": 6, "stopping": []})
-    lg.run(make_pool(), label_column="label")
-    lg.close()
-    return run_dir
-
-
 def _assert_one_line_error(out, expected: str) -> None:  # noqa: ANN001
     assert out.exit_code == 1, out.output
     assert out.exception is None or isinstance(out.exception, SystemExit), out.exception

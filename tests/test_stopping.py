@@ -23,33 +23,22 @@ from labelgraph.stopping import (
     idle_why,
     stop_grounds,
 )
-from labelgraph.types import Proposal
+from support.builders import (
+    history_round,
+    history_signals,
+    proposal,
+    proposal_signals,
+    typical_signals,
+)
 from support.fakes import ScriptedChatModel, last_text
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 OPTIONAL = [n for n in registry.names("stopping") if n not in GUARDRAIL_CRITERIA]
 
 
-def _round(n: int, **kw: Any) -> dict[str, Any]:
-    return {"round": n, "action": "query", "strategy": "margin", "labels": 25 * n,
-            "kappa": None, "stop_changed": None, "stop_uncertainty": None,
-            "cv_accuracy": None, **kw}
-
-
-def _signals(history: list[dict[str, Any]], usd: float = 0.0) -> Signals:
-    labels = history[-1]["labels"] if history else 0
-    return Signals(round=len(history) + 1, labeled=labels,
-                   label_counts={"positive": labels // 2, "negative": labels - labels // 2},
-                   spent={"labels": labels, "tokens": 0, "usd": usd},
-                   budget=Budget(labels=1000), unlabeled=500, has_model=True, accuracy=None,
-                   curve_slope=None, rejection_rate=None, synth_acceptance=None,
-                   rounds_since_synth=1, idle_rounds=0, can_synthesize=False,
-                   history=history)
-
-
 def _stop(name: str, history: list[dict[str, Any]], usd: float = 0.0,
           **config: Any) -> str | None:
-    return registry.create("stopping", name).stop(_signals(history, usd),
+    return registry.create("stopping", name).stop(history_signals(history, usd),
                                                   RunConfig(**config))
 
 
@@ -59,7 +48,8 @@ def test_every_new_criterion_is_registered() -> None:
 
 
 def test_overall_uncertainty() -> None:
-    sure = [_round(n, stop_uncertainty=u) for n, u in enumerate([0.3, 0.2, 0.08, 0.07, 0.05], 1)]
+    sure = [history_round(n, stop_uncertainty=u)
+            for n, u in enumerate([0.3, 0.2, 0.08, 0.07, 0.05], 1)]
     assert "sure of the pool" in _stop("uncertainty", sure, uncertainty_threshold=0.1)
     # 0.2 is still in the window
     assert _stop("uncertainty", sure[:4], uncertainty_threshold=0.1) is None
@@ -68,38 +58,39 @@ def test_overall_uncertainty() -> None:
 
 
 def test_classification_change() -> None:
-    calm = [_round(n, stop_changed=c) for n, c in enumerate([None, 0.2, 0.005, 0.0, 0.01], 1)]
+    calm = [history_round(n, stop_changed=c)
+            for n, c in enumerate([None, 0.2, 0.005, 0.0, 0.01], 1)]
     assert "change few predictions" in _stop("classification_change", calm)
     assert _stop("classification_change", calm, change_threshold=0.005) is None
-    restless = calm[:-1] + [_round(5, stop_changed=0.05)]
+    restless = calm[:-1] + [history_round(5, stop_changed=0.05)]
     assert _stop("classification_change", restless) is None
 
 
 def test_expected_gain_is_the_slope_of_cross_validated_accuracy() -> None:
-    rising = [_round(n, cv_accuracy=0.5 + 0.01 * n) for n in range(1, 6)]
-    assert expected_gain(_signals(rising), 3) == pytest.approx(0.01 / 25)
-    assert expected_gain(_signals(rising[:3]), 3) is None
-    gaps = rising[:-1] + [_round(5)]
-    assert expected_gain(_signals(gaps), 3) is None
+    rising = [history_round(n, cv_accuracy=0.5 + 0.01 * n) for n in range(1, 6)]
+    assert expected_gain(history_signals(rising), 3) == pytest.approx(0.01 / 25)
+    assert expected_gain(history_signals(rising[:3]), 3) is None
+    gaps = rising[:-1] + [history_round(5)]
+    assert expected_gain(history_signals(gaps), 3) is None
 
 
 def test_accuracy_plateau() -> None:
-    flat = [_round(n, cv_accuracy=a) for n, a in enumerate([0.6, 0.7, 0.80, 0.801, 0.80,
+    flat = [history_round(n, cv_accuracy=a) for n, a in enumerate([0.6, 0.7, 0.80, 0.801, 0.80,
                                                              0.802], 1)]
     assert "plateau" in _stop("accuracy_plateau", flat, plateau_window=3)
     assert _stop("accuracy_plateau", flat) is None  # the default window needs 7 rounds
-    rising = [_round(n, cv_accuracy=0.6 + 0.02 * n) for n in range(1, 7)]
+    rising = [history_round(n, cv_accuracy=0.6 + 0.02 * n) for n in range(1, 7)]
     assert _stop("accuracy_plateau", rising, plateau_window=3) is None
     assert _stop("accuracy_plateau", flat, plateau_window=3, plateau_delta=0.0) is None
 
 
 def test_cost_aware_weighs_the_gain_against_the_price() -> None:
-    slow = [_round(n, cv_accuracy=0.7 + 0.001 * n) for n in range(1, 7)]  # +0.1 pt a round
+    slow = [history_round(n, cv_accuracy=0.7 + 0.001 * n) for n in range(1, 7)]  # +0.1 pt a round
     # 150 labels for $7.50: five cents a label, 0.00004 accuracy a label -> 0.0008 per USD
     assert "cost more than they bring" in _stop("cost_aware", slow, usd=7.5, plateau_window=3)
     assert _stop("cost_aware", slow, usd=7.5, plateau_window=3, min_gain_per_usd=0.0005) is None
     assert _stop("cost_aware", slow, usd=0.0, plateau_window=3) is None  # free labels
-    fast = [_round(n, cv_accuracy=0.5 + 0.05 * n) for n in range(1, 7)]
+    fast = [history_round(n, cv_accuracy=0.5 + 0.05 * n) for n in range(1, 7)]
     assert _stop("cost_aware", fast, usd=7.5, plateau_window=3) is None
 
 
@@ -127,8 +118,8 @@ def test_a_run_watches_every_criterion_and_the_bandit_switches(tmp_path, pool) -
 def test_consensus_stops_only_when_its_criteria_agree_at_their_own_settings() -> None:
     from labelgraph.stopping import needed
 
-    calm = [_round(n, stop_changed=c) for n, c in enumerate([0.3, 0.2, 0.04, 0.03, 0.02], 1)]
-    settled = replace(_signals(calm), kappas=[0.5, 0.8, 0.92, 0.93, 0.95])
+    calm = [history_round(n, stop_changed=c) for n, c in enumerate([0.3, 0.2, 0.04, 0.03, 0.02], 1)]
+    settled = replace(history_signals(calm), kappas=[0.5, 0.8, 0.92, 0.93, 0.95])
     unsettled = replace(settled, kappas=[0.5, 0.8, 0.92, 0.85, 0.95])
     consensus = registry.create("stopping", "consensus")
     config = RunConfig(consensus_of=("stabilizing_predictions", "classification_change"),
@@ -148,20 +139,11 @@ def test_consensus_stops_only_when_its_criteria_agree_at_their_own_settings() ->
 
 
 # -- stabilizing predictions ---------------------------------------------------------------
-def _typical_signals(**kw) -> Signals:  # noqa: ANN003
-    base = dict(round=5, labeled=40, label_counts={"positive": 20, "negative": 20},
-                spent={"labels": 40, "tokens": 0, "usd": 0.0},
-                budget=Budget(labels=100, usd=1.0), unlabeled=100, has_model=True,
-                accuracy=0.8, curve_slope=0.01, rejection_rate=0.0, synth_acceptance=None,
-                rounds_since_synth=1, idle_rounds=0, can_synthesize=True, proposals={})
-    return Signals(**{**base, **kw})
-
-
 def test_stabilizing_predictions_waits_for_the_window_and_min_rounds():
     criterion, config = registry.create("stopping", "stabilizing_predictions"), RunConfig()
-    assert criterion.stop(_typical_signals(kappas=[0.5, 0.995, 1.0]), config) is None
-    assert criterion.stop(_typical_signals(kappas=[None, 1.0, 1.0, 1.0]), config)
-    assert criterion.stop(_typical_signals(round=2, kappas=[1.0, 1.0, 1.0]), config) is None
+    assert criterion.stop(typical_signals(kappas=[0.5, 0.995, 1.0]), config) is None
+    assert criterion.stop(typical_signals(kappas=[None, 1.0, 1.0, 1.0]), config)
+    assert criterion.stop(typical_signals(round=2, kappas=[1.0, 1.0, 1.0]), config) is None
 
 
 # -- the agents' proposals as a criterion --------------------------------------------------
@@ -169,21 +151,6 @@ CONFIG = RunConfig()
 LABELS = ("positive", "negative")
 GUARDRAILS = tuple((name, registry.create("stopping", name)) for name in GUARDRAIL_CRITERIA)
 STRATEGIES = registry.names("strategies")
-
-
-def _proposal_signals(**kw: Any) -> Signals:
-    base: dict[str, Any] = dict(
-        round=6, labeled=40, label_counts={"positive": 20, "negative": 20},
-        spent={"labels": 40, "tokens": 0, "usd": 0.0}, budget=Budget(labels=100),
-        unlabeled=100, has_model=True, accuracy=0.8, curve_slope=0.01, rejection_rate=0.0,
-        synth_acceptance=None, rounds_since_synth=1, idle_rounds=0, can_synthesize=True,
-        proposals={})
-    return Signals(**{**base, **kw})
-
-
-def _p(agent: str, action: str, target: str | None = None) -> dict[str, Proposal]:
-    return {agent: Proposal(agent=agent, action=action, reason=f"{agent} says {action}",
-                            target_label=target)}
 
 
 def _decided(signals: Signals, config: RunConfig = CONFIG) -> Any:
@@ -195,10 +162,11 @@ def _decided(signals: Signals, config: RunConfig = CONFIG) -> Any:
 
 
 def test_one_agent_alone_does_not_stop_a_run_two_do():
-    alone = _decided(_proposal_signals(proposals=_p("selector", "stop")))
+    alone = _decided(proposal_signals(proposals=proposal("selector", "stop")))
     assert alone.action == "query" and alone.followed == []
     assert "selector's stop (one agent alone does not stop a run)" in alone.reason
-    two = _proposal_signals(proposals={**_p("selector", "stop"), **_p("learner", "stop")})
+    two = proposal_signals(proposals={**proposal("selector", "stop"),
+                                      **proposal("learner", "stop")})
     assert stop_grounds(two, CONFIG) == (["learner", "selector"], (
         "agents agree to stop: learner: learner says stop; selector: selector says stop"))
     both = _decided(two)
@@ -211,9 +179,9 @@ def test_one_agent_alone_does_not_stop_a_run_two_do():
 
 
 def test_the_learners_flat_curve_stops_once_enough_budget_is_spent():
-    early = _decided(_proposal_signals(proposals=_p("learner", "stop")))  # 40 % of the labels
+    early = _decided(proposal_signals(proposals=proposal("learner", "stop")))  # 40 % of the labels
     assert early.action == "query" and "only 40% of the budget spent, < 50%" in early.reason
-    late = _proposal_signals(proposals=_p("learner", "stop"),
+    late = proposal_signals(proposals=proposal("learner", "stop"),
                     spent={"labels": 40, "tokens": 0, "usd": 0.6},
                     budget=Budget(labels=100, usd=1.0))  # money is the tighter budget
     assert budget_spent(late) == pytest.approx(0.6)

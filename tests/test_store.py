@@ -20,9 +20,9 @@ from typer.testing import CliRunner
 
 from conftest import make_pool
 from labelgraph import Budget, LabelGraph, RunStateError, Task
-from labelgraph.annotators import HybridAnnotator, SimulatedAnnotator
 from labelgraph.cli import app
 from labelgraph.memory.store import repair_memory
+from support.builders import copy_run, hybrid_run
 
 TASK = Task(labels=["positive", "negative"], description="movie review sentiment")
 HOLD = textwrap.dedent("""
@@ -157,27 +157,10 @@ def test_model_joblib_is_written_when_the_run_pauses_and_when_it_stops(tmp_path,
 
 
 # -- damaged caches ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def finished(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    run_dir = tmp_path_factory.mktemp("runs") / "run"
-    lg = LabelGraph(TASK, llm="none", annotator="oracle", budget=Budget(labels=12),
-                    run_dir=run_dir, embedding="hashing",
-                    config={"seed_size": 6, "batch_size": 6, "stopping": []})
-    lg.run(make_pool(), label_column="label")
-    lg.close()
-    return run_dir
-
-
-def _copy(run_dir: Path, tmp_path: Path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(run_dir, tmp_path / "copy"))
-
-
 @pytest.mark.parametrize("name", ["pool.emb.npy", "model.joblib", "pool.emb.json"])
 def test_damaged_caches_are_rebuilt_not_trusted(name: str, finished: Path,
                                                 tmp_path: Path) -> None:
-    run_dir = _copy(finished, tmp_path)
+    run_dir = copy_run(finished, tmp_path)
     (run_dir / name).write_bytes(b"\x93NUMPY truncated")
     lg = LabelGraph.open(run_dir)
     result = lg.resume()
@@ -212,23 +195,10 @@ def test_features_read_from_the_pool_equal_a_fresh_transform(tmp_path, pool):
 
 
 # -- memory repaired from the ledger -------------------------------------------------------
-def _hybrid_run(tmp_path, threshold: float | None, **config) -> LabelGraph:  # noqa: ANN003
-    pool = make_pool(60)
-    first = SimulatedAnnotator(error_rate=0.2, informativeness=0.9, price=0.01, seed=1)
-    lg = LabelGraph(TASK, llm="none", annotator=HybridAnnotator(human="oracle", first=first,
-                                                                threshold=threshold),
-                    budget=Budget(labels=70), run_dir=tmp_path / "run", embedding="hashing",
-                    config={"label_prices": {"oracle": 0.1}, "batch_size": 10,
-                            "seed_size": 10, "synthesize": False, "stopping": [],
-                            "spot_check": 0.0, "audit_every": 0, **config})
-    lg.run(pool, label_column="label")
-    return lg
-
-
 def test_live_memory_is_what_the_ledger_says_so_a_repair_touches_nothing(tmp_path) -> None:
     """A hybrid run with audits and a person's correction: every example memory holds is the
     ledger's account of it, so after a crash only what Chroma missed is written again."""
-    lg = _hybrid_run(tmp_path, 0.8, audit_every=2)
+    lg = hybrid_run(tmp_path, 0.8, audit_every=2)
     ctx = lg.context
     some = ctx.memory.all()[0][0]
     lg.correct(some.id, "negative" if some.label == "positive" else "positive")

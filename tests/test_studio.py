@@ -7,37 +7,14 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import make_pool
 from labelgraph import studio
 from labelgraph.errors import InputError, RunStateError
-from labelgraph.memory.ledger import Ledger
+from support.builders import label_count, new_run_files
 
 BUDGET = 16
-
-
-def _new_run_files(where: Path, **extra: Any) -> Path:
-    """A pool CSV and a new run's config beside it (oracle labels, hashing embedding)."""
-    make_pool(30).to_csv(where / "pool.csv", index=False)
-    spec = {"task": {"labels": ["positive", "negative"],
-                     "description": "movie review sentiment"},
-            "pool": "pool.csv", "label_column": "label", "llm": "none", "annotator": "oracle",
-            "embedding": "hashing", "policy": "rule", "budget": {"labels": BUDGET},
-            "config": {"seed_size": 6, "batch_size": 5, "stopping": []}, **extra}
-    (where / "new_run.json").write_text(json.dumps(spec))
-    return where / "new_run.json"
-
-
-def _labels(run_dir: Path) -> int:
-    ledger = Ledger(run_dir / "ledger.sqlite", read_only=True)
-    try:
-        return len(ledger.all_labels())
-    finally:
-        ledger.close()
 
 
 @pytest.fixture
@@ -52,14 +29,14 @@ def served(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def test_the_factory_creates_a_run_from_its_config_and_its_graph_needs_no_context(
         tmp_path, monkeypatch, served):
     monkeypatch.setenv("LABELGRAPH_RUN_DIR", str(tmp_path / "run"))
-    monkeypatch.setenv("LABELGRAPH_RUN_CONFIG", str(_new_run_files(tmp_path)))
+    monkeypatch.setenv("LABELGRAPH_RUN_CONFIG", str(new_run_files(tmp_path, BUDGET)))
     graph = asyncio.run(studio.make_graph())
     assert asyncio.run(studio.make_graph()) is graph  # one run per process
     # LangGraph's server passes its configurable values as the context: they are ignored
     out = graph.invoke({}, {"configurable": {"thread_id": "a"}, "recursion_limit": 80},
                        context={"graph_id": "labelgraph", "assistant_id": "x"})
     assert out["stop_reason"] == "budget exhausted: labels"
-    assert _labels(tmp_path / "run") == BUDGET
+    assert label_count(tmp_path / "run") == BUDGET
     saved = json.loads((tmp_path / "run" / "run.json").read_text())
     assert saved["annotator"]["name"] == "oracle" and saved["budget"]["labels"] == BUDGET
     studio._close_served()
@@ -68,7 +45,7 @@ def test_the_factory_creates_a_run_from_its_config_and_its_graph_needs_no_contex
     monkeypatch.delenv("LABELGRAPH_RUN_CONFIG")
     again = asyncio.run(studio.make_graph())
     out = again.invoke({}, {"recursion_limit": 80})
-    assert out["round"] >= 3 and _labels(tmp_path / "run") == BUDGET
+    assert out["round"] >= 3 and label_count(tmp_path / "run") == BUDGET
 
 
 def test_the_factory_says_what_is_missing(tmp_path, monkeypatch, served):
@@ -77,7 +54,8 @@ def test_the_factory_says_what_is_missing(tmp_path, monkeypatch, served):
     monkeypatch.setenv("LABELGRAPH_RUN_DIR", str(tmp_path / "run"))
     with pytest.raises(RunStateError, match="not a labelgraph run yet.*LABELGRAPH_RUN_CONFIG"):
         asyncio.run(studio.make_graph())
-    monkeypatch.setenv("LABELGRAPH_RUN_CONFIG", str(_new_run_files(tmp_path, student="x")))
+    monkeypatch.setenv("LABELGRAPH_RUN_CONFIG",
+                       str(new_run_files(tmp_path, BUDGET, student="x")))
     with pytest.raises(InputError, match=r"new_run.json: unknown keys \['student'\]"):
         asyncio.run(studio.make_graph())
     (tmp_path / "bad.toml").write_text("task = [")

@@ -4,7 +4,6 @@ langgraph-sdk, when the `studio` extra is installed: labels land in the run's le
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import shutil
 import signal
@@ -13,35 +12,13 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from conftest import make_pool
-from labelgraph.memory.ledger import Ledger
+from support.builders import label_count, new_run_files
 
 ROOT = Path(__file__).resolve().parents[2]
 BUDGET = 16
-
-
-def _new_run_files(where: Path, **extra: Any) -> Path:
-    """A pool CSV and a new run's config beside it (oracle labels, hashing embedding)."""
-    make_pool(30).to_csv(where / "pool.csv", index=False)
-    spec = {"task": {"labels": ["positive", "negative"],
-                     "description": "movie review sentiment"},
-            "pool": "pool.csv", "label_column": "label", "llm": "none", "annotator": "oracle",
-            "embedding": "hashing", "policy": "rule", "budget": {"labels": BUDGET},
-            "config": {"seed_size": 6, "batch_size": 5, "stopping": []}, **extra}
-    (where / "new_run.json").write_text(json.dumps(spec))
-    return where / "new_run.json"
-
-
-def _labels(run_dir: Path) -> int:
-    ledger = Ledger(run_dir / "ledger.sqlite", read_only=True)
-    try:
-        return len(ledger.all_labels())
-    finally:
-        ledger.close()
 
 
 # -- LangGraph's own server ----------------------------------------------------------------
@@ -83,7 +60,7 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path,
 def test_langgraph_dev_serves_the_runs_graph_and_labels_land_in_its_ledger(tmp_path):
     from langgraph_sdk import get_sync_client
 
-    _new_run_files(tmp_path)
+    new_run_files(tmp_path, BUDGET)
     shutil.copy(ROOT / "langgraph.json", tmp_path / "langgraph.json")  # the file we ship
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LANGSMITH_",
@@ -110,7 +87,7 @@ def test_langgraph_dev_serves_the_runs_graph_and_labels_land_in_its_ledger(tmp_p
         assert values["spend"]["labels"] == BUDGET
         state = client.threads.get_state(thread["thread_id"])
         assert state["next"] == [] and state["values"]["round"] == values["round"]
-        assert _labels(tmp_path / "run") == BUDGET  # the labels are in the run's ledger
+        assert label_count(tmp_path / "run") == BUDGET  # the labels are in the run's ledger
     finally:
         os.killpg(server.pid, signal.SIGINT)
         try:
