@@ -12,9 +12,10 @@ a graph of the run's shape (five nodes a round, the same number of rounds) whose
 nothing, without a checkpointer and with a SqliteSaver fsyncing every commit or not (the
 run's setting); the pool's features built in two passes over the texts (fit, then
 transform) against one (``Featurizer.fit_transform``); and Chroma indexing the run's labels
-in one upsert with their texts, without, and with short stand-ins (what a label costs Chroma,
-and how much of it is the text). Memory's write-behind flushes while the verifier writes,
-so that flush time is counted once, per label, and taken out of the verifier's round time.
+in one upsert with their texts (with and without its full-text index), without, and with
+short stand-ins (what a label costs Chroma, and how much of it is the text). Memory's
+write-behind flushes while the verifier writes, so that flush time is counted once, per
+label, and taken out of the verifier's round time.
 Medians over the repeats; results go to benchmarks/results/graph_parts/graph_parts.json.
 """
 
@@ -120,24 +121,40 @@ def empty_graph_seconds(rounds: int, saver: str | None) -> float:
         return time.perf_counter() - start
 
 
+CHROMA_TEXTS = ("pool", "pool, no full-text index", "none", "short")
+
+
 def chroma_seconds(split: go.Split, labels: int, texts: str) -> float:
     """Chroma indexing ``labels`` pool items with their embeddings and metadata, as memory's
     write-behind does (one upsert), into a fresh persistent collection: with their texts
-    (``"pool"``), with none, or with a 25-character stand-in for each (``"short"``): what a
-    label costs Chroma, and how much of it is the text."""
+    (``"pool"``; ``"pool, no full-text index"``: the document index deleted through
+    Chroma's ``Schema``), with none, or with a 25-character stand-in for each
+    (``"short"``): what a label costs Chroma, and how much of it is the text."""
+    from chromadb import Schema
+    from chromadb.api.types import FtsIndexConfig
+    from chromadb.execution.expression.operator import Key
+
     from labelgraph.memory.examples import make_client
 
     with tempfile.TemporaryDirectory(prefix="graph_parts-chroma-") as tmp:
+        options: dict[str, Any] = {"metadata": {"hnsw:space": "cosine"}}
+        if texts == "pool, no full-text index":
+            schema = Schema()
+            schema.delete_index(config=FtsIndexConfig(), key=Key.DOCUMENT)
+            options = {"schema": schema}
         collection = make_client(Path(tmp)).get_or_create_collection(
-            "memory", embedding_function=None, metadata={"hnsw:space": "cosine"})
-        documents = {"pool": split.pool_text[:labels], "none": None,
-                     "short": [f"a short text, number {i:05d}" for i in range(labels)]}[texts]
+            "memory", embedding_function=None, **options)
+        documents = None if texts == "none" else split.pool_text[:labels] \
+            if texts.startswith("pool") \
+            else [f"a short text, number {i:05d}" for i in range(labels)]
+
         start = time.perf_counter()
         collection.upsert(ids=[str(i) for i in range(labels)], documents=documents,
                           embeddings=split.pool_emb[:labels],
                           metadatas=[{"label": str(g), "source": "oracle", "round": 1}
                                      for g in split.pool_gold[:labels]])
         return time.perf_counter() - start
+
 
 
 def features_seconds(split: go.Split, one_pass: bool) -> float:
@@ -175,9 +192,10 @@ def main() -> None:
             for saver in (None, "FULL", "NORMAL"):
                 rows[f"empty graph, {rounds} rounds, checkpoints: {saver or 'none'}"].append(
                     empty_graph_seconds(rounds, saver))
-            for texts in ("pool", "none", "short"):
+            labels = go.SEED_SIZE + go.ROUNDS * go.BATCH
+            for texts in CHROMA_TEXTS:
                 rows[f"Chroma indexing the labels, texts: {texts}"].append(
-                    chroma_seconds(split, go.SEED_SIZE + go.ROUNDS * go.BATCH, texts))
+                    chroma_seconds(split, labels, texts))
             for one_pass in (False, True):
                 rows[f"pool features, {'one pass' if one_pass else 'two passes'}"].append(
                     features_seconds(split, one_pass))
