@@ -3,6 +3,7 @@
     python benchmarks/pool_student.py               # rt, r8, ng x oracle, simulated LLM x 10 seeds
     python benchmarks/pool_student.py --quick       # rt only, 2 seeds, a small pool (minutes)
     python benchmarks/pool_student.py --datasets ng --seeds 10 --tag ng   # one set per process
+    python benchmarks/pool_student.py --graph-rows 10000 100000   # label spreading's graph
 
 For each data set of ``labelgraph bench`` (rt, r8, ng: ``benchmarks/bench_data.py``), each
 annotator (``oracle``; ``llm``, the simulated noisy paid LLM of ``benchmarks/routing.py`` as
@@ -20,6 +21,9 @@ Reported per (data set, annotator): AULC (mean held-out accuracy over the schedu
 and the learner's mean seconds per round off / on: its whole node body (``learn``: fit, test
 evaluation, pool probabilities) and the student's fit alone. Writes
 ``benchmarks/results/pool_student/pool_student[_TAG][_quick].json`` after every run.
+``--graph-rows`` instead times building label spreading's neighbour graph
+(``geometry.knn_graph``, once a run) on synthetic MiniLM-like pools of those sizes
+(``selection_scale.make_pool``), into ``knn_graph.json``.
 """
 
 from __future__ import annotations
@@ -128,6 +132,22 @@ def summary(rows: list[dict[str, Any]]) -> str:
     return markdown_table(pd.DataFrame(table).set_index("set"))
 
 
+def graph_seconds(sizes: list[int]) -> None:
+    """Wall seconds of label spreading's neighbour graph over pools of ``sizes`` rows."""
+    from selection_scale import make_pool
+
+    from labelgraph.geometry import knn_graph
+
+    rows = []
+    for n in sizes:
+        embeddings = make_pool(n, 384, seed=0)[1]
+        started = time.perf_counter()
+        knn_graph(embeddings, 10)
+        rows.append({"rows": n, "seconds": round(time.perf_counter() - started, 1)})
+        print(json.dumps(rows[-1]), flush=True)
+        (OUT / "knn_graph.json").write_text(json.dumps({**stamp(), "runs": rows}, indent=1))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     bench_arguments(parser, seeds=10)
@@ -140,8 +160,14 @@ def main() -> None:
                         choices=["self_training", "label_spreading"],
                         help="the pool learning compared with off")
     parser.add_argument("--strategy", default="diverse_margin")
+    parser.add_argument("--graph-rows", type=int, nargs="+",
+                        help="only time label spreading's graph on pools of these sizes")
     parser.add_argument("--tag", default="", help="a suffix of the result file's name")
     args = quick(parser.parse_args())
+    if args.graph_rows:
+        OUT.mkdir(parents=True, exist_ok=True)
+        graph_seconds(args.graph_rows)
+        return
     overrides = {k: v for k, v in (("threshold", args.threshold), ("weight", args.weight))
                  if v is not None}
     if overrides:
