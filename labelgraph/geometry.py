@@ -84,7 +84,8 @@ def knn_graph(embeddings: np.ndarray, k: int = 10) -> sparse.csr_matrix:
     """The rows' symmetric k-nearest-neighbour graph by cosine similarity (weights the
     similarity, clipped at 0; no self loops), a block of rows at a time: the pool's
     neighbourhoods, which do not change while a run labels it. Every pair is compared once,
-    so the time grows with the square of the rows (seconds for 10 000, minutes for 100 000)."""
+    so the time grows with the square of the rows (2 s for 10 000, 3 min for 100 000 on 2
+    cores: benchmarks/pool_student.py --graph-rows)."""
     n = embeddings.shape[0]
     k = max(0, min(k, n - 1))
     if not k:
